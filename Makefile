@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make lab` opens the course, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.oaedu-installed
+NB_TIMEOUT ?= 900
+export OMP_NUM_THREADS ?= 2
+export MPLBACKEND ?= Agg
+
+.PHONY: setup lab test lint unit notebooks bench student clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab notebooks/
+
+lint: setup
+	$(BIN)/ruff check .
+
+unit: setup
+	$(BIN)/python -m pytest tests -q
+
+notebooks: setup
+	OAEDU_PROFILE=smoke $(BIN)/python -m pytest notebooks -q -p no:cacheprovider --nbval-lax \
+		--nbval-current-env --nbval-cell-timeout=$(NB_TIMEOUT) \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --durations=0
+
+test: lint unit notebooks
+
+bench: setup
+	$(BIN)/python -m oaedu.bench --markdown docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

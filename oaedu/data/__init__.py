@@ -1,0 +1,27 @@
+"""Data for the course: synthetic datasets with exact masks, local loaders for the real ones, and
+paired image–mask transforms."""
+
+from .background_challenge import VARIANTS, background_challenge, background_challenge_suite
+from .datasets import MaskedImageDataset, SceneDataset, iterate_batches
+from .real import CLEVRWithMasks, ImageNet9, data_root
+from .scenes import SCENE_COLOURS, SCENE_SHAPES, multi_object_scenes
+from .transforms import crop_boxes, paired_hflip, paired_random_resized_crop, paired_resize
+
+__all__ = [
+    "CLEVRWithMasks",
+    "ImageNet9",
+    "MaskedImageDataset",
+    "SCENE_COLOURS",
+    "SCENE_SHAPES",
+    "SceneDataset",
+    "VARIANTS",
+    "background_challenge",
+    "background_challenge_suite",
+    "crop_boxes",
+    "data_root",
+    "iterate_batches",
+    "multi_object_scenes",
+    "paired_hflip",
+    "paired_random_resized_crop",
+    "paired_resize",
+]

@@ -1,0 +1,111 @@
+"""In-memory datasets of images with masks, with a fast batch iterator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if images.ndim != 4 or images.shape[1] != 3 or not images.dtype.is_floating_point:
+        raise ValueError(f"images must be float (N, 3, H, W), got {images.dtype} {tuple(images.shape)}")
+
+
+@dataclass
+class MaskedImageDataset(torch.utils.data.Dataset):
+    """Labelled images with foreground masks; item ``i`` is ``(image[3,H,W], label, mask bool[H,W])``.
+
+    ``bg_labels`` holds the background class of each image (synthetic data only), ``variant`` the
+    Background Challenge variant the images come from.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    masks: torch.Tensor
+    bg_labels: torch.Tensor | None = None
+    variant: str = "original"
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        _check_images(self.images)
+        n, _, h, w = self.images.shape
+        if self.labels.shape != (n,) or self.labels.dtype != torch.int64:
+            raise ValueError(f"labels must be int64 ({n},), got {self.labels.dtype} {tuple(self.labels.shape)}")
+        if self.masks.shape != (n, h, w) or self.masks.dtype != torch.bool:
+            raise ValueError(f"masks must be bool ({n}, {h}, {w}), got {self.masks.dtype} {tuple(self.masks.shape)}")
+        if not self.num_classes:
+            self.num_classes = int(self.labels.max()) + 1 if n else 0
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        return self.images[index], int(self.labels[index]), self.masks[index]
+
+    def subset(self, index: torch.Tensor | slice) -> MaskedImageDataset:
+        """The items at ``index`` as a new dataset (views where possible)."""
+        bg = self.bg_labels[index] if self.bg_labels is not None else None
+        return MaskedImageDataset(
+            self.images[index], self.labels[index], self.masks[index], bg, self.variant, self.num_classes
+        )
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Yield ``(images, labels, masks)`` batches by slicing the tensors (much faster than a DataLoader)."""
+        yield from iterate_batches((self.images, self.labels, self.masks), batch_size, shuffle, generator)
+
+
+@dataclass
+class SceneDataset(torch.utils.data.Dataset):
+    """Multi-object scenes; item ``i`` is ``(image[3,H,W], instance_mask int64[H,W], attributes)``.
+
+    ``instance_mask`` is 0 on the background and ``k`` on object ``k`` (1-based); the attributes of
+    object ``k`` sit at index ``k - 1`` of every per-object tensor in ``attributes``.
+    """
+
+    images: torch.Tensor
+    instance_masks: torch.Tensor
+    attributes: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_images(self.images)
+        n, _, h, w = self.images.shape
+        if self.instance_masks.shape != (n, h, w) or self.instance_masks.dtype != torch.int64:
+            raise ValueError(
+                f"instance_masks must be int64 ({n}, {h}, {w}), got "
+                f"{self.instance_masks.dtype} {tuple(self.instance_masks.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        return self.images[index], self.instance_masks[index], {k: v[index] for k, v in self.attributes.items()}
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(images, instance_masks)`` batches."""
+        yield from iterate_batches((self.images, self.instance_masks), batch_size, shuffle, generator)
+
+
+def iterate_batches(
+    tensors: tuple[torch.Tensor, ...],
+    batch_size: int,
+    shuffle: bool = False,
+    generator: torch.Generator | None = None,
+) -> Iterator[tuple[torch.Tensor, ...]]:
+    """Slice equally long tensors into batches, optionally in a seeded random order."""
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    n = tensors[0].shape[0]
+    order = torch.randperm(n, generator=generator) if shuffle else None
+    for start in range(0, n, batch_size):
+        if order is None:
+            yield tuple(t[start : start + batch_size] for t in tensors)
+        else:
+            idx = order[start : start + batch_size]
+            yield tuple(t[idx] for t in tensors)

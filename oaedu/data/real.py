@@ -1,0 +1,145 @@
+"""Loaders for the real datasets, read from a local folder (nothing is ever downloaded).
+
+The course runs on synthetic data by default. With the ``gpu`` profile, notebooks and
+``python -m oaedu reproduce`` use these loaders when the data is present under ``$OAEDU_DATA``
+(default ``./data/real``). A missing folder raises a :class:`FileNotFoundError` that says what to
+download and where to put it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .background_challenge import VARIANTS
+
+DATA_ENV_VAR = "OAEDU_DATA"
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+IMAGENET9_URL = "https://github.com/MadryLab/backgrounds_challenge (release 'backgrounds_challenge_data')"
+CLEVR_URL = (
+    "https://github.com/deepmind/multi_object_datasets (clevr_with_masks; convert the TFRecords to PNG "
+    "images and PNG instance masks)"
+)
+
+
+def data_root() -> Path:
+    """Where the real datasets live: ``$OAEDU_DATA``, else ``./data/real``."""
+    return Path(os.environ.get(DATA_ENV_VAR, "data/real"))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _load_rgb(path: Path, size: int | None) -> torch.Tensor:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if size is not None:
+            im = im.resize((size, size), Image.BILINEAR)
+        return torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+
+class ImageNet9(torch.utils.data.Dataset):
+    """The Background Challenge (ImageNet-9) in its released folder layout.
+
+    Expected layout (``root`` is the unpacked ``bg_challenge`` folder)::
+
+        root/<variant>/<split>/<NN_class>/<image>.JPEG
+        root/fg_mask/<split>/<NN_class>/<image>.npy     (optional: foreground masks)
+
+    Items are ``(image float[3,H,W] in [0,1], label, mask bool[H,W])``; the mask is all-False where no
+    mask file exists (``has_mask(i)`` tells). ``image_size`` resizes on load (masks too).
+    """
+
+    def __init__(self, root: str | Path, variant: str = "original", split: str = "val", image_size: int | None = 224):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        self.root = Path(root)
+        folder = self.root / variant / split
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"ImageNet-9 folder {folder} not found. Download the Background Challenge data from "
+                f"{IMAGENET9_URL}, unpack it and point root (or ${DATA_ENV_VAR}/bg_challenge) at the folder "
+                f"that holds original/, only_fg/, mixed_rand/, ... and fg_mask/."
+            )
+        self.classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        if not self.classes:
+            raise FileNotFoundError(f"{folder} holds no class folders (expected 00_dog/, 01_bird/, ...)")
+        self.samples = [(f, i) for i, c in enumerate(self.classes) for f in _image_files(folder / c)]
+        if not self.samples:
+            raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        self.mask_dir = self.root / "fg_mask" / split
+        self.variant, self.split, self.image_size = variant, split, image_size
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _mask_path(self, index: int) -> Path:
+        path, label = self.samples[index]
+        return self.mask_dir / self.classes[label] / (path.stem + ".npy")
+
+    def has_mask(self, index: int) -> bool:
+        return self._mask_path(index).is_file()
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor]:
+        path, label = self.samples[index]
+        image = _load_rgb(path, self.image_size)
+        mask_path = self._mask_path(index)
+        if mask_path.is_file():
+            mask = torch.from_numpy(np.load(mask_path)).float()
+            if mask.ndim == 3:
+                mask = mask.amax(-1) if mask.shape[-1] in (1, 3) else mask.amax(0)
+            if mask.shape != image.shape[1:]:
+                mask = torch.nn.functional.interpolate(mask[None, None], size=image.shape[1:], mode="nearest")[0, 0]
+            mask = mask > 0
+        else:
+            mask = torch.zeros(image.shape[1:], dtype=torch.bool)
+        return image, label, mask
+
+
+class CLEVRWithMasks(torch.utils.data.Dataset):
+    """CLEVR scenes with instance masks, from PNG files.
+
+    Expected layout::
+
+        root/<split>/images/<id>.png    RGB scene
+        root/<split>/masks/<id>.png     8-bit instance ids, 0 = background
+
+    Items are ``(image float[3,H,W], instance_mask int64[H,W], {})``, like :class:`SceneDataset`.
+    """
+
+    def __init__(self, root: str | Path, split: str = "train", image_size: int | None = 128):
+        self.root = Path(root)
+        images, masks = self.root / split / "images", self.root / split / "masks"
+        if not images.is_dir() or not masks.is_dir():
+            raise FileNotFoundError(
+                f"CLEVR folders {images} and {masks} not found. Get CLEVR with masks from {CLEVR_URL} and "
+                f"put the files under {self.root}/<split>/images and {self.root}/<split>/masks."
+            )
+        self.files = _image_files(images)
+        if not self.files:
+            raise FileNotFoundError(f"{images} holds no images")
+        missing = [f.name for f in self.files if not (masks / (f.stem + ".png")).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} images have no mask in {masks}, e.g. {missing[0]}")
+        self.mask_dir, self.image_size = masks, image_size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        path = self.files[index]
+        image = _load_rgb(path, self.image_size)
+        with Image.open(self.mask_dir / (path.stem + ".png")) as im:
+            if self.image_size is not None:
+                im = im.resize((self.image_size, self.image_size), Image.NEAREST)
+            mask = torch.from_numpy(np.asarray(im, dtype=np.int64))
+        if mask.ndim == 3:
+            mask = mask[..., 0]
+        return image, mask, {}

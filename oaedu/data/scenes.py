@@ -1,0 +1,176 @@
+"""CLEVR-like 2-D multi-object scenes with instance masks (papers 3 and 5).
+
+Each scene holds 1 to ``max_objects`` coloured shapes on a softly lit grey floor. Objects are drawn
+in order, so later objects occlude earlier ones (``overlap="occlude"``); objects left with less than
+``min_visible`` of their pixels are dropped, so every listed object is really visible. With
+``overlap="avoid"`` positions are resampled until objects do not touch (objects that find no free
+spot are dropped).
+
+``cooccurrence`` adds the contextual bias of paper 3 (ContraCAM §3.2): each object whose shape is the
+first of a pair in ``cooccur_pairs`` is followed, with that probability, by an object of the paired
+shape placed next to it, as a fork tends to appear beside a plate.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .datasets import SceneDataset
+
+SCENE_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
+SCENE_COLOURS: tuple[str, ...] = ("red", "green", "blue", "yellow", "purple", "cyan", "brown", "grey")
+SIZES: tuple[str, ...] = ("small", "large")
+_RGB = torch.tensor(
+    [
+        [0.80, 0.15, 0.15],
+        [0.15, 0.65, 0.20],
+        [0.15, 0.30, 0.85],
+        [0.90, 0.80, 0.15],
+        [0.55, 0.20, 0.70],
+        [0.15, 0.75, 0.80],
+        [0.55, 0.35, 0.15],
+        [0.60, 0.60, 0.60],
+    ]
+)
+_RADIUS = (0.075, 0.12)
+
+
+def _object_mask(shape: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Per-scene shape masks in object coordinates ``u, v`` of shape ``(n, H, W)``."""
+    u, v = torch.broadcast_tensors(u, v)
+    au, av = u.abs(), v.abs()
+    circle = u**2 + v**2 <= 1
+    square = torch.maximum(au, av) <= 0.85
+    triangle = (v <= 0.8) & (au <= (v + 0.95) / 1.75)
+    diamond = au + av <= 1.1
+    stacked = torch.stack([circle, square, triangle, diamond])
+    return stacked.gather(0, shape[None, :, None, None].expand(1, *u.shape))[0]
+
+
+def multi_object_scenes(
+    n: int,
+    seed: int = 0,
+    image_size: int = 64,
+    max_objects: int = 6,
+    min_objects: int = 1,
+    overlap: str = "occlude",
+    min_visible: float = 0.3,
+    cooccurrence: float = 0.0,
+    cooccur_pairs: tuple[tuple[int, int], ...] = ((0, 1),),
+) -> SceneDataset:
+    """Generate ``n`` scenes; item ``i`` is ``(image, instance_mask int64[H,W], attributes)``.
+
+    ``attributes`` (per object, padded to ``max_objects`` with ``-1``/``nan``): ``shape``, ``colour``,
+    ``size`` (0 small, 1 large), ``radius`` (pixels), ``position`` (x, y in [0, 1]), plus ``count`` per
+    scene. Object ``k`` (1-based id in the mask) is at index ``k - 1``.
+    """
+    if not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not 1 <= min_objects <= max_objects:
+        raise ValueError(f"need 1 <= min_objects <= max_objects, got {min_objects} and {max_objects}")
+    if image_size < 16:
+        raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
+    if overlap not in ("occlude", "avoid"):
+        raise ValueError(f"overlap must be 'occlude' or 'avoid', got {overlap!r}")
+    if not 0.0 <= cooccurrence <= 1.0 or not 0.0 <= min_visible <= 1.0:
+        raise ValueError("cooccurrence and min_visible must lie in [0, 1]")
+    for a, b in cooccur_pairs:
+        if not (0 <= a < len(SCENE_SHAPES) and 0 <= b < len(SCENE_SHAPES)):
+            raise ValueError(f"cooccur_pairs refer to shapes 0..{len(SCENE_SHAPES) - 1}, got {(a, b)}")
+
+    g = torch.Generator().manual_seed(seed)
+    s, k_max = image_size, max_objects
+    count = torch.randint(min_objects, max_objects + 1, (n,), generator=g)
+    active = torch.arange(k_max)[None] < count[:, None]
+    shape = torch.randint(len(SCENE_SHAPES), (n, k_max), generator=g)
+    colour = torch.randint(len(SCENE_COLOURS), (n, k_max), generator=g)
+    size = torch.randint(2, (n, k_max), generator=g)
+    radius = torch.tensor(_RADIUS)[size] * s
+    pos = torch.rand(n, k_max, 2, generator=g)
+    partner_of = dict(cooccur_pairs)
+    follows = torch.zeros(n, k_max, dtype=torch.bool)
+    if cooccurrence > 0:
+        coin = torch.rand(n, k_max, generator=g) < cooccurrence
+        offset = torch.rand(n, k_max, generator=g) * 2 * torch.pi
+        for k in range(1, k_max):
+            prev = shape[:, k - 1]
+            has_partner = torch.zeros(n, dtype=torch.bool)
+            target = torch.zeros(n, dtype=torch.long)
+            for a, b in partner_of.items():
+                hit = prev == a
+                has_partner |= hit
+                target[hit] = b
+            take = has_partner & coin[:, k] & active[:, k] & ~follows[:, k - 1]
+            shape[take, k] = target[take]
+            follows[:, k] = take
+            d = (radius[:, k - 1] + radius[:, k] + 1) / s
+            step = torch.stack([torch.cos(offset[:, k]), torch.sin(offset[:, k])], -1) * d[:, None]
+            pos[take, k] = pos[take, k - 1] + step[take]
+    margin = radius / s
+    pos = torch.minimum(torch.maximum(pos, margin[..., None]), 1 - margin[..., None])
+
+    if overlap == "avoid":
+        for k in range(1, k_max):
+            for _ in range(30):
+                dist = (pos[:, k, None] - pos[:, :k]).norm(dim=-1) * s
+                clash = (dist < radius[:, k, None] + radius[:, :k] + 1) & active[:, :k]
+                bad = clash.any(1) & active[:, k]
+                if not bad.any():
+                    break
+                fresh = torch.rand(int(bad.sum()), 2, generator=g)
+                pos[bad, k] = torch.minimum(torch.maximum(fresh, margin[bad, k, None]), 1 - margin[bad, k, None])
+            active[:, k] &= ~bad
+
+    pix = torch.arange(s, dtype=torch.float32) + 0.5
+    layers = torch.zeros(n, k_max, s, s, dtype=torch.bool)
+    for k in range(k_max):
+        u = (pix[None, None, :] - pos[:, k, 0, None, None] * s) / radius[:, k, None, None]
+        v = (pix[None, :, None] - pos[:, k, 1, None, None] * s) / radius[:, k, None, None]
+        layers[:, k] = _object_mask(shape[:, k], u, v) & active[:, k, None, None]
+
+    # Later objects sit on top; drop objects whose visible share is below min_visible, then redraw.
+    for _ in range(k_max):
+        top = _topmost(layers)
+        visible = torch.stack([(top == k + 1).flatten(1).sum(1) for k in range(k_max)], 1).float()
+        area = layers.flatten(2).sum(2).float()
+        drop = active & (visible < min_visible * area.clamp_min(1))
+        if not drop.any():
+            break
+        active &= ~drop
+        layers &= active[:, :, None, None]
+
+    order = torch.argsort((~active).int(), dim=1, stable=True)
+    active = active.gather(1, order)
+    gather = lambda t: t.gather(1, order.view(n, k_max, *([1] * (t.ndim - 2))).expand_as(t))
+    shape, colour, size, radius, pos, layers = map(gather, (shape, colour, size, radius, pos, layers))
+    instance = _topmost(layers)
+
+    yy, xx = torch.meshgrid(pix / s, pix / s, indexing="ij")
+    floor = 0.42 + 0.12 * (1 - yy) + 0.04 * torch.randn(n, 1, s, s, generator=g)
+    images = floor.expand(n, 3, s, s).clone()
+    for k in range(k_max):
+        dx = xx[None] - pos[:, k, 0, None, None]
+        dy = yy[None] - pos[:, k, 1, None, None]
+        shade = 1.0 - 0.35 * ((dx + 0.5 * dy) * s / radius[:, k, None, None]).clamp(-1, 1)
+        paint = _RGB[colour[:, k]][:, :, None, None] * shade[:, None]
+        images = torch.where((instance == k + 1)[:, None], paint, images)
+    images = images.clamp(0, 1)
+
+    absent = ~active
+    attributes = {
+        "shape": shape.masked_fill(absent, -1),
+        "colour": colour.masked_fill(absent, -1),
+        "size": size.masked_fill(absent, -1),
+        "radius": radius.masked_fill(absent, float("nan")),
+        "position": pos.masked_fill(absent[..., None], float("nan")),
+        "count": active.sum(1),
+    }
+    return SceneDataset(images.contiguous(), instance, attributes)
+
+
+def _topmost(layers: torch.Tensor) -> torch.Tensor:
+    """Instance map from stacked object masks ``bool[n,K,H,W]``: the last object covering a pixel wins."""
+    top = torch.zeros(layers.shape[0], *layers.shape[2:], dtype=torch.int64)
+    for k in range(layers.shape[1]):
+        top.masked_fill_(layers[:, k], k + 1)
+    return top

@@ -1,0 +1,96 @@
+"""Paired transforms: the same random crop, flip or resize for a batch of images and their masks.
+
+Images are ``float[B,3,H,W]`` (or one ``[3,H,W]``); masks are ``bool``/integer ``[B,H,W]`` (or one
+``[H,W]``). Masks are resampled with nearest-neighbour so labels stay labels. Each op is batched:
+one ``grid_sample`` moves a whole batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _batchify(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    single = images.ndim == 3
+    if single:
+        images, masks = images[None], masks[None]
+    if images.ndim != 4 or masks.ndim != 3:
+        raise ValueError(f"expected images (B,3,H,W) and masks (B,H,W), got {tuple(images.shape)}, {tuple(masks.shape)}")
+    if images.shape[0] != masks.shape[0] or images.shape[2:] != masks.shape[1:]:
+        raise ValueError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} do not match")
+    return images, masks, single
+
+
+def _resample(images, masks, theta, size):
+    grid = F.affine_grid(theta, (images.shape[0], 1, *size), align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    m = F.grid_sample(masks[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    return out, m[:, 0].to(masks.dtype)
+
+
+def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[int, int]):
+    """Resize images (bilinear) and masks (nearest) to ``size``."""
+    images, masks, single = _batchify(images, masks)
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    out = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
+    m = F.interpolate(masks[:, None].float(), size=size, mode="nearest")[:, 0].to(masks.dtype)
+    return (out[0], m[0]) if single else (out, m)
+
+
+def paired_hflip(images: torch.Tensor, masks: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None):
+    """Flip each image and its mask left-right with probability ``p``."""
+    images, masks, single = _batchify(images, masks)
+    flip = torch.rand(images.shape[0], generator=generator) < p
+    out = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    m = torch.where(flip[:, None, None], masks.flip(-1), masks)
+    return (out[0], m[0]) if single else (out, m)
+
+
+def paired_random_resized_crop(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    size: int | tuple[int, int],
+    scale: tuple[float, float] = (0.5, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    generator: torch.Generator | None = None,
+):
+    """Crop a random area share in ``scale`` with aspect ratio in ``ratio``, resize to ``size``.
+
+    Returns ``(images, masks, boxes)`` where ``boxes[b] = (x0, y0, x1, y1)`` in [0, 1] image fractions.
+    """
+    images, masks, single = _batchify(images, masks)
+    if not 0 < scale[0] <= scale[1] <= 1:
+        raise ValueError(f"scale must satisfy 0 < low <= high <= 1, got {scale}")
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    b = images.shape[0]
+    area = scale[0] + (scale[1] - scale[0]) * torch.rand(b, generator=generator)
+    log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(b, generator=generator)
+    aspect = torch.exp(log_r)
+    w = torch.sqrt(area * aspect).clamp(max=1.0)
+    h = torch.sqrt(area / aspect).clamp(max=1.0)
+    x0 = (1 - w) * torch.rand(b, generator=generator)
+    y0 = (1 - h) * torch.rand(b, generator=generator)
+    boxes = torch.stack([x0, y0, x0 + w, y0 + h], 1)
+    out, m = crop_boxes(images, masks, boxes, size)
+    return (out[0], m[0], boxes[0]) if single else (out, m, boxes)
+
+
+def crop_boxes(images: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, size: int | tuple[int, int]):
+    """Crop each image and mask to its box ``(x0, y0, x1, y1)`` in [0, 1] fractions and resize to ``size``."""
+    images, masks, single = _batchify(images, masks)
+    if boxes.ndim == 1:
+        boxes = boxes[None]
+    if boxes.shape != (images.shape[0], 4):
+        raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    x0, y0, x1, y1 = boxes.float().unbind(1)
+    theta = torch.zeros(images.shape[0], 2, 3)
+    theta[:, 0, 0] = x1 - x0
+    theta[:, 0, 2] = x0 + x1 - 1
+    theta[:, 1, 1] = y1 - y0
+    theta[:, 1, 2] = y0 + y1 - 1
+    out, m = _resample(images, masks, theta.to(images.device), size)
+    return (out[0], m[0]) if single else (out, m)

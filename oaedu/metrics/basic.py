@@ -1,0 +1,42 @@
+"""Accuracy, BG-Gap and IoU."""
+
+from __future__ import annotations
+
+import torch
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Top-1 accuracy in percent of ``logits (B, C)`` against ``labels (B,)``."""
+    if logits.ndim != 2 or labels.ndim != 1 or logits.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"accuracy expects logits (B, C) and labels (B,), got {tuple(logits.shape)} and {tuple(labels.shape)}"
+        )
+    if labels.numel() == 0:
+        raise ValueError("accuracy of an empty batch is undefined")
+    return (logits.argmax(1) == labels).double().mean().item() * 100.0
+
+
+def bg_gap(mixed_same_acc: float, mixed_rand_acc: float) -> float:
+    """BG-Gap = Mixed-Same − Mixed-Rand accuracy (Xiao et al., 2021; OAMixer Table 1).
+
+    How much accuracy a model loses when the background stops agreeing with the object: 0 means the
+    model ignores the background.
+    """
+    return float(mixed_same_acc) - float(mixed_rand_acc)
+
+
+def iou(pred: torch.Tensor, target: torch.Tensor, empty: float = 1.0) -> torch.Tensor:
+    """Intersection over union of boolean masks, over the last two dimensions.
+
+    ``pred`` and ``target`` are ``bool[..., H, W]`` of the same shape; returns ``float64[...]``. Where
+    both masks are empty the IoU is ``empty`` (1 by default: nothing predicted, nothing there).
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"iou: pred shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
+    if pred.dtype != torch.bool or target.dtype != torch.bool:
+        raise ValueError(f"iou expects bool masks, got {pred.dtype} and {target.dtype}")
+    if pred.ndim < 2:
+        raise ValueError(f"iou expects masks of shape (..., H, W), got {tuple(pred.shape)}")
+    inter = (pred & target).flatten(-2).sum(-1).double()
+    union = (pred | target).flatten(-2).sum(-1).double()
+    return torch.where(union > 0, inter / union.clamp_min(1), torch.full_like(union, empty))

@@ -1,0 +1,25 @@
+"""Tiny ViT, MLP-Mixer and ConvMixer, and tools to look inside them."""
+
+from .attention import AttentionRecord, attention_modules, capture_attention
+from .builders import (
+    build_model,
+    count_parameters,
+    num_prefix_tokens,
+    patch_grid,
+    tiny_convmixer,
+    tiny_mixer,
+    tiny_vit,
+)
+
+__all__ = [
+    "AttentionRecord",
+    "attention_modules",
+    "build_model",
+    "capture_attention",
+    "count_parameters",
+    "num_prefix_tokens",
+    "patch_grid",
+    "tiny_convmixer",
+    "tiny_mixer",
+    "tiny_vit",
+]

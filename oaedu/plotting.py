@@ -1,0 +1,119 @@
+"""One figure style for the whole course, and the plots every notebook needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+from .data.background_challenge import VARIANTS
+
+STYLE = {
+    "figure.dpi": 100,
+    "figure.figsize": (6.4, 4.0),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+    "font.size": 10,
+}
+PALETTE = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
+def use_style() -> None:
+    """Apply the course's matplotlib style."""
+    plt.rcParams.update(STYLE)
+    plt.rcParams["axes.prop_cycle"] = plt.cycler(color=PALETTE)
+
+
+def _to_hwc(image: torch.Tensor):
+    image = image.detach().cpu().float()
+    return image.permute(1, 2, 0).clamp(0, 1).numpy() if image.ndim == 3 else image.numpy()
+
+
+def show_images(
+    images: torch.Tensor,
+    masks: torch.Tensor | None = None,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.4,
+):
+    """Show a batch ``(B,3,H,W)``; with ``masks (B,H,W)``, outline each mask in white. Returns the figure."""
+    b = images.shape[0]
+    ncols = min(ncols, b)
+    nrows = -(-b // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.2 * bool(titles)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= b:
+            continue
+        ax.imshow(_to_hwc(images[i]))
+        if masks is not None:
+            ax.contour(masks[i].detach().cpu().float().numpy(), levels=[0.5], colors="white", linewidths=0.8)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.55, title: str | None = None) -> None:
+    """Draw ``heatmap (h,w)`` upsampled over ``image (3,H,W)`` on ``ax``."""
+    h, w = image.shape[-2:]
+    heat = torch.nn.functional.interpolate(heatmap.detach().cpu().float()[None, None], size=(h, w), mode="nearest")[0, 0]
+    ax.imshow(_to_hwc(image))
+    ax.imshow(heat.numpy(), alpha=alpha, cmap="inferno")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def show_heatmaps(
+    images: torch.Tensor, heatmaps: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.4
+):
+    """Overlay one heatmap ``(B,h,w)`` on each image ``(B,3,H,W)``. Returns the figure."""
+    b = images.shape[0]
+    ncols = min(ncols, b)
+    nrows = -(-b // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < b:
+            overlay(ax, images[i], heatmaps[i], title=titles[i] if titles else None)
+    fig.tight_layout()
+    return fig
+
+
+def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] | None = None, digits: int = 1) -> str:
+    """A plain-text table of ``{row: {column: value}}``; columns default to the first row's keys."""
+    if not rows:
+        raise ValueError("format_table needs at least one row")
+    columns = list(columns or next(iter(rows.values())).keys())
+    width = max(len(r) for r in rows) + 2
+    colw = [max(len(c), digits + 5) for c in columns]
+    lines = ["".ljust(width) + " ".join(c.rjust(w) for c, w in zip(columns, colw, strict=True))]
+    for name, values in rows.items():
+        cells = [f"{values[c]:.{digits}f}".rjust(w) for c, w in zip(columns, colw, strict=True)]
+        lines.append(name.ljust(width) + " ".join(cells))
+    return "\n".join(lines)
+
+
+def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title: str = "Background Challenge"):
+    """Grouped bars of the eight variant accuracies, one colour per model. Returns the figure."""
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    names = list(results)
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(VARIANTS))]
+        ax.bar(xs, [results[name][v] for v in VARIANTS], width, label=f"{name} (BG-Gap {results[name]['bg_gap']:.1f})")
+    ax.set_xticks(range(len(VARIANTS)), [v.replace("_", "-") for v in VARIANTS], rotation=20)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncols=min(len(names), 3))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,83 @@
+"""Device, seeds, threads and an environment report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+DEVICE_ENV_VAR = "OAEDU_DEVICE"
+
+
+def get_device(prefer: str | None = None) -> torch.device:
+    """Pick the compute device: ``$OAEDU_DEVICE`` if set, else CUDA, then Apple MPS, then CPU.
+
+    Raises:
+        ValueError: the requested device is not available on this machine.
+    """
+    name = prefer or os.environ.get(DEVICE_ENV_VAR, "").strip()
+    if name:
+        device = torch.device(name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{DEVICE_ENV_VAR}={name!r} asks for CUDA, but torch sees no CUDA device")
+        if device.type == "mps" and not _mps_available():
+            raise ValueError(f"{DEVICE_ENV_VAR}={name!r} asks for MPS, but it is not available")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def seed_everything(seed: int = 0) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same way."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use ``n`` intra-op threads (default: every core, at most 8); return the number set.
+
+    Small models on small batches gain nothing from more threads and lose to contention.
+    """
+    n = n or min(os.cpu_count() or 1, 8)
+    torch.set_num_threads(n)
+    return n
+
+
+def env_report() -> dict[str, str]:
+    """Versions and hardware facts worth pasting into a bug report."""
+    import matplotlib
+    import timm
+
+    from . import __version__
+    from .config import get_profile
+
+    device = get_device()
+    info = {
+        "oaedu": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "device": str(device),
+        "threads": str(torch.get_num_threads()),
+        "profile": get_profile(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
