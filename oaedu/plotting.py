@@ -64,7 +64,8 @@ def show_images(
 def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.55, title: str | None = None) -> None:
     """Draw ``heatmap (h,w)`` upsampled over ``image (3,H,W)`` on ``ax``."""
     h, w = image.shape[-2:]
-    heat = torch.nn.functional.interpolate(heatmap.detach().cpu().float()[None, None], size=(h, w), mode="nearest")[0, 0]
+    heat = heatmap.detach().cpu().float()[None, None]
+    heat = torch.nn.functional.interpolate(heat, size=(h, w), mode="nearest")[0, 0]
     ax.imshow(_to_hwc(image))
     ax.imshow(heat.numpy(), alpha=alpha, cmap="inferno")
     ax.axis("off")

@@ -43,7 +43,7 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the legacy global RNG that libraries use)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 

@@ -18,7 +18,9 @@ def _batchify(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, 
     if single:
         images, masks = images[None], masks[None]
     if images.ndim != 4 or masks.ndim != 3:
-        raise ValueError(f"expected images (B,3,H,W) and masks (B,H,W), got {tuple(images.shape)}, {tuple(masks.shape)}")
+        raise ValueError(
+            f"expected images (B,3,H,W) and masks (B,H,W), got {tuple(images.shape)}, {tuple(masks.shape)}"
+        )
     if images.shape[0] != masks.shape[0] or images.shape[2:] != masks.shape[1:]:
         raise ValueError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} do not match")
     return images, masks, single
