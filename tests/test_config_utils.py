@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from oaedu import check, config, utils
+
+TABLE = {p: {"epochs": i + 1, "n": 10 * (i + 1)} for i, p in enumerate(config.PROFILES)}
+
+
+def test_profile_from_env(monkeypatch):
+    monkeypatch.setenv("OAEDU_PROFILE", "smoke")
+    assert config.get_profile() == "smoke"
+    assert config.select(TABLE).epochs == 1
+    monkeypatch.setenv("OAEDU_PROFILE", "GPU")
+    assert config.select(TABLE)["n"] == 30
+
+
+def test_default_profile_follows_cuda(monkeypatch):
+    monkeypatch.delenv("OAEDU_PROFILE", raising=False)
+    assert config.get_profile() == ("gpu" if torch.cuda.is_available() else "cpu")
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("OAEDU_PROFILE", "laptop")
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        config.get_profile()
+
+
+def test_select_validates_tables_and_overrides():
+    with pytest.raises(ValueError, match="lacks profile"):
+        config.select({"smoke": {"a": 1}}, profile="smoke")
+    bad = {**TABLE, "gpu": {"epochs": 3}}
+    with pytest.raises(ValueError, match="different settings"):
+        config.select(bad, profile="cpu")
+    cfg = config.select(TABLE, profile="cpu", epochs=7)
+    assert cfg.epochs == 7 and cfg.n == 20 and cfg.profile == "cpu"
+    with pytest.raises(ValueError, match="unknown override"):
+        config.select(TABLE, profile="cpu", epoch=7)
+    with pytest.raises(AttributeError, match="no setting"):
+        _ = cfg.batch_size
+
+
+def test_get_device_override(monkeypatch):
+    monkeypatch.setenv("OAEDU_DEVICE", "cpu")
+    assert utils.get_device() == torch.device("cpu")
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("OAEDU_DEVICE", "cuda")
+        with pytest.raises(ValueError, match="CUDA"):
+            utils.get_device()
+
+
+def test_seed_everything_reproduces():
+    utils.seed_everything(3)
+    a = torch.rand(4)
+    utils.seed_everything(3)
+    assert torch.equal(a, torch.rand(4))
+    with pytest.raises(ValueError):
+        utils.seed_everything(-1)
+
+
+def test_env_report_has_versions():
+    report = utils.env_report()
+    assert report["torch"] == torch.__version__
+    assert report["profile"] in config.PROFILES
+
+
+def test_checks_pass_and_fail(capsys):
+    check.close("same", torch.ones(3), torch.ones(3))
+    check.greater("bigger", 2.0, 1.0)
+    check.less("smaller", 1.0, 2.0)
+    check.between("inside", 0.5, 0.0, 1.0)
+    check.ratio_at_least("ratio", 8.0, 2.0, factor=4.0)
+    check.shape("shape", torch.zeros(2, 3), (2, None))
+    check.finite("finite", torch.zeros(2))
+    assert capsys.readouterr().out.count("✓") == 7
+    failures = [
+        lambda: check.close("x", torch.ones(3), torch.zeros(3)),
+        lambda: check.close("x", torch.ones(3), torch.ones(2)),
+        lambda: check.greater("x", 1.0, 1.0),
+        lambda: check.greater("x", 1.5, 1.0, margin=1.0),
+        lambda: check.less("x", 2.0, 1.0),
+        lambda: check.between("x", 2.0, 0.0, 1.0),
+        lambda: check.ratio_at_least("x", 3.0, 2.0, factor=2.0),
+        lambda: check.shape("x", torch.zeros(2, 3), (3, 2)),
+        lambda: check.finite("x", torch.tensor([float("inf")])),
+        lambda: check.greater("x", float("nan"), 0.0),
+        lambda: check.true("x", False),
+    ]
+    for fail in failures:
+        with pytest.raises(check.CheckFailed):
+            fail()

@@ -1,0 +1,74 @@
+import pytest
+import torch
+from sklearn.metrics import adjusted_rand_score
+
+from oaedu.metrics import accuracy, adjusted_rand_index, adjusted_rand_index_reference, bg_gap, iou
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ari_matches_sklearn_batched(seed):
+    g = torch.Generator().manual_seed(seed)
+    true = torch.randint(0, 5, (6, 200), generator=g)
+    pred = torch.where(torch.rand(6, 200, generator=g) < 0.6, true, torch.randint(0, 7, (6, 200), generator=g))
+    fast = adjusted_rand_index(true, pred)
+    ref = adjusted_rand_index_reference(true, pred)
+    expected = torch.tensor(
+        [adjusted_rand_score(t, p) for t, p in zip(true.numpy(), pred.numpy(), strict=True)], dtype=torch.float64
+    )
+    assert fast.dtype == torch.float64 and fast.shape == (6,)
+    torch.testing.assert_close(fast, expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(ref, expected, rtol=0, atol=1e-12)
+
+
+def test_ari_foreground_only_drops_background_points():
+    g = torch.Generator().manual_seed(1)
+    true = torch.randint(0, 4, (300,), generator=g)
+    pred = torch.randint(0, 4, (300,), generator=g)
+    keep = true != 0
+    expected = adjusted_rand_score(true[keep].numpy(), pred[keep].numpy())
+    assert adjusted_rand_index(true, pred, foreground_only=True).item() == pytest.approx(expected, abs=1e-12)
+    assert adjusted_rand_index_reference(true, pred, foreground_only=True).item() == pytest.approx(expected, abs=1e-12)
+
+
+def test_ari_known_values():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    assert adjusted_rand_index(labels, labels).item() == 1.0
+    assert adjusted_rand_index(labels, (labels + 1) % 3).item() == 1.0  # renaming clusters changes nothing
+    one = torch.zeros(6, dtype=torch.long)
+    assert adjusted_rand_index(one, one).item() == 1.0  # sklearn's convention for trivial partitions
+    # Worked example: true {0,0,1,1}, pred {0,1,0,1} has index 0, expected 1/3, max 1 → ARI = -0.5.
+    assert adjusted_rand_index(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])).item() == pytest.approx(-0.5)
+
+
+def test_ari_rejects_bad_input():
+    with pytest.raises(ValueError, match="integer"):
+        adjusted_rand_index(torch.zeros(4), torch.zeros(4))
+    with pytest.raises(ValueError, match="shapes differ"):
+        adjusted_rand_index(torch.zeros(4, dtype=torch.long), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="no points left"):
+        adjusted_rand_index(torch.zeros(4, dtype=torch.long), torch.zeros(4, dtype=torch.long), foreground_only=True)
+    with pytest.raises(ValueError, match="non-negative"):
+        adjusted_rand_index(torch.tensor([-1, 0]), torch.tensor([0, 0]))
+
+
+def test_iou_values_and_errors():
+    a = torch.zeros(2, 4, 4, dtype=torch.bool)
+    b = torch.zeros(2, 4, 4, dtype=torch.bool)
+    a[0, :2] = True
+    b[0, 1:3] = True
+    result = iou(a, b)
+    assert result[0].item() == pytest.approx(4 / 12)
+    assert result[1].item() == 1.0  # both empty
+    assert iou(a, b, empty=0.0)[1].item() == 0.0
+    with pytest.raises(ValueError, match="bool"):
+        iou(a.float(), b.float())
+    with pytest.raises(ValueError, match="shape"):
+        iou(a, b[:, :2])
+
+
+def test_accuracy_and_bg_gap():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 1.0], [3.0, 0.0]])
+    assert accuracy(logits, torch.tensor([0, 1, 1])) == pytest.approx(200 / 3)
+    assert bg_gap(90.0, 60.0) == 30.0
+    with pytest.raises(ValueError):
+        accuracy(logits, torch.tensor([0, 1]))
