@@ -61,7 +61,7 @@ def show_images(
     return fig
 
 
-def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.55, title: str | None = None) -> None:
+def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.45, title: str | None = None) -> None:
     """Draw ``heatmap (h,w)`` upsampled over ``image (3,H,W)`` on ``ax``."""
     h, w = image.shape[-2:]
     heat = heatmap.detach().cpu().float()[None, None]
@@ -116,5 +116,41 @@ def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title:
     ax.set_ylim(0, 100)
     ax.set_title(title)
     ax.legend(fontsize=8, ncols=min(len(names), 3))
+    fig.tight_layout()
+    return fig
+
+
+COURSE = (
+    ("02", "OAMixer", "mask token mixing\nby object labels\n(every block)", 2),
+    ("03", "Spatial entropy", "CLS attention forms\nfew blobs\n(last block)", 3),
+    ("04", "ContraCAM", "CAM → object crop\nand BG mixup\n(data pipeline)", 0),
+    ("05", "RobustViT", "relevance lies\non the object\n(finetuning loss)", 4),
+    ("06", "Object-centric SSL", "slots compete\nfor patches\n(after the backbone)", 5),
+)
+
+
+def course_map():
+    """The five papers in one picture: where each one acts on a patch-based model. Returns the figure."""
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    ax.set_xlim(0, 6.2)
+    ax.set_ylim(0, 3.4)
+    ax.axis("off")
+    stages = ["images\n+ augment", "patch\nembedding", "mixing blocks\n(attention / MLP / conv)", "last block",
+              "CLS / pooled\nfeature", "slots /\nobjects"]
+    for i, label in enumerate(stages):
+        ax.add_patch(FancyBboxPatch((i + 0.08, 2.3), 0.84, 0.8, boxstyle="round,pad=0.02", fc="#EEF2F7", ec="#4C72B0"))
+        ax.text(i + 0.5, 2.7, label, ha="center", va="center", fontsize=8)
+        if i < len(stages) - 1:
+            ax.add_patch(FancyArrowPatch((i + 0.92, 2.7), (i + 1.08, 2.7), arrowstyle="->", mutation_scale=10))
+    for k, (num, name, what, stage) in enumerate(COURSE):
+        colour = PALETTE[k]
+        x = stage + 0.5
+        y = 1.05 if k % 2 == 0 else 0.35
+        ax.text(x, y, f"{num} {name}\n{what}", ha="center", va="center", fontsize=7.5, color="black",
+                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": colour, "lw": 1.5})
+        ax.add_patch(FancyArrowPatch((x, y + 0.35), (x, 2.28), arrowstyle="->", color=colour, mutation_scale=10, lw=1.5))
+    ax.set_title("Five object-aware inductive biases, and where each acts on a patch-based model")
     fig.tight_layout()
     return fig

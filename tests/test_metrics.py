@@ -72,3 +72,18 @@ def test_accuracy_and_bg_gap():
     assert bg_gap(90.0, 60.0) == 30.0
     with pytest.raises(ValueError):
         accuracy(logits, torch.tensor([0, 1]))
+
+
+def test_mass_on_object_closed_forms():
+    from oaedu.metrics import mass_on_object
+
+    masks = torch.zeros(3, 8, 8, dtype=torch.bool)
+    masks[:, :4, :4] = True  # top-left patch of a 2×2 grid
+    maps = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    share = mass_on_object(maps, masks)
+    assert share.dtype == torch.float64
+    assert share.tolist() == [1.0, 0.25, 0.25]  # all on object, uniform, all-zero scored as uniform
+    with pytest.raises(ValueError, match="non-negative"):
+        mass_on_object(-maps, masks)
+    with pytest.raises(ValueError, match="multiple"):
+        mass_on_object(torch.ones(3, 3, 3), masks)

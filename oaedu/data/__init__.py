@@ -5,7 +5,7 @@ from .background_challenge import VARIANTS, background_challenge, background_cha
 from .datasets import MaskedImageDataset, SceneDataset, iterate_batches
 from .real import CLEVRWithMasks, ImageNet9, data_root
 from .scenes import SCENE_COLOURS, SCENE_SHAPES, multi_object_scenes
-from .transforms import crop_boxes, paired_hflip, paired_random_resized_crop, paired_resize
+from .transforms import crop_boxes, paired_hflip, paired_random_resized_crop, paired_resize, patch_fractions
 
 __all__ = [
     "CLEVRWithMasks",
@@ -24,4 +24,5 @@ __all__ = [
     "paired_hflip",
     "paired_random_resized_crop",
     "paired_resize",
+    "patch_fractions",
 ]

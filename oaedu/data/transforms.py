@@ -96,3 +96,16 @@ def crop_boxes(images: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, s
     theta[:, 1, 2] = y0 + y1 - 1
     out, m = _resample(images, masks, theta.to(images.device), size)
     return (out[0], m[0]) if single else (out, m)
+
+
+def patch_fractions(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Area-pool pixel masks ``bool (B, H, W)`` to the patch grid: each patch's object fraction, ``float (B, h, w)``.
+
+    ``H`` and ``W`` must be multiples of the grid (patches tile the image exactly, as in a ViT stem).
+    """
+    if masks.ndim != 3:
+        raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
+    h, w = grid
+    if masks.shape[1] % h or masks.shape[2] % w:
+        raise ValueError(f"mask size {tuple(masks.shape[1:])} is not a multiple of the patch grid {grid}")
+    return F.adaptive_avg_pool2d(masks[:, None].float(), (h, w))[:, 0]

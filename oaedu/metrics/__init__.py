@@ -1,7 +1,7 @@
 """Metrics shared by every notebook: accuracy, BG-Gap, IoU and the adjusted Rand index."""
 
 from .ari import adjusted_rand_index, adjusted_rand_index_reference
-from .basic import accuracy, bg_gap, iou
+from .basic import accuracy, bg_gap, iou, mass_on_object
 
 __all__ = [
     "accuracy",
@@ -9,4 +9,5 @@ __all__ = [
     "adjusted_rand_index_reference",
     "bg_gap",
     "iou",
+    "mass_on_object",
 ]

@@ -40,3 +40,26 @@ def iou(pred: torch.Tensor, target: torch.Tensor, empty: float = 1.0) -> torch.T
     inter = (pred & target).flatten(-2).sum(-1).double()
     union = (pred | target).flatten(-2).sum(-1).double()
     return torch.where(union > 0, inter / union.clamp_min(1), torch.full_like(union, empty))
+
+
+def mass_on_object(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Share of a non-negative map's mass that falls on the object: ``Σ map·fg / Σ map``.
+
+    ``maps`` is ``(B, h, w)`` on the patch grid (attention, relevance, CAM); ``masks`` is ``bool (B, H, W)``
+    at pixel resolution and is area-pooled to the grid, so ``fg`` is each patch's object fraction. An
+    all-zero map spreads no mass anywhere; it is scored as a uniform map (the object's area share), never NaN.
+    Returns ``float64 (B,)``.
+    """
+    if maps.ndim != 3 or masks.ndim != 3 or maps.shape[0] != masks.shape[0]:
+        raise ValueError(f"expected maps (B, h, w) and masks (B, H, W), got {tuple(maps.shape)}, {tuple(masks.shape)}")
+    if masks.dtype != torch.bool:
+        raise ValueError(f"masks must be bool, got {masks.dtype}")
+    if (maps < 0).any():
+        raise ValueError("maps must be non-negative (clamp or min-max normalise them first)")
+    from ..data.transforms import patch_fractions
+
+    fg = patch_fractions(masks, tuple(maps.shape[-2:])).double()
+    m = maps.detach().double()
+    total = m.flatten(1).sum(1)
+    uniform = fg.flatten(1).mean(1)
+    return torch.where(total > 0, (m * fg).flatten(1).sum(1) / total.clamp_min(1e-300), uniform)
