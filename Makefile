@@ -33,6 +33,9 @@ notebooks: setup
 
 test: lint unit notebooks
 
+student: setup
+	$(BIN)/python -m oaedu student
+
 bench: setup
 	$(BIN)/python -m oaedu.bench --markdown docs/benchmarks.md
 

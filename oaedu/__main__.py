@@ -1,4 +1,4 @@
-"""Command line: ``python -m oaedu env`` prints the environment report."""
+"""Command line: ``python -m oaedu env | student [--check]``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oaedu", description="oaedu course tools")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("env", help="print versions, device and profile (paste this into bug reports)")
+    student = sub.add_parser("student", help="write student copies of the notebooks into student/")
+    student.add_argument("--check", action="store_true", help="only check that the copies are up to date")
     args = parser.parse_args(argv)
     if args.command == "env":
         from .utils import env_report
 
         for key, value in env_report().items():
             print(f"{key:>10}  {value}")
+    elif args.command == "student":
+        from .student import build
+
+        problems = build(check=args.check)
+        for problem in problems:
+            print(problem)
+        if problems:
+            return 1
+        if not args.check:
+            print("student copies written to student/")
     return 0
 
 

@@ -150,7 +150,8 @@ def course_map():
         y = 1.05 if k % 2 == 0 else 0.35
         ax.text(x, y, f"{num} {name}\n{what}", ha="center", va="center", fontsize=7.5, color="black",
                 bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": colour, "lw": 1.5})
-        ax.add_patch(FancyArrowPatch((x, y + 0.35), (x, 2.28), arrowstyle="->", color=colour, mutation_scale=10, lw=1.5))
+        arrow = FancyArrowPatch((x, y + 0.35), (x, 2.28), arrowstyle="->", color=colour, mutation_scale=10, lw=1.5)
+        ax.add_patch(arrow)
     ax.set_title("Five object-aware inductive biases, and where each acts on a patch-based model")
     fig.tight_layout()
     return fig
