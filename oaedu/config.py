@@ -19,6 +19,7 @@ from typing import Any
 
 PROFILES: tuple[str, ...] = ("smoke", "cpu", "gpu")
 ENV_VAR = "OAEDU_PROFILE"
+SEED_ENV_VAR = "OAEDU_SEED"
 
 
 def default_profile() -> str:
@@ -78,6 +79,7 @@ def select(table: Mapping[str, Mapping[str, Any]], profile: str | None = None, *
 
     Every profile in the table must define the same settings, so switching profile can never leave a
     notebook with a missing variable. ``overrides`` replace single settings (handy in exercises).
+    ``$OAEDU_SEED`` replaces a ``seed`` setting (how ``python -m oaedu reproduce --seeds N`` runs seeds).
     """
     name = get_profile(profile)
     missing = [p for p in PROFILES if p not in table]
@@ -91,4 +93,9 @@ def select(table: Mapping[str, Mapping[str, Any]], profile: str | None = None, *
     unknown = sorted(set(overrides) - keys)
     if unknown:
         raise ValueError(f"unknown override(s) {unknown}; known settings: {sorted(keys)}")
+    seed = os.environ.get(SEED_ENV_VAR, "").strip()
+    if seed and "seed" in keys and "seed" not in overrides:
+        if not seed.isdigit():
+            raise ValueError(f"${SEED_ENV_VAR} must be a non-negative integer, got {seed!r}")
+        overrides["seed"] = int(seed)
     return Config(name, {**table[name], **overrides})

@@ -1,0 +1,153 @@
+"""``python -m oaedu reproduce NAME [--profile P] [--seeds N] [--out DIR]``: run experiments headless.
+
+An experiment *is* its notebook: the runner executes ``notebooks/NN_*.ipynb`` with ``OAEDU_PROFILE`` and
+``OAEDU_SEED`` set, so the numbers come from exactly the code a student runs. Each notebook leaves its
+headline numbers in a dict named ``RESULTS``. For every seed the runner saves the executed notebook and
+its figures (PNG); it then writes ``results.json`` with the per-seed results and, for every number, the
+mean and standard deviation over seeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .config import PROFILES
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+EXPERIMENTS: dict[str, str] = {
+    "background_bias": "01_background_bias.ipynb",
+    "oamixer": "02_oamixer.ipynb",
+    "spatial_entropy": "03_spatial_entropy.ipynb",
+    "contracam": "04_contracam.ipynb",
+    "robustvit": "05_robustvit.ipynb",
+    "object_centric_ssl": "06_object_centric_ssl.ipynb",
+    "leaderboard": "07_leaderboard.ipynb",
+}
+_DUMP = """
+import json as _json, os as _os
+try:
+    _results = RESULTS
+except NameError:
+    raise RuntimeError("this notebook defines no RESULTS dict, so there is nothing to reproduce") from None
+with open(_os.environ["OAEDU_RESULTS_PATH"], "w") as _f:
+    _json.dump(_results, _f, default=float)
+"""
+
+
+def available() -> dict[str, Path]:
+    """The experiments whose notebook exists, by name."""
+    return {name: NOTEBOOK_DIR / nb for name, nb in EXPERIMENTS.items() if (NOTEBOOK_DIR / nb).is_file()}
+
+
+def flatten(results: Mapping, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested dict as ``{"a/b": value}``."""
+    out: dict[str, float] = {}
+    for key, value in results.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "/"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out
+
+
+def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
+    """Mean and sample standard deviation over seeds of every numeric result."""
+    flat = [flatten(r) for r in per_seed]
+    keys = [k for k in flat[0] if all(k in f for f in flat)]
+    summary = {}
+    for key in keys:
+        values = [f[key] for f in flat]
+        summary[key] = {
+            "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values),
+        }
+    return summary
+
+
+def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    out.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(_DUMP.strip()))
+    results_path = out / "results.json"
+    env = {"OAEDU_PROFILE": profile, "OAEDU_SEED": str(seed), "OAEDU_RESULTS_PATH": str(results_path),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    nb.cells.pop()
+    nbformat.write(nb, out / notebook.name)
+    figure = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                figure += 1
+                (out / f"figure_{figure:02d}.png").write_bytes(base64.b64decode(png))
+    return json.loads(results_path.read_text())
+
+
+def reproduce(name: str, profile: str = "cpu", seeds: int = 1, out: str | Path = "runs", timeout: int = 3600) -> dict:
+    """Run experiment ``name`` (or ``"all"``) for seeds ``0..seeds-1``; return what ``results.json`` holds."""
+    experiments = available()
+    if name != "all" and name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected 'all' or one of {', '.join(EXPERIMENTS)}")
+    if name != "all" and name not in experiments:
+        raise FileNotFoundError(f"the notebook for {name!r} ({EXPERIMENTS[name]}) is not in {NOTEBOOK_DIR}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    names = list(experiments) if name == "all" else [name]
+    out = Path(out)
+    report = {}
+    runs = [(n, s) for n in names for s in range(seeds)]
+    per_seed: dict[str, list] = {n: [] for n in names}
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
+    for exp, seed in tqdm(runs, desc=f"reproduce ({profile})"):
+        start = time.perf_counter()
+        per_seed[exp].append(_execute(experiments[exp], profile, seed, out / exp / f"seed{seed}", timeout))
+        seconds[exp] += time.perf_counter() - start
+    for exp in names:
+        report[exp] = {
+            "notebook": EXPERIMENTS[exp],
+            "profile": profile,
+            "seeds": list(range(seeds)),
+            "seconds": round(seconds[exp], 1),
+            "per_seed": per_seed[exp],
+            "summary": summarise(per_seed[exp]),
+        }
+        (out / exp / "results.json").write_text(json.dumps(report[exp], indent=1))
+    return report
+
+
+def format_summary(report: Mapping) -> str:
+    """A short text rendering of ``reproduce``'s report: ``name  metric  mean ± std``."""
+    lines = []
+    for exp, entry in report.items():
+        lines.append(f"{exp} ({entry['profile']}, {len(entry['seeds'])} seed(s), {entry['seconds']} s)")
+        for key, stats in entry["summary"].items():
+            if math.isfinite(stats["mean"]):
+                lines.append(f"  {key:<48} {stats['mean']:8.2f} ± {stats['std']:.2f}")
+    return "\n".join(lines)
