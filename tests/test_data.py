@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from oaedu.data import (
+    VARIANTS,
     CLEVRWithMasks,
     ImageNet9,
     background_challenge,
@@ -226,3 +227,30 @@ def test_clevr_reads_a_fake_tree(tmp_path):
     (tmp_path / "train" / "masks" / "2.png").unlink()
     with pytest.raises(FileNotFoundError, match="no mask"):
         CLEVRWithMasks(tmp_path, "train")
+
+
+def test_background_challenge_data_picks_its_source(tmp_path, monkeypatch):
+    from oaedu.data import background_challenge_data
+
+    monkeypatch.setenv("OAEDU_DATA", str(tmp_path))
+    monkeypatch.delenv("OAEDU_REAL_DATA", raising=False)
+    train, suite, source = background_challenge_data(64, 32, profile="gpu", num_classes=3)
+    assert source.startswith("synthetic") and len(train) == 64 and set(suite) == set(VARIANTS)
+    monkeypatch.setenv("OAEDU_REAL_DATA", "require")
+    with pytest.raises(FileNotFoundError, match="backgrounds_challenge"):
+        background_challenge_data(64, 32, profile="cpu")
+    rng = np.random.default_rng(0)
+    for variant in ["original", *VARIANTS]:
+        for split in ("train", "val"):
+            for c in ("00_dog", "01_bird"):
+                path = tmp_path / "bg_challenge" / variant / split / c / "a.png"
+                _write_png(path, rng.integers(0, 255, (16, 16, 3), np.uint8))
+    monkeypatch.setenv("OAEDU_REAL_DATA", "auto")
+    train, suite, source = background_challenge_data(64, 32, profile="gpu", image_size=16)
+    assert source.startswith("ImageNet-9") and len(train) == 2 and len(suite["mixed_rand"]) == 2
+    images, labels, masks = next(train.batches(2, num_workers=0))
+    assert images.shape == (2, 3, 16, 16) and labels.tolist() == [0, 1] and masks.dtype == torch.bool
+    assert torch.equal(train.labels, torch.tensor([0, 1]))
+    monkeypatch.setenv("OAEDU_REAL_DATA", "maybe")
+    with pytest.raises(ValueError, match="auto, off or require"):
+        background_challenge_data(8, 8)

@@ -3,7 +3,7 @@ paired image–mask transforms."""
 
 from .background_challenge import VARIANTS, background_challenge, background_challenge_suite
 from .datasets import MaskedImageDataset, SceneDataset, iterate_batches
-from .real import CLEVRWithMasks, ImageNet9, data_root
+from .real import CLEVRWithMasks, ImageNet9, background_challenge_data, data_root
 from .scenes import SCENE_COLOURS, SCENE_SHAPES, multi_object_scenes
 from .transforms import crop_boxes, paired_hflip, paired_random_resized_crop, paired_resize, patch_fractions
 
@@ -16,6 +16,7 @@ __all__ = [
     "SceneDataset",
     "VARIANTS",
     "background_challenge",
+    "background_challenge_data",
     "background_challenge_suite",
     "crop_boxes",
     "data_root",

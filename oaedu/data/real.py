@@ -9,6 +9,7 @@ download and where to put it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from PIL import Image
 from .background_challenge import VARIANTS
 
 DATA_ENV_VAR = "OAEDU_DATA"
+REAL_DATA_ENV_VAR = "OAEDU_REAL_DATA"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 IMAGENET9_URL = "https://github.com/MadryLab/backgrounds_challenge (release 'backgrounds_challenge_data')"
 CLEVR_URL = (
@@ -79,6 +81,23 @@ class ImageNet9(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """All labels as ``int64 (N,)``, like :class:`MaskedImageDataset`."""
+        return torch.tensor([label for _, label in self.samples], dtype=torch.int64)
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None, num_workers: int = 4
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Yield ``(images, labels, masks)`` batches from disk, so ``oaedu.train`` works unchanged."""
+        if self.image_size is None:
+            raise ValueError("batching needs a fixed image_size")
+        loader = torch.utils.data.DataLoader(
+            self, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=num_workers
+        )
+        for images, labels, masks in loader:
+            yield images, labels.long(), masks
 
     def _mask_path(self, index: int) -> Path:
         path, label = self.samples[index]
@@ -143,3 +162,35 @@ class CLEVRWithMasks(torch.utils.data.Dataset):
         if mask.ndim == 3:
             mask = mask[..., 0]
         return image, mask, {}
+
+
+def background_challenge_data(
+    n_train: int,
+    n_test: int,
+    seed: int = 0,
+    image_size: int = 32,
+    num_classes: int = 9,
+    bg_correlation: float = 0.9,
+    profile: str | None = None,
+) -> tuple[torch.utils.data.Dataset, dict[str, torch.utils.data.Dataset], str]:
+    """Training set, the eight test variants and the source's name, for the active profile.
+
+    Under the ``gpu`` profile the real ImageNet-9 is used when ``$OAEDU_DATA/bg_challenge`` exists
+    (``n_train``/``n_test`` are then ignored; images are resized to ``image_size``). ``$OAEDU_REAL_DATA``
+    is ``auto`` (default), ``off`` (always synthetic) or ``require`` (real data or a clear
+    ``FileNotFoundError``, on any profile). Otherwise the synthetic Background Challenge is generated.
+    """
+    from ..config import get_profile
+    from .background_challenge import background_challenge, background_challenge_suite
+
+    mode = os.environ.get(REAL_DATA_ENV_VAR, "auto").strip().lower()
+    if mode not in ("auto", "off", "require"):
+        raise ValueError(f"${REAL_DATA_ENV_VAR} must be auto, off or require, got {mode!r}")
+    root = data_root() / "bg_challenge"
+    if mode == "require" or (mode == "auto" and get_profile(profile) == "gpu" and root.is_dir()):
+        train = ImageNet9(root, "original", "train", image_size)
+        suite = {v: ImageNet9(root, v, "val", image_size) for v in VARIANTS}
+        return train, suite, f"ImageNet-9 from {root}"
+    train = background_challenge("original", n_train, seed, image_size, num_classes, bg_correlation)
+    suite = background_challenge_suite(n_test, seed + 1, image_size, num_classes, bg_correlation)
+    return train, suite, "synthetic Background Challenge"
