@@ -6,6 +6,8 @@ STAMP := $(VENV)/.oaedu-installed
 NB_TIMEOUT ?= 900
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
+# Containers (Docker, some cloud shells) run as root, which JupyterLab refuses without this flag.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup lab test lint unit notebooks bench student clean
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 lab: setup
-	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab notebooks/
+	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
