@@ -254,3 +254,19 @@ def test_background_challenge_data_picks_its_source(tmp_path, monkeypatch):
     monkeypatch.setenv("OAEDU_REAL_DATA", "maybe")
     with pytest.raises(ValueError, match="auto, off or require"):
         background_challenge_data(8, 8)
+
+
+def test_take_and_first_of_each_class():
+    from oaedu.data import first_of_each_class, take
+
+    data = background_challenge("original", 50, seed=0, num_classes=3)
+    images, labels, masks = take(data, [3, 1])
+    assert torch.equal(images, data.images[[3, 1]]) and torch.equal(masks, data.masks[[3, 1]])
+    assert torch.equal(labels, data.labels[[3, 1]])
+    firsts = first_of_each_class(data.labels, 3)
+    assert data.labels[firsts].tolist() == [0, 1, 2]
+    assert all((data.labels[: int(i)] != c).all() for c, i in enumerate(firsts))
+    with pytest.raises(ValueError, match="class 3"):
+        first_of_each_class(data.labels, 4)
+    with pytest.raises(ValueError):
+        take(data, [])

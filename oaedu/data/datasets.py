@@ -109,3 +109,26 @@ def iterate_batches(
         else:
             idx = order[start : start + batch_size]
             yield tuple(t[idx] for t in tensors)
+
+
+def take(dataset: torch.utils.data.Dataset, indices) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stack items ``(image, label, mask)`` of any course dataset (synthetic or loaded from disk)."""
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise ValueError("take needs at least one index")
+    items = [dataset[i] for i in indices]
+    images = torch.stack([it[0] for it in items])
+    labels = torch.tensor([int(it[1]) for it in items], dtype=torch.int64)
+    masks = torch.stack([it[2] for it in items])
+    return images, labels, masks
+
+
+def first_of_each_class(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Index of the first item of every class (``ValueError`` if a class is missing)."""
+    firsts = []
+    for c in range(num_classes):
+        hits = (labels == c).nonzero()
+        if not len(hits):
+            raise ValueError(f"class {c} does not occur")
+        firsts.append(int(hits[0, 0]))
+    return torch.tensor(firsts)
