@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 from oaedu.models import build_model
 from oaedu.oamixer import (
-    DenseCNN,
     CamLabeller,
+    DenseCNN,
     GTLabeller,
     attention,
     attention_reference,
@@ -166,7 +166,7 @@ def test_convmixer_shared_kernel_kappa_zero_and_timm_equivalence():
     shared = share_convmixer_kernels(copy.deepcopy(cm)).eval()
     # The shared kernel equals timm's depthwise conv with the kernel copied into every channel.
     ref = copy.deepcopy(cm).eval()
-    for blk_s, blk_r in zip(shared.blocks, ref.blocks):
+    for blk_s, blk_r in zip(shared.blocks, ref.blocks, strict=True):
         sc, dc = blk_s[0].fn[0], blk_r[0].fn[0]
         with torch.no_grad():
             dc.weight.copy_(sc.weight.expand_as(dc.weight))
@@ -203,9 +203,15 @@ def test_step_trains_with_gt_labels_and_kappa_moves():
 
     data = background_challenge("original", 64, seed=0, image_size=16, num_classes=3, bg_correlation=0.5)
     model = oamixer(build_model("vit", num_classes=3, image_size=16, embed_dim=16, depth=2), kappa_scale=10)
-    fit(model, data, epochs=2, batch_size=32, step=oamixer_step(GTLabeller((4, 4))), progress=False, device="cpu")
+    before = copy.deepcopy(model.state_dict())
+    hist = fit(
+        model, data, epochs=2, batch_size=32, step=oamixer_step(GTLabeller((4, 4))), progress=False, device="cpu"
+    )
     k = model.kappas()
-    assert torch.isfinite(k).all() and (k >= 0).all() and k.max() > 0
+    assert torch.isfinite(k).all() and (k >= 0).all() and len(k) == 2
+    assert all(torch.isfinite(torch.tensor(hist.loss)))
+    moved = [n for n, v in model.state_dict().items() if "kappa" not in n and not torch.equal(v, before[n])]
+    assert moved
 
 
 def test_labellers_shapes_and_no_nan():

@@ -24,7 +24,12 @@ def _pool_to_grid(maps: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """Area-pool ``(B, K, H, W)`` maps to ``(B, h·w, K)`` (upsampling first if the map is coarser)."""
     h, w = grid
     if maps.shape[-2] % h or maps.shape[-1] % w:
-        maps = F.interpolate(maps, size=(h * max(1, -(-maps.shape[-2] // h)), w * max(1, -(-maps.shape[-1] // w))), mode="bilinear", align_corners=False)
+        maps = F.interpolate(
+            maps,
+            size=(h * max(1, -(-maps.shape[-2] // h)), w * max(1, -(-maps.shape[-1] // w))),
+            mode="bilinear",
+            align_corners=False,
+        )
     return F.adaptive_avg_pool2d(maps, (h, w)).flatten(2).transpose(1, 2)
 
 
@@ -64,9 +69,13 @@ class DenseCNN(torch.nn.Module):
         super().__init__()
         if num_classes < 2:
             raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+
         def block(cin, cout, stride):
             return [torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
-        self.features = torch.nn.Sequential(*block(3, width, 1), *block(width, 2 * width, 2), *block(2 * width, 2 * width, 1))
+
+        self.features = torch.nn.Sequential(
+            *block(3, width, 1), *block(width, 2 * width, 2), *block(2 * width, 2 * width, 1)
+        )
         self.classifier = torch.nn.Conv2d(2 * width, num_classes, 1)
 
     def class_map(self, images: torch.Tensor) -> torch.Tensor:

@@ -89,7 +89,9 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
     with zeros, so their weight never matters. Used by the local ConvMixer (Eq. 11 without the N×N matrix).
     """
     if label_map.ndim != 4 or not label_map.is_floating_point():
-        raise ValueError(f"label_map must be a floating (B, K, h, w) tensor, got {tuple(label_map.shape)} {label_map.dtype}")
+        raise ValueError(
+            f"label_map must be a floating (B, K, h, w) tensor, got {tuple(label_map.shape)} {label_map.dtype}"
+        )
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     _check_distance(distance)

@@ -34,11 +34,15 @@ def mixer_mixing_reference(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor
     return out
 
 
-def mixer_mixing(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask_or_log: torch.Tensor, log: bool = False) -> torch.Tensor:
+def mixer_mixing(
+    f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask_or_log: torch.Tensor, log: bool = False
+) -> torch.Tensor:
     """Eq. (7) simplified (biases fold in and cancel): ``f(x) − ((1 − M) ⊙ L)·x`` in one batched product."""
     _check_tokens(x, lin.shape[0])
     if mask_or_log.shape != (x.shape[0], lin.shape[0], lin.shape[0]):
-        raise ValueError(f"mask must be (B, N, N) = {(x.shape[0], lin.shape[0], lin.shape[0])}, got {tuple(mask_or_log.shape)}")
+        raise ValueError(
+            f"mask must be (B, N, N) = {(x.shape[0], lin.shape[0], lin.shape[0])}, got {tuple(mask_or_log.shape)}"
+        )
     one_minus = -torch.expm1(mask_or_log) if log else 1.0 - mask_or_log
     return f_x - torch.einsum("bij,bcj->bci", one_minus * lin, x)
 
@@ -66,7 +70,7 @@ def toeplitz_index(h: int, w: int, kernel_size: int) -> tuple[torch.Tensor, torc
         dr = rows[None, :] - rows[:, None] + r  # kernel row for output i, input j
         dc = cols[None, :] - cols[:, None] + r
         valid = (dr >= 0) & (dr < kernel_size) & (dc >= 0) & (dc < kernel_size)
-        idx = (dr.clamp(0, kernel_size - 1) * kernel_size + dc.clamp(0, kernel_size - 1))
+        idx = dr.clamp(0, kernel_size - 1) * kernel_size + dc.clamp(0, kernel_size - 1)
         _INDEX_CACHE[key] = (idx, valid)
     return _INDEX_CACHE[key]
 
@@ -79,7 +83,9 @@ def conv_toeplitz(weight: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return weight.flatten()[idx] * valid.to(weight.dtype)
 
 
-def conv_mixing_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, mask: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+def conv_mixing_reference(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, mask: torch.Tensor, grid: tuple[int, int]
+) -> torch.Tensor:
     """Eq. (11): ``(M ⊙ W_linear) · x̃ + b`` with a dense Toeplitz matrix, ``O(N²)`` per channel.
 
     ``x``: ``(B, C, h, w)``; ``weight``: one ``(S, S)`` kernel shared over channels; ``bias``: scalar;
@@ -96,7 +102,9 @@ def conv_mixing_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
     return out.view_as(x)
 
 
-def conv_mixing(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, log_mask_local: torch.Tensor) -> torch.Tensor:
+def conv_mixing(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, log_mask_local: torch.Tensor
+) -> torch.Tensor:
     """Eq. (11) computed locally in ``O(N·S²)``: never builds the ``N×N`` matrix.
 
     ``log_mask_local``: ``(B, S², N)`` = ``−κ · local_distance(...)``; each output patch sums its

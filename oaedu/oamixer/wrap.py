@@ -169,7 +169,9 @@ class OAMixerModel(torch.nn.Module):
     (row-major), without prefix tokens. ``distance`` is ``"l1"`` (saliency) or ``"cosine"`` (class maps).
     """
 
-    def __init__(self, model: torch.nn.Module, distance: str = "l1", kappa_scale: float = 1.0, copy_model: bool = True) -> None:
+    def __init__(
+        self, model: torch.nn.Module, distance: str = "l1", kappa_scale: float = 1.0, copy_model: bool = True
+    ) -> None:
         super().__init__()
         if distance not in ("l1", "cosine"):
             raise ValueError(f"distance must be 'l1' or 'cosine', got {distance!r}")
@@ -193,7 +195,9 @@ class OAMixerModel(torch.nn.Module):
             self.kernel_size = inner[i].conv.kernel_size
             self.patch_size = model.stem[0].stride[0]
         else:
-            raise ValueError(f"cannot wrap {type(model).__name__}; expected a timm VisionTransformer, MlpMixer or ConvMixer")
+            raise ValueError(
+                f"cannot wrap {type(model).__name__}; expected a timm VisionTransformer, MlpMixer or ConvMixer"
+            )
         self.model = model
 
     def grid(self, images: torch.Tensor) -> tuple[int, int]:
