@@ -219,7 +219,8 @@ class OAMixerModel(torch.nn.Module):
         h, w = self.grid(images)
         if patch_labels.shape[0] != images.shape[0] or patch_labels.shape[1] != h * w:
             raise ValueError(
-                f"patch_labels must be (B, N, K) = ({images.shape[0]}, {h * w}, K) for a {h}×{w} grid, got {tuple(patch_labels.shape)}"
+                f"patch_labels must be (B, N, K) = ({images.shape[0]}, {h * w}, K) for a {h}×{w} grid, "
+                f"got {tuple(patch_labels.shape)}"
             )
         labels = patch_labels.to(images.dtype)
         if self.kind == "convmixer":
