@@ -118,5 +118,6 @@ def conv_mixing(
         raise ValueError(f"log_mask_local must be (B, S², N) = {(b, s * s, h * w)}, got {tuple(log_mask_local.shape)}")
     nb = F.unfold(x, s, padding=s // 2).view(b, c, s * s, h * w)
     coeff = weight.flatten()[None, :, None] * torch.exp(log_mask_local)  # (B, S², N)
-    out = torch.einsum("bsn,bcsn->bcn", coeff, nb) + bias
-    return out.view_as(x)
+    # per patch n: (C, S²) @ (S², 1), batched over (B, N)
+    out = torch.matmul(nb.permute(0, 3, 1, 2), coeff.permute(0, 2, 1)[..., None])[..., 0]
+    return (out.permute(0, 2, 1) + bias).reshape(x.shape)
