@@ -116,8 +116,11 @@ def conv_mixing(
     b, c, h, w = x.shape
     if log_mask_local.shape != (b, s * s, h * w):
         raise ValueError(f"log_mask_local must be (B, S², N) = {(b, s * s, h * w)}, got {tuple(log_mask_local.shape)}")
-    nb = F.unfold(x, s, padding=s // 2).view(b, c, s * s, h * w)
-    coeff = weight.flatten()[None, :, None] * torch.exp(log_mask_local)  # (B, S², N)
-    # per patch n: (C, S²) @ (S², 1), batched over (B, N)
-    out = torch.matmul(nb.permute(0, 3, 1, 2), coeff.permute(0, 2, 1)[..., None])[..., 0]
-    return (out.permute(0, 2, 1) + bias).reshape(x.shape)
+    r = s // 2
+    xp = F.pad(x, (r, r, r, r))
+    coeff = (weight.flatten()[None, :, None] * torch.exp(log_mask_local)).view(b, s * s, 1, h, w)
+    out = x.new_zeros(x.shape)
+    for dy in range(s):  # one shifted multiply-add per kernel offset: O(N·S²·C), no N×N, no unfold copy
+        for dx in range(s):
+            out = out + coeff[:, dy * s + dx] * xp[:, :, dy : dy + h, dx : dx + w]
+    return out + bias
