@@ -1,0 +1,137 @@
+"""Object labellers that turn an image (and, for the ground truth, its mask) into patch labels ``(B, N, K)``.
+
+OAMixer §3.3 / App. B use BigBiGAN saliency (L1), ReLabel class maps (cosine) and Bbox+GrabCut
+(L1). Here: area-pooled ground-truth masks, CAM saliency of a small CNN trained with image labels
+only, and a ReLabel-style dense class map from the same CNN. Each labeller is a callable
+``labeller(images, masks) -> (B, N, K)`` and runs on train and test images alike.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..data.transforms import patch_fractions
+
+
+def _check_grid(grid: tuple[int, int]) -> tuple[int, int]:
+    if len(grid) != 2 or min(grid) < 1:
+        raise ValueError(f"grid must be (h, w) with positive sides, got {grid}")
+    return int(grid[0]), int(grid[1])
+
+
+def _pool_to_grid(maps: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Area-pool ``(B, K, H, W)`` maps to ``(B, h·w, K)`` (upsampling first if the map is coarser)."""
+    h, w = grid
+    if maps.shape[-2] % h or maps.shape[-1] % w:
+        maps = F.interpolate(
+            maps,
+            size=(h * max(1, -(-maps.shape[-2] // h)), w * max(1, -(-maps.shape[-1] // w))),
+            mode="bilinear",
+            align_corners=False,
+        )
+    return F.adaptive_avg_pool2d(maps, (h, w)).flatten(2).transpose(1, 2)
+
+
+class GTLabeller:
+    """Ground-truth labels: the object fraction of each patch, ``(B, N, 1)`` for L1 (Bbox+GrabCut analogue)."""
+
+    def __init__(self, grid: tuple[int, int]) -> None:
+        self.grid = _check_grid(grid)
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        if masks.ndim != 3:
+            raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
+        if masks.shape[0] != images.shape[0]:
+            raise ValueError(f"{masks.shape[0]} masks for {images.shape[0]} images")
+        return patch_fractions(masks, self.grid).flatten(1)[..., None].to(images.dtype)
+
+
+class UniformLabeller:
+    """Uninformative labels (all patches equal, so D = 0): the OAMixer model behaves like vanilla."""
+
+    def __init__(self, grid: tuple[int, int]) -> None:
+        self.grid = _check_grid(grid)
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        del masks
+        return images.new_ones(images.shape[0], self.grid[0] * self.grid[1], 1)
+
+
+class DenseCNN(torch.nn.Module):
+    """A small fully convolutional classifier: logits are the spatial mean of a dense class map (CAM).
+
+    Trained with image labels only (``oaedu.train.fit``), it provides a CAM saliency labeller and a
+    ReLabel-style dense class labeller (Yun et al.; OAMixer App. B).
+    """
+
+    def __init__(self, num_classes: int, width: int = 32) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+
+        def block(cin, cout, stride):
+            return [torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
+
+        self.features = torch.nn.Sequential(
+            *block(3, width, 1), *block(width, 2 * width, 2), *block(2 * width, 2 * width, 1)
+        )
+        self.classifier = torch.nn.Conv2d(2 * width, num_classes, 1)
+
+    def class_map(self, images: torch.Tensor) -> torch.Tensor:
+        """Dense class logits ``(B, C, H/2, W/2)``."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        return self.classifier(self.features(images))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.class_map(images).mean((2, 3))
+
+    @torch.no_grad()
+    def saliency(self, images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """CAM of the predicted class, ReLU, min–max per image, area-pooled: ``(B, N, 1)`` in [0, 1].
+
+        A constant map (no activation) becomes all zeros instead of NaN.
+        """
+        grid = _check_grid(grid)
+        maps = self.class_map(images)
+        pred = maps.mean((2, 3)).argmax(1)
+        cam = maps[torch.arange(len(pred)), pred].relu()
+        lo = cam.flatten(1).min(1).values[:, None, None]
+        hi = cam.flatten(1).max(1).values[:, None, None]
+        span = hi - lo
+        cam = torch.where(span > 1e-8, (cam - lo) / span.clamp_min(1e-8), torch.zeros_like(cam))
+        return _pool_to_grid(cam[:, None], grid)
+
+    @torch.no_grad()
+    def relabel(self, images: torch.Tensor, grid: tuple[int, int], temperature: float = 1.0) -> torch.Tensor:
+        """ReLabel-style multi-class patch maps: pooled class logits, softmax over classes, ``(B, N, C)``."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        grid = _check_grid(grid)
+        return torch.softmax(_pool_to_grid(self.class_map(images), grid) / temperature, dim=-1)
+
+
+class CamLabeller:
+    """Labeller from a trained :class:`DenseCNN`: ``mode="saliency"`` (L1) or ``"relabel"`` (cosine)."""
+
+    def __init__(self, cnn: DenseCNN, grid: tuple[int, int], mode: str = "saliency") -> None:
+        if mode not in ("saliency", "relabel"):
+            raise ValueError(f"mode must be 'saliency' or 'relabel', got {mode!r}")
+        self.cnn, self.grid, self.mode = cnn, _check_grid(grid), mode
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        del masks
+        self.cnn.eval()
+        images = images.to(next(self.cnn.parameters()).device)
+        return self.cnn.saliency(images, self.grid) if self.mode == "saliency" else self.cnn.relabel(images, self.grid)
+
+
+def label_quality(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int]) -> float:
+    """Pearson correlation between a saliency channel (``K = 1``) or the max-class share and the GT patch fractions."""
+    gt = patch_fractions(masks, _check_grid(grid)).flatten(1)
+    y = labels[..., 0] if labels.shape[-1] == 1 else labels.max(-1).values
+    a = (y - y.mean()).flatten()
+    b = (gt - gt.mean()).flatten()
+    denom = a.norm() * b.norm()
+    return float((a @ b) / denom) if denom > 0 else 0.0

@@ -1,0 +1,126 @@
+"""Object-aware token mixing for MLP-Mixer (Eqs. 6–8) and ConvMixer (Eqs. 9–11), OAMixer §3.2."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_tokens(x: torch.Tensor, n: int | None = None) -> None:
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or not x.is_floating_point():
+        raise ValueError(f"x must be a floating (B, C, N) tensor (tokens last), got {getattr(x, 'shape', type(x))}")
+    if n is not None and x.shape[-1] != n:
+        raise ValueError(f"x has {x.shape[-1]} tokens but the mixing matrix is {n}×{n}")
+
+
+def mixer_linearisation(fc1_weight: torch.Tensor, fc2_weight: torch.Tensor) -> torch.Tensor:
+    """``L = W2 · W1``, the token-mixing MLP with its non-linearity dropped, Eq. (8), OAMixer §3.2."""
+    if fc1_weight.ndim != 2 or fc2_weight.ndim != 2 or fc2_weight.shape[1] != fc1_weight.shape[0]:
+        raise ValueError(f"expected W1 (T, N) and W2 (N, T), got {tuple(fc1_weight.shape)}, {tuple(fc2_weight.shape)}")
+    return fc2_weight @ fc1_weight
+
+
+def mixer_mixing_reference(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Eq. (7) literally: ``(M ⊙ L)·x + (f(x) − L·x)``, per image and channel.
+
+    ``x``, ``f_x``: ``(B, C, N)`` (tokens last, as inside timm's ``MixerBlock``); ``lin``: ``(N, N)``;
+    ``mask``: ``(B, N, N)``.
+    """
+    _check_tokens(x, lin.shape[0])
+    out = f_x.clone()
+    for b in range(x.shape[0]):
+        masked = mask[b] * lin
+        out[b] = out[b] + x[b] @ masked.T - x[b] @ lin.T
+    return out
+
+
+def mixer_mixing(
+    f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask_or_log: torch.Tensor, log: bool = False
+) -> torch.Tensor:
+    """Eq. (7) simplified (biases fold in and cancel): ``f(x) − ((1 − M) ⊙ L)·x`` in one batched product."""
+    _check_tokens(x, lin.shape[0])
+    if mask_or_log.shape != (x.shape[0], lin.shape[0], lin.shape[0]):
+        raise ValueError(
+            f"mask must be (B, N, N) = {(x.shape[0], lin.shape[0], lin.shape[0])}, got {tuple(mask_or_log.shape)}"
+        )
+    one_minus = -torch.expm1(mask_or_log) if log else 1.0 - mask_or_log
+    return f_x - torch.einsum("bij,bcj->bci", one_minus * lin, x)
+
+
+def _check_kernel(weight: torch.Tensor) -> int:
+    if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] % 2 == 0:
+        raise ValueError(f"kernel must be a square (S, S) tensor with S odd, got {tuple(weight.shape)}")
+    return weight.shape[0]
+
+
+_INDEX_CACHE: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def toeplitz_index(h: int, w: int, kernel_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index map ``idx[i, j]`` into the flattened ``S×S`` kernel and a validity mask, both ``(N, N)``.
+
+    ``T = kernel.flatten()[idx] * valid`` is the doubly block-Toeplitz matrix of a 'same'-padded
+    convolution (cross-correlation, as ``F.conv2d``) on an ``h×w`` grid, Eq. (10).
+    """
+    key = (h, w, kernel_size)
+    if key not in _INDEX_CACHE:
+        r = kernel_size // 2
+        rows = torch.arange(h).repeat_interleave(w)
+        cols = torch.arange(w).repeat(h)
+        dr = rows[None, :] - rows[:, None] + r  # kernel row for output i, input j
+        dc = cols[None, :] - cols[:, None] + r
+        valid = (dr >= 0) & (dr < kernel_size) & (dc >= 0) & (dc < kernel_size)
+        idx = dr.clamp(0, kernel_size - 1) * kernel_size + dc.clamp(0, kernel_size - 1)
+        _INDEX_CACHE[key] = (idx, valid)
+    return _INDEX_CACHE[key]
+
+
+def conv_toeplitz(weight: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """The ``(N, N)`` matrix ``W_linear`` with ``conv(x) = W_linear · x̃``, Eq. (10), OAMixer §3.2."""
+    s = _check_kernel(weight)
+    idx, valid = toeplitz_index(h, w, s)
+    idx, valid = idx.to(weight.device), valid.to(weight.device)
+    return weight.flatten()[idx] * valid.to(weight.dtype)
+
+
+def conv_mixing_reference(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, mask: torch.Tensor, grid: tuple[int, int]
+) -> torch.Tensor:
+    """Eq. (11): ``(M ⊙ W_linear) · x̃ + b`` with a dense Toeplitz matrix, ``O(N²)`` per channel.
+
+    ``x``: ``(B, C, h, w)``; ``weight``: one ``(S, S)`` kernel shared over channels; ``bias``: scalar;
+    ``mask``: ``(B, N, N)``. Returns ``(B, C, h, w)``.
+    """
+    h, w = grid
+    if x.ndim != 4 or x.shape[2:] != (h, w):
+        raise ValueError(f"x must be (B, C, {h}, {w}), got {tuple(x.shape)}")
+    t = conv_toeplitz(weight, h, w)
+    if mask.shape != (x.shape[0], h * w, h * w):
+        raise ValueError(f"mask must be (B, N, N) with N = {h * w}, got {tuple(mask.shape)}")
+    xt = x.flatten(2)  # (B, C, N)
+    out = torch.einsum("bij,bcj->bci", mask * t, xt) + bias
+    return out.view_as(x)
+
+
+def conv_mixing(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, log_mask_local: torch.Tensor
+) -> torch.Tensor:
+    """Eq. (11) computed locally in ``O(N·S²)``: never builds the ``N×N`` matrix.
+
+    ``log_mask_local``: ``(B, S², N)`` = ``−κ · local_distance(...)``; each output patch sums its
+    ``S×S`` neighbours weighted by ``kernel · M``. Equals :func:`conv_mixing_reference` exactly.
+    """
+    s = _check_kernel(weight)
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(f"x must be a floating (B, C, h, w) tensor, got {tuple(x.shape)}")
+    b, c, h, w = x.shape
+    if log_mask_local.shape != (b, s * s, h * w):
+        raise ValueError(f"log_mask_local must be (B, S², N) = {(b, s * s, h * w)}, got {tuple(log_mask_local.shape)}")
+    r = s // 2
+    xp = F.pad(x, (r, r, r, r))
+    coeff = (weight.flatten()[None, :, None] * torch.exp(log_mask_local)).view(b, s * s, 1, h, w)
+    out = x.new_zeros(x.shape)
+    for dy in range(s):  # one shifted multiply-add per kernel offset: O(N·S²·C), no N×N, no unfold copy
+        for dx in range(s):
+            out = out + coeff[:, dy * s + dx] * xp[:, :, dy : dy + h, dx : dx + w]
+    return out + bias
