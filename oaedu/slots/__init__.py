@@ -1,0 +1,5 @@
+"""Object-centric self-supervised learning (Paper 5): slot matching utilities."""
+
+from oaedu.slots.matching import hungarian_match, hungarian_match_reference
+
+__all__ = ["hungarian_match", "hungarian_match_reference"]
