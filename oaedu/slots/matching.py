@@ -3,6 +3,7 @@ slots of view 2 by the permutation that minimises the total matching cost, sum_k
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -21,6 +22,16 @@ def _check_cost(cost: torch.Tensor) -> None:
         raise ValueError(f"cost must be floating point, got {cost.dtype}")
     if not torch.isfinite(cost).all():
         raise ValueError("cost contains NaN or inf")
+
+
+@functools.lru_cache(maxsize=8)
+def _perm_tables(k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All permutations of range(k) (P, k) and their (k*k, P) one-hot selector of entries (k, p(k))."""
+    perms = torch.tensor(list(itertools.permutations(range(k))), dtype=torch.long)
+    onehot = torch.zeros(k * k, perms.shape[0], dtype=torch.float64)
+    flat = torch.arange(k)[None, :] * k + perms  # (P, k)
+    onehot[flat.T, torch.arange(perms.shape[0])[None, :].expand(k, -1)] = 1.0
+    return perms, onehot
 
 
 def hungarian_match_reference(cost: torch.Tensor) -> torch.Tensor:
@@ -46,16 +57,15 @@ def hungarian_match_reference(cost: torch.Tensor) -> torch.Tensor:
 def hungarian_match(cost: torch.Tensor) -> torch.Tensor:
     """Minimum-cost assignment for a batch of square cost matrices, (B, K, K) -> int64 (B, K).
 
-    For K <= 7 all permutations are scored at once with one batched gather (vectorised brute force);
+    For K <= 7 all permutations are scored at once (one matmul with a cached one-hot table) (vectorised brute force);
     for larger K each item is solved with the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``).
     """
     _check_cost(cost)
     b, k, _ = cost.shape
     if k <= _MAX_BRUTE_K:
-        perms = torch.tensor(list(itertools.permutations(range(k))), dtype=torch.long, device=cost.device)
-        rows = torch.arange(k, device=cost.device)
-        totals = cost.double()[:, rows[None, :], perms].sum(-1)  # (B, P)
-        return perms[totals.argmin(dim=1)]
+        perms, onehot = _perm_tables(k)
+        totals = cost.detach().double().reshape(b, k * k).cpu() @ onehot  # (B, P) = sum_k C[k, p(k)]
+        return perms[totals.argmin(dim=1)].to(cost.device)
     c = cost.detach().cpu().double().numpy()
     out = np.stack([linear_sum_assignment(c[i])[1] for i in range(b)]).astype(np.int64)
     return torch.from_numpy(out).to(cost.device)
