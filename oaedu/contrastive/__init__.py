@@ -11,6 +11,8 @@ from .learners import (
     SmallEncoder,
     augment,
     info_nce,
+    load_online,
+    save_online,
     train_contrastive,
 )
 from .probe import FrozenClassifier, extract_features, linear_probe, probe_background_challenge
@@ -24,6 +26,8 @@ __all__ = [
     "extract_features",
     "info_nce",
     "linear_probe",
+    "load_online",
+    "save_online",
     "probe_background_challenge",
     "train_contrastive",
 ]

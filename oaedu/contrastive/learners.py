@@ -259,3 +259,21 @@ def train_contrastive(
         losses.append(total / count)
     learner.eval()
     return losses
+
+
+def save_online(learner: _Learner, path) -> None:
+    """Save only the online encoder and projector (what ContraCAM and the probe use) to ``path``."""
+    torch.save({"encoder": learner.encoder.state_dict(), "projector": learner.projector.state_dict()}, path)
+
+
+def load_online(path, learner: _Learner | None = None) -> _Learner:
+    """Load :func:`save_online` weights strictly into ``learner`` (default: a fresh :class:`MoCo`); eval mode."""
+    learner = learner or MoCo(queue_size=0)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if set(state) != {"encoder", "projector"}:
+        raise ValueError(f"{path} is not a save_online checkpoint: keys {sorted(state)}")
+    learner.encoder.load_state_dict(state["encoder"], strict=True)
+    learner.projector.load_state_dict(state["projector"], strict=True)
+    learner.target_encoder.load_state_dict(state["encoder"], strict=True)
+    learner.target_projector.load_state_dict(state["projector"], strict=True)
+    return learner.eval()
