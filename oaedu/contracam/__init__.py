@@ -26,6 +26,7 @@ from .cam import (
     iterative_contracam,
     minmax,
 )
+from .evaluate import cooccurrence_distance, instance_boxes, localisation_scores
 
 __all__ = [
     "ContrastiveScore",
@@ -34,6 +35,9 @@ __all__ = [
     "boxes_from_cam",
     "centre_prior",
     "contracam",
+    "cooccurrence_distance",
+    "instance_boxes",
+    "localisation_scores",
     "contracam_reference",
     "gradcam",
     "gradcam_reference",
