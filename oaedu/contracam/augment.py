@@ -92,34 +92,35 @@ def largest_empty_rectangle_reference(mask: torch.Tensor) -> tuple[int, int, int
 
 
 def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
-    """Largest all-False axis-aligned rectangle of each ``bool (B,H,W)`` map, O(HW) per map (row histograms +
-    a monotone stack). Returns ``int64 (B, 4)`` rows ``(y0, x0, y1, x1)``, end-exclusive, zeros if none."""
+    """Largest all-False axis-aligned rectangle of each ``bool (B,H,W)`` map, batched: for every top row ``y0`` a
+    cumulative AND down the rows gives the columns free from ``y0`` to ``y1``, and a running run-length along the
+    columns gives the widest free span ending at each column (``O(H·W)`` tensor ops for the whole batch).
+    Returns ``int64 (B, 4)`` rows ``(y0, x0, y1, x1)``, end-exclusive, zeros where every pixel is True."""
     if mask.dtype != torch.bool or mask.ndim not in (2, 3):
         raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
     maps = mask if mask.ndim == 3 else mask[None]
-    _, h, w = maps.shape
-    # heights[b, y, x] = run of False pixels ending at row y (vectorised over the batch and columns)
+    b, h, w = maps.shape
     free = (~maps).long()
-    heights = torch.zeros_like(free)
-    run = torch.zeros_like(free[:, 0])
-    for y in range(h):
-        run = (run + 1) * free[:, y]
-        heights[:, y] = run
-    out = torch.zeros(maps.shape[0], 4, dtype=torch.long)
-    for b, hist in enumerate(heights.tolist()):
-        best = 0
-        for y, row in enumerate(hist):
-            stack: list[int] = []
-            for x in range(w + 1):
-                cur = row[x] if x < w else 0
-                while stack and row[stack[-1]] >= cur:
-                    top = stack.pop()
-                    left = stack[-1] + 1 if stack else 0
-                    area = row[top] * (x - left)
-                    if area > best:
-                        best = area
-                        out[b] = torch.tensor([y + 1 - row[top], left, y + 1, x])
-                stack.append(x)
+    best = torch.zeros(b, dtype=torch.long)
+    out = torch.zeros(b, 4, dtype=torch.long)
+    for y0 in range(h):
+        down = free[:, y0:].cumprod(1)  # (B, H-y0, W): column free on rows y0..y
+        run = torch.zeros_like(down[:, :, 0])
+        runs = []
+        for x in range(w):
+            run = (run + 1) * down[:, :, x]
+            runs.append(run)
+        widths = torch.stack(runs, 2)  # (B, H-y0, W): free span ending at column x
+        heights = torch.arange(1, h - y0 + 1)[None, :, None]
+        area = (widths * heights).flatten(1)
+        val, idx = area.max(1)
+        better = val > best
+        if better.any():
+            dy, x1 = idx // w, idx % w
+            rect = torch.stack([torch.full_like(dy, y0), x1 + 1 - widths.flatten(1).gather(1, idx[:, None])[:, 0],
+                                y0 + dy + 1, x1 + 1], 1)
+            out[better] = rect[better]
+            best = torch.where(better, val, best)
     return out if mask.ndim == 3 else out[0]
 
 
@@ -163,14 +164,16 @@ def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torc
 
 
 def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshold: float = 0.2,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+              generator: torch.Generator | None = None,
+              backgrounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """BG-Mixup on a batch: each image is selected with probability ``p`` and takes the tiled background of a
     random other image of the batch (a donor whose CAM leaves no background is skipped). Returns
-    ``(mixed, selected bool (B,))``."""
+    ``(mixed, selected bool (B,))``. Pass ``backgrounds=background_only(images, cams, threshold)`` when the same
+    images are mixed many times (the masks are fixed during training, §1.8 of the notes)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be a probability, got {p}")
     b = images.shape[0]
-    bgs, valid = background_only(images, cams, threshold)
+    bgs, valid = backgrounds if backgrounds is not None else background_only(images, cams, threshold)
     donor = torch.randperm(b, generator=generator)
     selected = (torch.rand(b, generator=generator) < p) & valid[donor]
     if not selected.any():
