@@ -20,6 +20,8 @@ if __name__ == "__main__":
         SETTINGS["n"], seed=SETTINGS["seed"], image_size=SETTINGS["image_size"], max_objects=SETTINGS["max_objects"]
     )
     learner = MoCo(queue_size=1024)
-    losses = train_contrastive(learner, scenes.images, SETTINGS["epochs"], SETTINGS["batch_size"], seed=SETTINGS["seed"])
+    losses = train_contrastive(
+        learner, scenes.images, SETTINGS["epochs"], SETTINGS["batch_size"], seed=SETTINGS["seed"]
+    )
     print("loss per epoch", [round(v, 3) for v in losses])
     save_online(learner, Path(__file__).with_name("contracam_moco.pt"))
