@@ -63,9 +63,9 @@ def test_augment_is_seeded_in_range_and_changes_images():
 @pytest.mark.parametrize("learner", [MoCo(queue_size=64), MoCo(queue_size=0), BYOL()], ids=["queue", "batch", "byol"])
 def test_a_few_steps_train_and_move_the_weights(learner):
     torch.manual_seed(0)
-    x = background_challenge("original", 64, image_size=32, num_classes=4, bg_correlation=0.9).images
+    x = background_challenge("original", 32, image_size=32, num_classes=4, bg_correlation=0.9).images
     before = [p.clone() for p in learner.encoder.parameters()]
-    losses = train_contrastive(learner, x, epochs=2, batch_size=32, progress=False)
+    losses = train_contrastive(learner, x, epochs=2, batch_size=16, progress=False)
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     assert any(not torch.equal(b, p) for b, p in zip(before, learner.encoder.parameters(), strict=True))
     assert not learner.training
@@ -73,7 +73,7 @@ def test_a_few_steps_train_and_move_the_weights(learner):
 
 def test_linear_probe_separates_classes_and_matches_its_formula():
     torch.manual_seed(0)
-    data = background_challenge("only_fg", 200, image_size=32, num_classes=3, bg_correlation=1.0)
+    data = background_challenge("only_fg", 120, image_size=32, num_classes=3, bg_correlation=1.0)
     enc = SmallEncoder().eval()
     clf = linear_probe(enc, data)
     with torch.no_grad():
