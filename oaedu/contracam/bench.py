@@ -39,18 +39,18 @@ def cases(quick: bool) -> list[Case]:
     return [
         Case(
             f"ContraCAM, {batch} images 32 px",
-            fast=lambda: contracam(model, layer, images),
-            reference=lambda: contracam_reference(model, layer, images),
+            fast=lambda: contracam(model, layer, images, upsample=False),
+            reference=lambda: contracam_reference(model, layer, images, upsample=False),
             peer=cc_peer,
             peer_name="captum LayerGradCam (score model)" if cc_peer else "",
-            note="one backward for the batch vs one per image",
+            note="one backward vs one per image; 8×8 maps, no upsampling",
         ),
         Case(
             f"Grad-CAM, {batch} images 32 px",
-            fast=lambda: gradcam(clf, enc.layer, images, targets),
-            reference=lambda: gradcam_reference(clf, enc.layer, images, targets),
+            fast=lambda: gradcam(clf, enc.layer, images, targets, normalize=False),
+            reference=lambda: gradcam_reference(clf, enc.layer, images, targets, normalize=False),
             peer=gc_peer,
             peer_name="captum LayerGradCam" if gc_peer else "",
-            note="classifier Grad-CAM",
+            note="classifier Grad-CAM, raw maps at the layer resolution",
         ),
     ]
