@@ -1,0 +1,50 @@
+"""ContraCAM and object-aware augmentations (paper 3: Mo, Kang et al., NeurIPS 2021).
+
+* :func:`contracam` / :func:`contracam_reference`: Eq. (2), §2.2, the Grad-CAM of the contrastive score.
+* :func:`iterative_contracam`: Eq. (3), §2.2, T rounds of soft masking with extra negatives.
+* :func:`gradcam` / :func:`gradcam_reference`: plain classifier Grad-CAM (Selvaraju et al. 2017).
+* :func:`boxes_from_cam`, :func:`object_aware_crop`: OA-Crop, §2.3.
+* :func:`largest_empty_rectangle`, :func:`background_only`, :func:`background_mixup`: BG-Mixup, Eq. (4), §2.3.
+"""
+
+from .augment import (
+    background_mixup,
+    background_only,
+    boxes_from_cam,
+    largest_empty_rectangle,
+    largest_empty_rectangle_reference,
+    mix_batch,
+    object_aware_crop,
+)
+from .cam import (
+    ContrastiveScore,
+    centre_prior,
+    contracam,
+    contracam_reference,
+    gradcam,
+    gradcam_reference,
+    iterative_contracam,
+    minmax,
+)
+from .evaluate import cooccurrence_distance, instance_boxes, localisation_scores
+
+__all__ = [
+    "ContrastiveScore",
+    "background_mixup",
+    "background_only",
+    "boxes_from_cam",
+    "centre_prior",
+    "contracam",
+    "cooccurrence_distance",
+    "instance_boxes",
+    "localisation_scores",
+    "contracam_reference",
+    "gradcam",
+    "gradcam_reference",
+    "iterative_contracam",
+    "largest_empty_rectangle",
+    "largest_empty_rectangle_reference",
+    "minmax",
+    "mix_batch",
+    "object_aware_crop",
+]

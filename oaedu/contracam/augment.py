@@ -1,0 +1,182 @@
+"""Object-aware augmentations from ContraCAM maps (ContraCAM §2.3): boxes and OA-Crop; background mixup, Eq. (4)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..data.transforms import crop_boxes
+from ..spatial_entropy import connected_components
+
+
+def _check_cam(cam: torch.Tensor, name: str = "cam") -> torch.Tensor:
+    if not isinstance(cam, torch.Tensor) or not cam.dtype.is_floating_point or cam.ndim not in (2, 3):
+        raise ValueError(f"{name} must be a float tensor (B, H, W) or (H, W), got {getattr(cam, 'shape', type(cam))}")
+    if cam.numel() == 0:
+        raise ValueError(f"{name} is empty")
+    if not torch.isfinite(cam).all():
+        raise ValueError(f"{name} holds NaN or inf")
+    return cam if cam.ndim == 3 else cam[None]
+
+
+def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 0.01,
+                   margin: float = 0.2) -> list[torch.Tensor]:
+    """Boxes of the 8-connected components of ``cam ≥ threshold`` (App. B.2): each component's bounding box,
+    dropped below ``min_area`` of the image, grown by ``margin`` × its width (height) on each side, clipped.
+
+    Returns one ``float (n_i, 4)`` tensor per map of ``(x0, y0, x1, y1)`` in [0, 1] image fractions (pixel edges).
+    Labelling is :func:`oaedu.spatial_entropy.connected_components`.
+    """
+    maps = _check_cam(cam)
+    if not 0.0 <= margin:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    _, h, w = maps.shape
+    labels = connected_components(maps >= threshold).cpu()
+    ys = torch.arange(h)[:, None].expand(h, w)
+    xs = torch.arange(w)[None].expand(h, w)
+    out = []
+    for lab in labels:
+        boxes = []
+        for k in range(1, int(lab.max()) + 1):
+            on = lab == k
+            if on.sum().item() < min_area * h * w:
+                continue
+            y0, y1 = ys[on].min().item(), ys[on].max().item() + 1
+            x0, x1 = xs[on].min().item(), xs[on].max().item() + 1
+            dx, dy = margin * (x1 - x0), margin * (y1 - y0)
+            boxes.append([max(0.0, (x0 - dx) / w), max(0.0, (y0 - dy) / h), min(1.0, (x1 + dx) / w),
+                          min(1.0, (y1 + dy) / h)])
+        out.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
+    return out
+
+
+def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int | None = None,
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """OA-Crop (§2.3): crop each image to one of its boxes chosen uniformly at random (the full image when it has
+    none) and resize to ``size`` (default: the input size). Both contrastive views are then drawn from this crop.
+
+    Returns ``(crops (B,3,size,size), chosen boxes (B,4))``.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    if len(boxes) != images.shape[0]:
+        raise ValueError(f"need one box list per image: {len(boxes)} lists for {images.shape[0]} images")
+    chosen = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(images.shape[0], 1)
+    for i, b in enumerate(boxes):
+        if b.ndim != 2 or b.shape[1] != 4:
+            raise ValueError(f"boxes[{i}] must be (n, 4), got {tuple(b.shape)}")
+        if len(b):
+            chosen[i] = b[torch.randint(len(b), (1,), generator=generator).item()]
+    size = size or images.shape[-1]
+    dummy = torch.zeros(images.shape[0], *images.shape[-2:], dtype=torch.bool, device=images.device)
+    crops, _ = crop_boxes(images, dummy, chosen, size)
+    return crops, chosen
+
+
+def largest_empty_rectangle_reference(mask: torch.Tensor) -> tuple[int, int, int, int]:
+    """Brute force over all rectangles (summed-area table): the largest all-False rectangle of a ``bool (H,W)``
+    mask as ``(y0, x0, y1, x1)`` (end-exclusive); ``(0, 0, 0, 0)`` when every pixel is True."""
+    if mask.ndim != 2 or mask.dtype != torch.bool:
+        raise ValueError(f"mask must be bool (H, W), got {mask.dtype} {tuple(mask.shape)}")
+    h, w = mask.shape
+    sat = torch.zeros(h + 1, w + 1, dtype=torch.long)
+    sat[1:, 1:] = mask.long().cumsum(0).cumsum(1)
+    best, arg = 0, (0, 0, 0, 0)
+    for y0 in range(h):
+        for y1 in range(y0 + 1, h + 1):
+            for x0 in range(w):
+                for x1 in range(x0 + 1, w + 1):
+                    area = (y1 - y0) * (x1 - x0)
+                    if area > best and sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0] == 0:
+                        best, arg = area, (y0, x0, y1, x1)
+    return arg
+
+
+def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
+    """Largest all-False axis-aligned rectangle of each ``bool (B,H,W)`` map, batched: for every top row ``y0`` a
+    cumulative AND down the rows gives the columns free from ``y0`` to ``y1``, and a running run-length along the
+    columns gives the widest free span ending at each column (``O(H·W)`` tensor ops for the whole batch).
+    Returns ``int64 (B, 4)`` rows ``(y0, x0, y1, x1)``, end-exclusive, zeros where every pixel is True."""
+    if mask.dtype != torch.bool or mask.ndim not in (2, 3):
+        raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
+    maps = mask if mask.ndim == 3 else mask[None]
+    b, h, w = maps.shape
+    free = (~maps).long()
+    best = torch.zeros(b, dtype=torch.long)
+    out = torch.zeros(b, 4, dtype=torch.long)
+    for y0 in range(h):
+        down = free[:, y0:].cumprod(1)  # (B, H-y0, W): column free on rows y0..y
+        run = torch.zeros_like(down[:, :, 0])
+        runs = []
+        for x in range(w):
+            run = (run + 1) * down[:, :, x]
+            runs.append(run)
+        widths = torch.stack(runs, 2)  # (B, H-y0, W): free span ending at column x
+        heights = torch.arange(1, h - y0 + 1)[None, :, None]
+        area = (widths * heights).flatten(1)
+        val, idx = area.max(1)
+        better = val > best
+        if better.any():
+            dy, x1 = idx // w, idx % w
+            rect = torch.stack([torch.full_like(dy, y0), x1 + 1 - widths.flatten(1).gather(1, idx[:, None])[:, 0],
+                                y0 + dy + 1, x1 + 1], 1)
+            out[better] = rect[better]
+            best = torch.where(better, val, best)
+    return out if mask.ndim == 3 else out[0]
+
+
+def background_only(
+    images: torch.Tensor, cams: torch.Tensor, threshold: float = 0.2
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Background-only images for BG-Mixup (§2.3, App. B.3): binarise each CAM at ``threshold``, take the largest
+    rectangle of background (zeros) and tile it over the whole image.
+
+    Returns ``(backgrounds (B,3,H,W), valid bool (B,))``; ``valid`` is False where the CAM covers every pixel.
+    """
+    maps = _check_cam(cams)
+    if images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
+        raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
+    rects = largest_empty_rectangle((maps >= threshold).cpu())
+    _, _, h, w = images.shape
+    out = images.clone()
+    valid = torch.zeros(images.shape[0], dtype=torch.bool)
+    for i, (y0, x0, y1, x1) in enumerate(rects.tolist()):
+        if y1 > y0 and x1 > x0:
+            rows = y0 + torch.arange(h) % (y1 - y0)
+            cols = x0 + torch.arange(w) % (x1 - x0)
+            out[i] = images[i][:, rows][:, :, cols]
+            valid[i] = True
+    return out, valid
+
+
+def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
+    """Eq. (4): ``x^{bg-mix} = CAM(x)⊙x + (1 − CAM(x))⊙x^{bg}``; the soft CAM in [0,1] is the per-pixel weight
+    (the two weights sum to 1), no sampled λ."""
+    maps = _check_cam(cams)
+    if images.shape != backgrounds.shape or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
+        raise ValueError(
+            f"images {tuple(images.shape)}, cams {tuple(maps.shape)} and backgrounds "
+            f"{tuple(backgrounds.shape)} do not match"
+        )
+    if maps.min() < 0 or maps.max() > 1:
+        raise ValueError("cams must lie in [0, 1]: they are the mixing weights")
+    wgt = maps[:, None].to(images.dtype)
+    return wgt * images + (1 - wgt) * backgrounds
+
+
+def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshold: float = 0.2,
+              generator: torch.Generator | None = None,
+              backgrounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """BG-Mixup on a batch: each image is selected with probability ``p`` and takes the tiled background of a
+    random other image of the batch (a donor whose CAM leaves no background is skipped). Returns
+    ``(mixed, selected bool (B,))``. Pass ``backgrounds=background_only(images, cams, threshold)`` when the same
+    images are mixed many times (the masks are fixed during training, §1.8 of the notes)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability, got {p}")
+    b = images.shape[0]
+    bgs, valid = backgrounds if backgrounds is not None else background_only(images, cams, threshold)
+    donor = torch.randperm(b, generator=generator)
+    selected = (torch.rand(b, generator=generator) < p) & valid[donor]
+    if not selected.any():
+        return images, selected
+    mixed = background_mixup(images, cams, bgs[donor.to(images.device)])
+    return torch.where(selected.to(images.device)[:, None, None, None], mixed, images), selected

@@ -1,0 +1,267 @@
+"""ContraCAM (Eq. 2 and 3, ContraCAM §2.2) and classifier Grad-CAM.
+
+``encoder`` is any module mapping images ``(B,3,H,W)`` to embeddings ``(B,D)`` (it is L2-normalised here);
+``layer`` is one of its submodules whose output is the spatial activation ``A (B,K,h,w)`` to explain.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _check_images(images: torch.Tensor) -> None:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.dtype.is_floating_point:
+        raise ValueError(f"images must be a float tensor (B, C, H, W), got {getattr(images, 'shape', type(images))}")
+
+
+def minmax(maps: torch.Tensor) -> torch.Tensor:
+    """Per-map min–max to [0, 1] over the last two dims (``Normalize`` of Eq. 2); a constant map becomes 0."""
+    lo = maps.flatten(-2).amin(-1)[..., None, None]
+    hi = maps.flatten(-2).amax(-1)[..., None, None]
+    span = hi - lo
+    return torch.where(span > 0, (maps - lo) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
+
+
+def _finish(raw: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+    """``raw (B,h,w)`` → optional bilinear upsampling (clamped ≥ 0, no bicubic undershoot) → min–max."""
+    if size is not None and tuple(raw.shape[-2:]) != tuple(size):
+        raw = F.interpolate(raw[:, None], size=size, mode="bilinear", align_corners=False)[:, 0].clamp_min(0)
+    return minmax(raw)
+
+
+class _Capture:
+    """Forward hook that stores the layer output (and optionally makes it a leaf that requires grad)."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        self.value: torch.Tensor | None = None
+        self.handle = layer.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, output):
+        self.value = output
+        return output
+
+    def close(self) -> None:
+        self.handle.remove()
+
+
+def _check_layer(encoder: nn.Module, layer: nn.Module) -> None:
+    if not any(m is layer for m in encoder.modules()):
+        raise ValueError("layer must be a submodule of encoder")
+
+
+class ContrastiveScore(nn.Module):
+    """``s_con`` of Eq. (1) per image: the query ``normalize(encoder(x))_i`` against ``keys``.
+
+    The positive of image ``i`` is ``positives[i]`` (by default ``keys[i]``); the negatives are every row of
+    ``keys`` except row ``i`` plus every row of ``extra`` except rows ``i, i+B, i+2B, …`` (the image's own masked
+    copies, Eq. 3). Returns ``(B,)``. Used as the score model for captum in the tests.
+    """
+
+    def __init__(self, encoder: nn.Module, tau: float = 1.0) -> None:
+        super().__init__()
+        if tau <= 0:
+            raise ValueError(f"tau must be positive, got {tau}")
+        self.encoder, self.tau = encoder, tau
+
+    def forward(self, x: torch.Tensor, keys: torch.Tensor, positives: torch.Tensor | None = None,
+                extra: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
+        q = F.normalize(self.encoder(x), dim=1)
+        return score_from_embeddings(q, keys, positives, extra, self.tau, offset)
+
+
+def score_from_embeddings(q: torch.Tensor, keys: torch.Tensor, positives: torch.Tensor | None,
+                          extra: torch.Tensor | None, tau: float, offset: int = 0) -> torch.Tensor:
+    """Eq. (1)/(3) for queries ``q (b,D)`` that are images ``offset … offset+b−1`` of a batch of keys ``(B,D)``."""
+    b, big_b = q.shape[0], keys.shape[0]
+    if big_b < 2 and (extra is None or extra.shape[0] < 2):
+        raise ValueError("ContraCAM needs at least two images: the rest of the batch are the negatives")
+    rows = torch.arange(offset, offset + b, device=q.device)
+    pos_keys = keys[rows] if positives is None else positives
+    pos = (q * pos_keys).sum(1, keepdim=True) / tau
+    neg = q @ keys.t() / tau
+    neg = neg.masked_fill(torch.arange(big_b, device=q.device)[None] == rows[:, None], float("-inf"))
+    parts = [pos, neg]
+    if extra is not None:
+        e = q @ extra.t() / tau
+        own = (torch.arange(extra.shape[0], device=q.device)[None] % big_b) == rows[:, None]
+        parts.append(e.masked_fill(own, float("-inf")))
+    return pos[:, 0] - torch.logsumexp(torch.cat(parts, 1), 1)
+
+
+def _cam_from(acts: torch.Tensor, grads: torch.Tensor, nsr: bool) -> torch.Tensor:
+    """Eq. (2): ``α_k = [ReLU](mean_ij ∂s/∂A^k_ij)``, ``ReLU(Σ_k α_k A^k)`` (un-normalised, ``(B,h,w)``)."""
+    alpha = grads.mean((2, 3), keepdim=True)
+    if nsr:
+        alpha = alpha.clamp_min(0)
+    return (alpha * acts).sum(1).clamp_min(0).detach()
+
+
+def _in_eval(encoder: nn.Module):
+    was = encoder.training
+    encoder.eval()
+    return was
+
+
+@torch.no_grad()
+def _embed(encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return F.normalize(encoder(images), dim=1)
+
+
+def contracam_reference(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: float = 1.0,
+                        nsr: bool = True, upsample: bool = True) -> torch.Tensor:
+    """ContraCAM, Eq. (2) §2.2, one image at a time (B backward passes); returns ``(B,H,W)`` in [0,1]
+    (``(B,h,w)`` at the layer's resolution when ``upsample=False``).
+
+    The score of image ``i`` is Eq. (1) with its own detached embedding as the positive and the other images
+    of the batch as negatives; ``nsr`` switches the negative-signal removal (ReLU on the channel weights).
+    """
+    _check_images(images)
+    _check_layer(encoder, layer)
+    was = _in_eval(encoder)
+    cap = _Capture(layer)
+    try:
+        keys = _embed(encoder, images)
+        maps = []
+        for i in range(images.shape[0]):
+            with torch.enable_grad():
+                q = F.normalize(encoder(images[i : i + 1]), dim=1)
+                acts = cap.value
+                s = score_from_embeddings(q, keys, None, None, tau, offset=i)
+                (grad,) = torch.autograd.grad(s.sum(), acts)
+            maps.append(_cam_from(acts, grad, nsr))
+        raw = torch.cat(maps)
+    finally:
+        cap.close()
+        encoder.train(was)
+    return _finish(raw, images.shape[-2:] if upsample else None)
+
+
+def _batched_step(encoder, cap, x, keys, positives, extra, tau, nsr):
+    with torch.enable_grad():
+        q = F.normalize(encoder(x), dim=1)
+        acts = cap.value
+        s = score_from_embeddings(q, keys, positives, extra, tau)
+        (grad,) = torch.autograd.grad(s.sum(), acts)
+    return _cam_from(acts, grad, nsr), q.detach()
+
+
+def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: float = 1.0, nsr: bool = True,
+              upsample: bool = True) -> torch.Tensor:
+    """ContraCAM, Eq. (2) §2.2, for the whole batch with **one** backward pass.
+
+    Exact because the keys are detached and the encoder runs in eval mode, so score ``s_i`` depends on image
+    ``i``'s activations only and ``∂(Σ_j s_j)/∂A_i = ∂s_i/∂A_i``. Same output as :func:`contracam_reference`.
+    """
+    _check_images(images)
+    _check_layer(encoder, layer)
+    was = _in_eval(encoder)
+    cap = _Capture(layer)
+    try:
+        keys = _embed(encoder, images)
+        raw, _ = _batched_step(encoder, cap, images, keys, None, None, tau, nsr)
+    finally:
+        cap.close()
+        encoder.train(was)
+    return _finish(raw, images.shape[-2:] if upsample else None)
+
+
+def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
+                        tau: float = 1.0, nsr: bool = True, return_all: bool = False):
+    """Iterative ContraCAM, Eq. (3) §2.2 / Alg. 1: ``x¹ = x``, ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙fill`` with
+    ``fill`` the batch-mean colour; the query is ``xᵗ``, the positive the **original** ``x``, the negatives the
+    other images of every iteration so far; ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns ``C̄AMᵀ (B,H,W)`` (and the list of
+    running maxima with ``return_all``). ``iterations=1`` equals :func:`contracam`.
+    """
+    _check_images(images)
+    _check_layer(encoder, layer)
+    if not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    was = _in_eval(encoder)
+    cap = _Capture(layer)
+    size = images.shape[-2:]
+    fill = images.mean((0, 2, 3), keepdim=True)
+    try:
+        keys = _embed(encoder, images)
+        bank: list[torch.Tensor] = []
+        running = torch.zeros(images.shape[0], *size, device=images.device)
+        history = []
+        x = images
+        for _ in range(iterations):
+            extra = torch.cat(bank) if bank else None
+            raw, q = _batched_step(encoder, cap, x, keys, keys, extra, tau, nsr)
+            running = torch.maximum(running, _finish(raw, size))
+            history.append(running)
+            bank.append(q)
+            m = running[:, None]
+            x = images * (1 - m) + fill * m
+    finally:
+        cap.close()
+        encoder.train(was)
+    return (running, history) if return_all else running
+
+
+def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:
+    targets = torch.as_tensor(targets)
+    if targets.shape != (b,) or targets.dtype != torch.int64:
+        raise ValueError(f"targets must be int64 ({b},), got {targets.dtype} {tuple(targets.shape)}")
+    return targets
+
+
+def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
+                      normalize: bool = True, upsample: bool = True) -> torch.Tensor:
+    """Classifier Grad-CAM (Selvaraju et al. 2017): ``ReLU(Σ_k mean_ij(∂y^c/∂A^k_ij) A^k)``, one image at a time."""
+    _check_images(images)
+    _check_layer(model, layer)
+    targets = _check_targets(targets, images.shape[0])
+    was = _in_eval(model)
+    cap = _Capture(layer)
+    try:
+        maps = []
+        for i in range(images.shape[0]):
+            with torch.enable_grad():
+                y = model(images[i : i + 1])[0, targets[i]]
+                (g,) = torch.autograd.grad(y, cap.value)
+            maps.append(_cam_from(cap.value, g, nsr=False))
+        raw = torch.cat(maps)
+    finally:
+        cap.close()
+        model.train(was)
+    if not normalize:
+        return raw
+    return _finish(raw, images.shape[-2:] if upsample else None)
+
+
+def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
+            normalize: bool = True, upsample: bool = True) -> torch.Tensor:
+    """Classifier Grad-CAM for the batch with one backward (eval mode: samples are independent).
+
+    With ``normalize=False`` the raw map equals captum's ``LayerGradCam(..., relu_attributions=True)``.
+    """
+    _check_images(images)
+    _check_layer(model, layer)
+    targets = _check_targets(targets, images.shape[0])
+    was = _in_eval(model)
+    cap = _Capture(layer)
+    try:
+        with torch.enable_grad():
+            logits = model(images)
+            y = logits.gather(1, targets.to(logits.device)[:, None]).sum()
+            (g,) = torch.autograd.grad(y, cap.value)
+        raw = _cam_from(cap.value, g, nsr=False)
+    finally:
+        cap.close()
+        model.train(was)
+    if not normalize:
+        return raw
+    return _finish(raw, images.shape[-2:] if upsample else None)
+
+
+def centre_prior(n: int, size: tuple[int, int], sigma: float = 0.25) -> torch.Tensor:
+    """A centred isotropic Gaussian map in [0,1] (std ``sigma`` × side): the no-model baseline of Tab. 1."""
+    h, w = size
+    ys = (torch.arange(h) + 0.5) / h - 0.5
+    xs = (torch.arange(w) + 0.5) / w - 0.5
+    g = torch.exp(-(ys[:, None] ** 2 + xs[None] ** 2) / (2 * sigma**2))
+    return minmax(g).expand(n, h, w).clone()

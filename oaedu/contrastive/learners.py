@@ -1,0 +1,279 @@
+"""MoCo-v2-style and BYOL learners on a small ResNet-style CNN (ContraCAM §2.1, Eq. 1; §3 set-up).
+
+Everything is batched and CPU-friendly: 32 px images, ~150k parameters, augmentations on whole batches
+with one ``grid_sample``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..data.transforms import crop_boxes
+
+
+class _Block(nn.Module):
+    """conv-BN-ReLU, conv-BN plus a (projected) shortcut, then ReLU: a basic residual block."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.short = (
+            nn.Identity()
+            if stride == 1 and c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(y)) + self.short(x))
+
+
+class SmallEncoder(nn.Module):
+    """A tiny ResNet: stem conv then residual blocks; ``forward`` returns the non-negative spatial map.
+
+    ``layer`` (the last block) is the activation ``A`` that (Contra)CAM explains; at 32 px with the default
+    strides it is ``(B, widths[-1], 8, 8)``. ``pooled(x)`` is the global-average-pooled feature.
+    """
+
+    def __init__(self, widths: tuple[int, ...] = (24, 48, 64), strides: tuple[int, ...] = (1, 1, 2)) -> None:
+        super().__init__()
+        if len(widths) != len(strides) or not widths:
+            raise ValueError("widths and strides must be non-empty and of the same length")
+        self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
+        blocks, c = [], widths[0]
+        for w, s in zip(widths, strides, strict=False):
+            blocks.append(_Block(c, w, s))
+            c = w
+        self.blocks = nn.Sequential(*blocks[:-1])
+        self.layer = blocks[-1]
+        self.out_dim = c
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, H, W), got {tuple(x.shape)}")
+        return self.layer(self.blocks(self.stem(x)))
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x).mean((2, 3))
+
+
+def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.BatchNorm1d(d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_out))
+
+
+class _Learner(nn.Module):
+    """Shared pieces: online encoder + projector, a momentum (EMA) copy of both, ``embed`` for ContraCAM."""
+
+    def __init__(self, encoder: nn.Module | None, proj_dim: int, momentum: float) -> None:
+        super().__init__()
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        self.encoder = encoder or SmallEncoder()
+        d = self.encoder.out_dim
+        self.projector = _mlp(d, d, proj_dim)
+        self.momentum = momentum
+        self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
+        self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The online embedding ``z(x)`` (L2-normalised), the one ContraCAM explains (official code §1.1)."""
+        return F.normalize(self.projector(self.encoder(x).mean((2, 3))), dim=1)
+
+    @torch.no_grad()
+    def target(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.target_projector(self.target_encoder(x).mean((2, 3))), dim=1)
+
+    @torch.no_grad()
+    def update_target(self) -> None:
+        """EMA update ``θ_m ← m θ_m + (1 − m) θ``; buffers (BN statistics) are copied."""
+        for online, tgt in ((self.encoder, self.target_encoder), (self.projector, self.target_projector)):
+            for p, q in zip(online.parameters(), tgt.parameters(), strict=False):
+                q.mul_(self.momentum).add_(p.detach(), alpha=1 - self.momentum)
+            for b, c in zip(online.buffers(), tgt.buffers(), strict=False):
+                c.copy_(b)
+
+
+def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None, tau: float) -> torch.Tensor:
+    """Mean InfoNCE loss, the negative of Eq. (1): positive ``q_i·k_i``, negatives ``negatives`` (a queue) or,
+    when ``negatives`` is None, the other keys of the batch (in-batch negatives, positive on the diagonal)."""
+    if q.shape != k.shape or q.ndim != 2:
+        raise ValueError(f"q and k must both be (B, D), got {tuple(q.shape)} and {tuple(k.shape)}")
+    if tau <= 0:
+        raise ValueError(f"tau must be positive, got {tau}")
+    if negatives is None:
+        logits = q @ k.t() / tau
+        return F.cross_entropy(logits, torch.arange(len(q), device=q.device))
+    pos = (q * k).sum(1, keepdim=True)
+    logits = torch.cat([pos, q @ negatives.t()], 1) / tau
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+class MoCo(_Learner):
+    """MoCo-v2 (He et al. 2020; ContraCAM §2.1): query from the online net, key from the momentum net,
+    negatives from a FIFO queue of past keys (``queue_size=0`` uses in-batch negatives instead)."""
+
+    def __init__(
+        self,
+        encoder: nn.Module | None = None,
+        proj_dim: int = 64,
+        queue_size: int = 1024,
+        momentum: float = 0.99,
+        tau: float = 0.2,
+    ) -> None:
+        super().__init__(encoder, proj_dim, momentum)
+        if queue_size < 0:
+            raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+        self.tau = tau
+        self.queue_size = queue_size
+        self.register_buffer("queue", F.normalize(torch.randn(queue_size, proj_dim), dim=1))
+        self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+        """Symmetrised InfoNCE between the two views; enqueues the keys."""
+        q1, q2 = self(view1), self(view2)
+        k1, k2 = self.target(view1), self.target(view2)
+        negs = self.queue.clone() if self.queue_size else None
+        loss = 0.5 * (info_nce(q1, k2, negs, self.tau) + info_nce(q2, k1, negs, self.tau))
+        if self.queue_size:
+            self._enqueue(torch.cat([k1, k2]))
+        return loss
+
+    @torch.no_grad()
+    def _enqueue(self, keys: torch.Tensor) -> None:
+        n = min(len(keys), self.queue_size)
+        idx = (self.queue_ptr + torch.arange(n, device=keys.device)) % self.queue_size
+        self.queue[idx] = keys[:n]
+        self.queue_ptr.fill_(int((self.queue_ptr + n) % self.queue_size))
+
+
+class BYOL(_Learner):
+    """BYOL (Grill et al. 2020): the online predictor ``h`` regresses the momentum projection of the other view,
+    loss ``2 − 2 cos(h(z(x₁)), z̄(x₂))``, symmetrised; no negatives."""
+
+    def __init__(self, encoder: nn.Module | None = None, proj_dim: int = 64, momentum: float = 0.99) -> None:
+        super().__init__(encoder, proj_dim, momentum)
+        self.predictor = _mlp(proj_dim, proj_dim, proj_dim)
+
+    def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+        def one(a, b):
+            p = F.normalize(self.predictor(self.projector(self.encoder(a).mean((2, 3)))), dim=1)
+            return (2 - 2 * (p * self.target(b)).sum(1)).mean()
+
+        return 0.5 * (one(view1, view2) + one(view2, view1))
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None, scale: tuple[float, float] = (0.2, 1.0),
+            jitter: float = 0.4, p_jitter: float = 0.8, p_gray: float = 0.2) -> torch.Tensor:
+    """One random view per image (MoCo-v2 recipe at toy scale, notes §4.1): random resized crop with area share in
+    ``scale``, horizontal flip, brightness/contrast/saturation jitter, random grayscale. Batched."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    b, _, h, w = images.shape
+    dev = images.device
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=generator).to(dev)
+
+    area = scale[0] + (scale[1] - scale[0]) * rand(b)
+    aspect = torch.exp(math.log(3 / 4) + math.log(16 / 9) * rand(b))
+    cw = torch.sqrt(area * aspect).clamp(max=1.0)
+    ch = torch.sqrt(area / aspect).clamp(max=1.0)
+    x0, y0 = (1 - cw) * rand(b), (1 - ch) * rand(b)
+    flip = rand(b) < 0.5
+    boxes = torch.stack([x0, y0, x0 + cw, y0 + ch], 1)
+    boxes = torch.where(flip[:, None], boxes[:, [2, 1, 0, 3]], boxes)
+    out, _ = crop_boxes(images, torch.zeros(b, h, w, dtype=torch.bool, device=dev), boxes.cpu(), (h, w))
+    on = (rand(b) < p_jitter)[:, None, None, None]
+    bright = 1 + jitter * (2 * rand(b, 1, 1, 1) - 1)
+    contrast = 1 + jitter * (2 * rand(b, 1, 1, 1) - 1)
+    sat = 1 + jitter * (2 * rand(b, 1, 1, 1) - 1)
+    j = out * bright
+    mean = j.mean((1, 2, 3), keepdim=True)
+    j = (j - mean) * contrast + mean
+    gray = (0.299 * j[:, 0] + 0.587 * j[:, 1] + 0.114 * j[:, 2])[:, None]
+    j = (j - gray) * sat + gray
+    out = torch.where(on, j, out).clamp(0, 1)
+    g = rand(b)[:, None, None, None] < p_gray
+    gray = (0.299 * out[:, 0] + 0.587 * out[:, 1] + 0.114 * out[:, 2])[:, None].expand_as(out)
+    return torch.where(g, gray, out)
+
+
+def train_contrastive(
+    learner: _Learner,
+    images: torch.Tensor,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 0.06,
+    weight_decay: float = 5e-4,
+    seed: int = 0,
+    prepare: Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]] | None = None,
+    progress: bool = True,
+    desc: str = "contrastive",
+) -> list[float]:
+    """Train ``learner`` (MoCo or BYOL) with SGD + cosine schedule; return the mean loss per epoch.
+
+    ``prepare(batch, index, generator) -> (base1, base2)`` builds the two base images before augmentation:
+    the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
+    """
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    if images.ndim != 4 or images.shape[1] != 3 or len(images) < 2:
+        raise ValueError(f"images must be (N>=2, 3, H, W), got {tuple(images.shape)}")
+    gen = torch.Generator().manual_seed(seed)
+    device = next(learner.parameters()).device
+    params = [p for p in learner.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    n = len(images)
+    steps = epochs * max(1, n // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    learner.train()
+    losses: list[float] = []
+    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
+        perm = torch.randperm(n, generator=gen)
+        total, count = 0.0, 0
+        for s in range(max(1, n // batch_size)):
+            idx = perm[s * batch_size : (s + 1) * batch_size]
+            batch = images[idx]
+            a, b = prepare(batch, idx, gen) if prepare is not None else (batch, batch)
+            v1, v2 = augment(a.to(device), gen), augment(b.to(device), gen)
+            loss = learner.loss(v1, v2)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"contrastive loss became {loss.item()}; lower the learning rate")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            learner.update_target()
+            total += loss.item() * len(idx)
+            count += len(idx)
+        losses.append(total / count)
+    learner.eval()
+    return losses
+
+
+def save_online(learner: _Learner, path) -> None:
+    """Save only the online encoder and projector (what ContraCAM and the probe use) to ``path``."""
+    torch.save({"encoder": learner.encoder.state_dict(), "projector": learner.projector.state_dict()}, path)
+
+
+def load_online(path, learner: _Learner | None = None) -> _Learner:
+    """Load :func:`save_online` weights strictly into ``learner`` (default: a fresh :class:`MoCo`); eval mode."""
+    learner = learner or MoCo(queue_size=0)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if set(state) != {"encoder", "projector"}:
+        raise ValueError(f"{path} is not a save_online checkpoint: keys {sorted(state)}")
+    learner.encoder.load_state_dict(state["encoder"], strict=True)
+    learner.projector.load_state_dict(state["projector"], strict=True)
+    learner.target_encoder.load_state_dict(state["encoder"], strict=True)
+    learner.target_projector.load_state_dict(state["projector"], strict=True)
+    return learner.eval()
