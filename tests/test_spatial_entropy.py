@@ -187,3 +187,11 @@ def test_spatial_entropy_loss_is_mean_and_differentiable() -> None:
     assert q.qkv.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="images"):
         spatial_entropy_loss(model, torch.randn(3, 16, 16))
+
+
+def test_components_stress_many_sizes() -> None:
+    g = torch.Generator().manual_seed(7)
+    for h, w in [(1, 17), (17, 1), (3, 3), (8, 8), (14, 14), (31, 23)]:
+        density = torch.rand(32, 1, 1, generator=g)
+        mask = torch.rand(32, h, w, generator=g) < density
+        assert torch.equal(connected_components(mask), scipy_labels(mask)), (h, w)
