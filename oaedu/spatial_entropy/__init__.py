@@ -1,5 +1,16 @@
 """Spatial entropy (SAR, Peruzzo et al., NeurIPS 2022): an object-shaped inductive bias for ViT attention."""
 
 from .components import connected_components, connected_components_reference, num_components
+from .entropy import max_entropy, spatial_entropy, spatial_entropy_reference
+from .sar import remove_last_skip, spatial_entropy_loss
 
-__all__ = ["connected_components", "connected_components_reference", "num_components"]
+__all__ = [
+    "connected_components",
+    "connected_components_reference",
+    "max_entropy",
+    "num_components",
+    "remove_last_skip",
+    "spatial_entropy",
+    "spatial_entropy_loss",
+    "spatial_entropy_reference",
+]

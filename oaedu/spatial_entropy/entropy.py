@@ -1,0 +1,80 @@
+"""Spatial entropy of attention maps and the SAR regulariser (Peruzzo et al., NeurIPS 2022, §3).
+
+For one head's pre-softmax CLS scores ``S`` on the ``k×k`` patch grid:
+
+* Eq. (5): ``B = ReLU(S − mean(S))`` (the map is thresholded at its own mean);
+* Eq. (6): ``C_1..C_n`` are the 8-connected components of ``B > 0``;
+* Eq. (7): ``P(C_j) = Σ_{(x,y)∈C_j} B(x,y) / Σ_{x,y} B(x,y)``;
+* Eq. (8): ``H(S) = −Σ_j P(C_j) log P(C_j)``.
+
+The labelling is piecewise constant and carries no gradient; the gradient flows through ``B``. A
+constant map has ``B ≡ 0``: its entropy is defined as 0 (no blob) with a zero gradient, never NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .components import connected_components, connected_components_reference
+
+_EPS = 1e-12
+
+
+def _check_scores(scores: torch.Tensor) -> None:
+    if not isinstance(scores, torch.Tensor) or not scores.is_floating_point():
+        raise ValueError(f"spatial entropy needs a floating tensor, got {getattr(scores, 'dtype', type(scores))}")
+    if scores.ndim < 2 or scores.shape[-1] == 0 or scores.shape[-2] == 0:
+        raise ValueError(f"spatial entropy needs scores of shape (..., k, k), got {tuple(scores.shape)}")
+    if not torch.isfinite(scores.detach()).all():
+        raise ValueError("spatial entropy got non-finite scores")
+
+
+def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
+    """Eq. (5)–(8) one map and one component at a time (loops, BFS labelling). Returns ``[...]``."""
+    _check_scores(scores)
+    h, w = scores.shape[-2:]
+    maps = scores.reshape(-1, h, w)
+    out = []
+    for s in maps:
+        b = torch.relu(s - s.mean())
+        labels = connected_components_reference((b > 0).detach().cpu()).to(s.device)
+        total = b.sum()
+        value = s.new_zeros(())
+        if total.item() > 0:
+            for j in range(1, int(labels.max().item()) + 1):
+                p = b[labels == j].sum() / total
+                if p.item() > 0:
+                    value = value - p * torch.log(p)
+        out.append(value)
+    return torch.stack(out).reshape(scores.shape[:-2])
+
+
+def spatial_entropy(scores: torch.Tensor, return_components: bool = False):
+    """Batched spatial entropy, Eq. (5)–(8) of SAR §3.1, for scores ``[..., k, k]`` → ``[...]``.
+
+    Component masses are a ``scatter_add`` of ``B`` into per-map label bins; ``0·log 0`` and the
+    all-zero map are guarded so that neither the value nor the gradient is ever NaN. With
+    ``return_components=True`` also returns the number of blobs per map (``int64[...]``).
+    """
+    _check_scores(scores)
+    h, w = scores.shape[-2:]
+    n = h * w
+    flat = scores.reshape(-1, n)
+    b = torch.relu(flat - flat.mean(-1, keepdim=True))
+    with torch.no_grad():
+        labels = connected_components((b > 0).view(-1, h, w)).view(-1, n)
+    mass = b.new_zeros(flat.shape[0], n + 1).scatter_add(1, labels, b)[:, 1:]
+    total = mass.sum(-1, keepdim=True)
+    p = mass / total.clamp_min(_EPS)
+    safe = torch.where(p > 0, p, torch.ones_like(p))
+    entropy = -(p * torch.log(safe)).sum(-1).reshape(scores.shape[:-2])
+    if return_components:
+        return entropy, labels.amax(-1).reshape(scores.shape[:-2])
+    return entropy
+
+
+def max_entropy(num_components: int) -> float:
+    """Upper bound ``log n`` of Eq. (8) for ``n`` equally heavy blobs."""
+    return math.log(num_components) if num_components > 0 else 0.0

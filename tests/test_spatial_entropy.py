@@ -1,0 +1,197 @@
+"""Tests for oaedu.spatial_entropy: components vs scipy, entropy vs loops and closed forms, SAR model hooks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from oaedu.models import tiny_vit
+from oaedu.spatial_entropy import (
+    connected_components,
+    connected_components_reference,
+    num_components,
+    remove_last_skip,
+    spatial_entropy,
+    spatial_entropy_loss,
+    spatial_entropy_reference,
+)
+
+STRUCT = np.ones((3, 3), dtype=int)
+
+
+def scipy_labels(mask: torch.Tensor) -> torch.Tensor:
+    h, w = mask.shape[-2:]
+    maps = mask.reshape(-1, h, w).numpy()
+    return torch.from_numpy(np.stack([ndimage.label(m, structure=STRUCT)[0] for m in maps])).long().view(mask.shape)
+
+
+def spiral(n: int) -> torch.Tensor:
+    m = torch.zeros(n, n, dtype=torch.bool)
+    top, left, bottom, right = 0, 0, n - 1, n - 1
+    while top <= bottom and left <= right:
+        m[top, left : right + 1] = True
+        m[top : bottom + 1, right] = True
+        if top + 2 <= bottom:
+            m[bottom, left : right + 1] = True
+        if left + 2 <= right:
+            m[top + 2 : bottom + 1, left] = True
+        if top + 2 <= bottom and left + 2 <= right:
+            m[top + 2, left : left + 1] = True
+        top, left, bottom, right = top + 2, left + 2, bottom - 2, right - 2
+    return m
+
+
+def snake(n: int) -> torch.Tensor:
+    m = torch.zeros(n, n, dtype=torch.bool)
+    for r in range(0, n, 2):
+        m[r] = True
+        if r + 1 < n:
+            m[r + 1, n - 1 if (r // 2) % 2 == 0 else 0] = True
+    return m
+
+
+ADVERSARIAL = {
+    "spiral": spiral(14),
+    "snake": snake(14),
+    "checker": (torch.arange(14)[:, None] + torch.arange(14)[None, :]) % 2 == 0,
+    "stripes": (torch.arange(14)[:, None] % 2 == 0).expand(14, 14).clone(),
+    "diag_chain": torch.eye(14, dtype=torch.bool) | torch.eye(14, dtype=torch.bool).flip(0),
+    "empty": torch.zeros(14, 14, dtype=torch.bool),
+    "full": torch.ones(14, 14, dtype=torch.bool),
+    "single": torch.zeros(1, 1, dtype=torch.bool) | True,
+}
+
+
+@pytest.mark.parametrize("density", [0.05, 0.2, 0.4, 0.5, 0.6, 0.8, 0.95])
+def test_components_match_scipy_random(density: float) -> None:
+    g = torch.Generator().manual_seed(int(density * 100))
+    mask = torch.rand(64, 14, 14, generator=g) < density
+    expected = scipy_labels(mask)
+    assert torch.equal(connected_components(mask), expected)
+    assert torch.equal(connected_components_reference(mask[:8]), expected[:8])
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_components_match_scipy_adversarial(name: str) -> None:
+    mask = ADVERSARIAL[name]
+    expected = scipy_labels(mask)
+    assert torch.equal(connected_components(mask), expected)
+    assert torch.equal(connected_components_reference(mask), expected)
+
+
+def test_nested_rings_count() -> None:
+    labels = connected_components(spiral(14))
+    assert int(labels.max()) == int(scipy_labels(spiral(14)).max()) > 1
+
+
+def test_components_leading_dims_and_rectangles() -> None:
+    mask = torch.rand(2, 3, 5, 9, generator=torch.Generator().manual_seed(1)) < 0.45
+    out = connected_components(mask)
+    assert out.shape == mask.shape and out.dtype == torch.int64
+    assert torch.equal(out, scipy_labels(mask))
+    assert torch.equal(num_components(out), scipy_labels(mask).flatten(-2).amax(-1))
+
+
+def test_components_bad_input() -> None:
+    with pytest.raises(ValueError, match="bool"):
+        connected_components(torch.zeros(4, 4))
+    with pytest.raises(ValueError, match="shape"):
+        connected_components(torch.zeros(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool"):
+        connected_components_reference(torch.zeros(4, 4, dtype=torch.int64))
+
+
+def test_entropy_closed_forms() -> None:
+    s = torch.zeros(6, 6)
+    s[0, 0] = 1.0
+    assert spatial_entropy(s).item() == pytest.approx(0.0, abs=1e-7)
+    s[5, 5] = 1.0  # two equal isolated blobs -> log 2
+    assert spatial_entropy(s).item() == pytest.approx(math.log(2), abs=1e-6)
+    s[5, 4] = 1.0  # masses 1 and 2 (mean shifts equally) -> closed form with shifted B
+    b = torch.relu(s - s.mean())
+    p = torch.tensor([b[0, 0], b[5, 4] + b[5, 5]]) / b.sum()
+    assert spatial_entropy(s).item() == pytest.approx(float(-(p * p.log()).sum()), abs=1e-6)
+    # four diagonal-touching cells are ONE 8-connected blob
+    d = torch.zeros(5, 5)
+    d[0, 0] = d[1, 1] = d[2, 2] = 1.0
+    assert spatial_entropy(d).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_entropy_matches_reference_and_constant_map_is_safe() -> None:
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(3, 4, 8, 8, generator=g, dtype=torch.float64)
+    s[0, 0] = 2.5  # constant map
+    torch.testing.assert_close(spatial_entropy(s), spatial_entropy_reference(s))
+    x = s.clone().requires_grad_(True)
+    value = spatial_entropy(x)
+    value.sum().backward()
+    assert value[0, 0].item() == 0.0
+    assert torch.isfinite(x.grad).all() and torch.count_nonzero(x.grad[0, 0]) == 0
+    ent, blobs = spatial_entropy(s, return_components=True)
+    assert blobs[0, 0] == 0 and (blobs[1:] >= 1).all()
+    assert (ent <= torch.log(blobs.clamp_min(1).double()) + 1e-9).all()
+
+
+def test_entropy_gradcheck() -> None:
+    g = torch.Generator().manual_seed(3)
+    s = torch.randn(2, 5, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(spatial_entropy, (s,), eps=1e-7, atol=1e-5)
+
+
+def test_entropy_bad_input() -> None:
+    with pytest.raises(ValueError, match="floating"):
+        spatial_entropy(torch.zeros(4, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="shape"):
+        spatial_entropy(torch.zeros(4))
+    with pytest.raises(ValueError, match="non-finite"):
+        spatial_entropy(torch.full((3, 3), float("nan")))
+
+
+def test_remove_last_skip_matches_equations() -> None:
+    torch.manual_seed(0)
+    model = tiny_vit(num_classes=3, image_size=16, patch_size=4, depth=2).eval()
+    x = torch.randn(2, 3, 16, 16)
+    tokens = model.norm_pre(model._pos_embed(model.patch_embed(x)))
+    tokens = model.blocks[0](tokens)
+    last = model.blocks[-1]
+    z = last.attn(last.norm1(tokens))
+    expected = model.forward_head(model.norm(last.mlp(last.norm2(z)) + z))
+    with_skip = model(x)
+    remove_last_skip(model)
+    out = model(x)
+    torch.testing.assert_close(out, expected)
+    assert not torch.allclose(out, with_skip)
+    with pytest.raises(ValueError, match="timm ViT"):
+        remove_last_skip(torch.nn.Linear(2, 2))
+
+
+def test_spatial_entropy_loss_is_mean_and_differentiable() -> None:
+    torch.manual_seed(0)
+    model = tiny_vit(num_classes=3, image_size=16, patch_size=4, depth=2)
+    x = torch.randn(2, 3, 16, 16)
+    logits, loss = spatial_entropy_loss(model, x)
+    assert logits.shape == (2, 3)
+    q = model.blocks[-1].attn
+    tokens = model.norm_pre(model._pos_embed(model.patch_embed(x)))
+    h = model.blocks[-1].norm1(model.blocks[0](tokens))
+    qkv = q.qkv(h).reshape(2, h.shape[1], 3, q.num_heads, -1).permute(2, 0, 3, 1, 4)
+    scores = (qkv[0][:, :, :1] @ qkv[1][:, :, 1:].transpose(-2, -1)).squeeze(2) * q.scale
+    expected = spatial_entropy_reference(scores.reshape(2, q.num_heads, 4, 4)).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-5)
+    loss.backward()
+    assert q.qkv.weight.grad is not None and torch.isfinite(q.qkv.weight.grad).all()
+    assert q.qkv.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="images"):
+        spatial_entropy_loss(model, torch.randn(3, 16, 16))
+
+
+def test_components_stress_many_sizes() -> None:
+    g = torch.Generator().manual_seed(7)
+    for h, w in [(1, 17), (17, 1), (3, 3), (8, 8), (14, 14), (31, 23)]:
+        density = torch.rand(32, 1, 1, generator=g)
+        mask = torch.rand(32, h, w, generator=g) < density
+        assert torch.equal(connected_components(mask), scipy_labels(mask)), (h, w)
