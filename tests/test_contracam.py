@@ -206,3 +206,19 @@ def test_shipped_checkpoint_loads_strictly():
         assert torch.equal(v, state["encoder"][k])
     emb = learner(torch.rand(4, 3, 32, 32))
     torch.testing.assert_close(emb.norm(dim=1), torch.ones(4))
+
+
+def test_mixup_prepare_mixes_view_one_only():
+    from oaedu.contracam import background_only, mix_batch, mixup_prepare
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(6, 3, 16, 16, generator=g)
+    cams = torch.zeros(6, 16, 16)
+    cams[:, 4:10, 4:10] = 1.0
+    backgrounds = background_only(images, cams)
+    index = torch.arange(6)
+    v1, v2 = mixup_prepare(cams, backgrounds, p=1.0)(images, index, torch.Generator().manual_seed(1))
+    expected, _ = mix_batch(images, cams, p=1.0, generator=torch.Generator().manual_seed(1), backgrounds=backgrounds)
+    assert torch.equal(v2, images) and torch.equal(v1, expected)
+    assert torch.equal(v1[:, :, 4:10, 4:10], images[:, :, 4:10, 4:10])  # the object (CAM = 1) is kept
+    assert not torch.equal(v1, images)

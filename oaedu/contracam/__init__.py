@@ -14,6 +14,7 @@ from .augment import (
     largest_empty_rectangle,
     largest_empty_rectangle_reference,
     mix_batch,
+    mixup_prepare,
     object_aware_crop,
 )
 from .cam import (
@@ -21,6 +22,7 @@ from .cam import (
     centre_prior,
     contracam,
     contracam_reference,
+    dataset_contracam,
     gradcam,
     gradcam_reference,
     iterative_contracam,
@@ -35,6 +37,7 @@ __all__ = [
     "boxes_from_cam",
     "centre_prior",
     "contracam",
+    "dataset_contracam",
     "cooccurrence_distance",
     "instance_boxes",
     "localisation_scores",
@@ -46,5 +49,6 @@ __all__ = [
     "largest_empty_rectangle_reference",
     "minmax",
     "mix_batch",
+    "mixup_prepare",
     "object_aware_crop",
 ]

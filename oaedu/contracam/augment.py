@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ..data.transforms import crop_boxes
@@ -180,3 +182,20 @@ def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshol
         return images, selected
     mixed = background_mixup(images, cams, bgs[donor.to(images.device)])
     return torch.where(selected.to(images.device)[:, None, None, None], mixed, images), selected
+
+
+def mixup_prepare(
+    cams: torch.Tensor, backgrounds: tuple[torch.Tensor, torch.Tensor], p: float = 0.4
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+    """A ``prepare`` hook for :func:`oaedu.contrastive.train_contrastive` that applies BG-Mixup (Eq. 4, §2.3).
+
+    ``cams`` are the training images' fixed ContraCAMs and ``backgrounds = background_only(images, cams)``.
+    The mixup hits view 1 only, as in the official code; view 2 keeps its own background.
+    """
+
+    def prepare(batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
+        bg = (backgrounds[0][index], backgrounds[1][index])
+        mixed, _ = mix_batch(batch, cams[index], p=p, generator=generator, backgrounds=bg)
+        return mixed, batch
+
+    return prepare

@@ -265,3 +265,16 @@ def centre_prior(n: int, size: tuple[int, int], sigma: float = 0.25) -> torch.Te
     xs = (torch.arange(w) + 0.5) / w - 0.5
     g = torch.exp(-(ys[:, None] ** 2 + xs[None] ** 2) / (2 * sigma**2))
     return minmax(g).expand(n, h, w).clone()
+
+
+def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size: int = 128, **kwargs) -> torch.Tensor:
+    """ContraCAM of every image, computed in batches of ``batch_size`` on the learner's device; returns CPU maps.
+
+    The other images of each batch are the negatives of Eq. (2).
+    """
+    device = next(learner.parameters()).device
+    chunks = [
+        contracam(learner, learner.encoder.layer, images[i : i + batch_size].to(device), **kwargs).cpu()
+        for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(chunks)
