@@ -195,3 +195,20 @@ def test_components_stress_many_sizes() -> None:
         density = torch.rand(32, 1, 1, generator=g)
         mask = torch.rand(32, h, w, generator=g) < density
         assert torch.equal(connected_components(mask), scipy_labels(mask)), (h, w)
+
+
+def test_sar_step_adds_lambda_times_the_entropy():
+    import torch.nn.functional as F
+
+    from oaedu.models import tiny_vit
+    from oaedu.spatial_entropy import sar_step, spatial_entropy_loss
+
+    torch.manual_seed(0)
+    model = tiny_vit(num_classes=3, depth=2).eval()
+    images, labels = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 0])
+    loss, logits = sar_step(0.5)(model, images, labels, None)
+    ref_logits, entropy = spatial_entropy_loss(model, images)
+    torch.testing.assert_close(loss, F.cross_entropy(ref_logits, labels) + 0.5 * entropy)
+    torch.testing.assert_close(logits, ref_logits)
+    with pytest.raises(ValueError, match="non-negative"):
+        sar_step(-1.0)

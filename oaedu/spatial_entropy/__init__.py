@@ -2,7 +2,7 @@
 
 from .components import connected_components, connected_components_reference, num_components
 from .entropy import max_entropy, spatial_entropy, spatial_entropy_reference
-from .sar import remove_last_skip, spatial_entropy_loss
+from .sar import remove_last_skip, sar_step, spatial_entropy_loss
 
 __all__ = [
     "connected_components",
@@ -10,6 +10,7 @@ __all__ = [
     "max_entropy",
     "num_components",
     "remove_last_skip",
+    "sar_step",
     "spatial_entropy",
     "spatial_entropy_loss",
     "spatial_entropy_reference",

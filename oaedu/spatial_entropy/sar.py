@@ -11,6 +11,7 @@ from __future__ import annotations
 import types
 
 import torch
+import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 
 from oaedu.models import capture_attention
@@ -51,3 +52,20 @@ def remove_last_skip(model: torch.nn.Module) -> torch.nn.Module:
     last.forward = types.MethodType(_forward_without_attention_skip, last)
     last.sar_skip_removed = True
     return model
+
+
+def sar_step(lam: float, label_smoothing: float = 0.0):
+    """A ``step`` for :func:`oaedu.train.fit`: ``L = CE + λ·L_SE`` (Eq. 9, SAR §3.2).
+
+    Pair it with :func:`remove_last_skip` for full SAR; ``lam = 0`` trains with plain cross-entropy.
+    """
+    if lam < 0:
+        raise ValueError(f"lam must be non-negative, got {lam}")
+
+    def step(model, images, labels, masks):
+        del masks
+        logits, entropy = spatial_entropy_loss(model, images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        return loss + lam * entropy, logits
+
+    return step
