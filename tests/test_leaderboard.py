@@ -1,0 +1,34 @@
+import pytest
+
+from oaedu.leaderboard import METRICS, Budget, Entry, format_leaderboard, run, summarise
+
+
+def _entry(value, seconds):
+    return Entry({m: value for m in METRICS}, seconds)
+
+
+def test_summarise_gives_mean_std_and_relative_cost():
+    results = {"baseline": [_entry(50.0, 2.0), _entry(60.0, 2.0)], "other": [_entry(70.0, 3.0), _entry(70.0, 5.0)]}
+    table = summarise(results)
+    assert table["baseline"]["mixed_rand"] == 55.0
+    assert table["baseline"]["mixed_rand_std"] == pytest.approx(7.0711, abs=1e-4)
+    assert table["other"]["bg_gap_std"] == 0.0
+    assert table["baseline"]["cost"] == 1.0 and table["other"]["cost"] == 2.0
+    text = format_leaderboard(table)
+    assert "55.0 ± 7.1" in text and "2.00×" in text
+    with pytest.raises(ValueError, match="reference"):
+        summarise({"other": results["other"]})
+
+
+def test_run_trains_the_requested_methods_on_every_seed():
+    budget = Budget(n_train=128, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32)
+    results = run(budget, seeds=(0, 1), methods=("baseline", "SAR"), device="cpu", progress=False)
+    assert set(results) == {"baseline", "SAR"} and all(len(v) == 2 for v in results.values())
+    for entries in results.values():
+        for e in entries:
+            assert set(e.accuracy) == set(METRICS) and e.seconds_per_epoch > 0
+            assert e.accuracy["bg_gap"] == pytest.approx(e.accuracy["mixed_same"] - e.accuracy["mixed_rand"])
+    with pytest.raises(ValueError, match="unknown method"):
+        run(budget, methods=("RobustViT",))
+    with pytest.raises(ValueError, match="seed"):
+        run(budget, seeds=())
