@@ -49,10 +49,16 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Use ``n`` intra-op threads (default: every core, at most 8); return the number set.
+    """Use ``n`` intra-op threads (default: ``$OAEDU_THREADS``, else every core, at most 8); return the number set.
 
-    Small models on small batches gain nothing from more threads and lose to contention.
+    Small models on small batches gain nothing from more threads and lose to contention: when several
+    notebooks share a machine, give each ``OAEDU_THREADS=1``.
     """
+    env = os.environ.get("OAEDU_THREADS", "").strip()
+    if n is None and env:
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"$OAEDU_THREADS must be a positive integer, got {env!r}")
+        n = int(env)
     n = n or min(os.cpu_count() or 1, 8)
     torch.set_num_threads(n)
     return n

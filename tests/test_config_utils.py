@@ -88,3 +88,16 @@ def test_checks_pass_and_fail(capsys):
     for fail in failures:
         with pytest.raises(check.CheckFailed):
             fail()
+
+
+def test_set_threads_reads_the_environment(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OAEDU_THREADS", "1")
+        assert utils.set_threads() == 1 and torch.get_num_threads() == 1
+        assert utils.set_threads(2) == 2
+        monkeypatch.setenv("OAEDU_THREADS", "zero")
+        with pytest.raises(ValueError, match="OAEDU_THREADS"):
+            utils.set_threads()
+    finally:
+        torch.set_num_threads(before)
