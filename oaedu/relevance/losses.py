@@ -1,0 +1,65 @@
+"""RobustViT's finetuning losses (Chefer et al., NeurIPS 2022, §3, Eq. 1–5)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..models import patch_grid
+from .maps import relevance_map
+
+
+def minmax(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Min–max normalise each map of ``(B, ...)`` to [0, 1]; a constant map becomes all zeros (no NaN)."""
+    flat = maps.flatten(1)
+    low = flat.min(1, keepdim=True).values
+    span = flat.max(1, keepdim=True).values - low
+    return ((flat - low) / span.clamp_min(eps) * (span > eps)).view_as(maps)
+
+
+def relevance_losses(
+    relevance: torch.Tensor, fg_mask: torch.Tensor, lambda_bg: float = 2.0, lambda_fg: float = 0.3
+) -> dict[str, torch.Tensor]:
+    """``L_bg = MSE(R⊙(1−S), 0)`` (Eq. 1), ``L_fg = MSE(R⊙S, S)`` (Eq. 2, the official form) and
+    ``L_relevance = λ_bg·L_bg + λ_fg·L_fg`` (Eq. 3), on per-image min–max normalised maps.
+
+    ``relevance`` and ``fg_mask`` have the same shape ``(B, ...)``; the mask is bool or a fraction in [0, 1].
+    """
+    if relevance.shape != fg_mask.shape:
+        raise ValueError(f"relevance {tuple(relevance.shape)} and fg_mask {tuple(fg_mask.shape)} must match")
+    if relevance.ndim < 2:
+        raise ValueError(f"expected a batch of maps (B, ...), got shape {tuple(relevance.shape)}")
+    s = fg_mask.to(relevance.dtype)
+    if (s < 0).any() or (s > 1).any():
+        raise ValueError("fg_mask must lie in [0, 1]")
+    r = minmax(relevance)
+    bg = (r * (1 - s)).square().mean()
+    fg = (r * s - s).square().mean()
+    return {"bg": bg, "fg": fg, "relevance": lambda_bg * bg + lambda_fg * fg}
+
+
+def robustvit_step(
+    lambda_rel: float = 0.8,
+    lambda_cls: float = 0.2,
+    lambda_bg: float = 2.0,
+    lambda_fg: float = 0.3,
+    create_graph: bool = False,
+):
+    """A ``step`` for :func:`oaedu.train.fit`: ``λ_rel·L_relevance + λ_cls·CE(logits, argmax logits)`` (Eq. 4–5).
+
+    The relevance target is the ground-truth label (as in the released code); masks are area-pooled to the
+    patch grid. ``lambda_rel = 0`` gives the confidence-only control.
+    """
+
+    def step(model, images, labels, masks):
+        logits = model(images)
+        cls = F.cross_entropy(logits, logits.detach().argmax(1))
+        if lambda_rel == 0:
+            return lambda_cls * cls, logits
+        rel = relevance_map(model, images, labels, create_graph=create_graph)
+        grid = patch_grid(model)
+        fg = F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
+        loss = relevance_losses(rel, fg, lambda_bg, lambda_fg)["relevance"]
+        return lambda_rel * loss + lambda_cls * cls, logits
+
+    return step

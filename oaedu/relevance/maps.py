@@ -1,0 +1,73 @@
+"""Relevance maps of a ViT: gradient-weighted attention rollout (Chefer et al., ICCV 2021, Eq. 5–6),
+the map RobustViT (Chefer et al., NeurIPS 2022, §3) finetunes onto the foreground.
+
+For every block ``l`` with attention probabilities ``A_l (B,H,N,N)`` and the gradient of the target logit
+``∇A_l = ∂y_t/∂A_l``::
+
+    Ā_l = mean_h[(∇A_l ⊙ A_l)⁺]          positive part per head, then the head mean
+    R   = (I + Ā_L)(I + Ā_{L-1})···(I + Ā_1)
+    r   = R[CLS, patches]                  (B, num_patches), prefix tokens excluded
+
+``create_graph=False`` treats the gradients as constants, as the official code does; the loss then reaches
+the parameters only through ``A_l``. ``create_graph=True`` keeps the graph of the gradients, so the map is
+exactly (second-order) differentiable.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..models import capture_attention
+
+
+def _forward(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None):
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        raise ValueError(f"images must be (B, C, H, W), got {getattr(images, 'shape', type(images))}")
+    if not torch.is_grad_enabled():
+        raise ValueError("relevance maps need gradients: do not call them under torch.no_grad()")
+    with capture_attention(model) as record:
+        logits = model(images)
+    if target is None:
+        target = logits.argmax(1)
+    target = torch.as_tensor(target, device=logits.device).long()
+    if target.shape != (logits.shape[0],):
+        raise ValueError(f"target must hold one class per image, shape ({logits.shape[0]},), got {tuple(target.shape)}")
+    score = logits.gather(1, target[:, None]).sum()
+    return record, score
+
+
+def _weighted(attn: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    return (grad * attn).clamp(min=0).mean(1)
+
+
+def relevance_map_reference(
+    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None, create_graph: bool = False
+) -> torch.Tensor:
+    """One gradient call per block and the full ``N×N`` rollout ``R ← R + Ā_l·R``, image by image."""
+    record, score = _forward(model, images, target)
+    n = record.probs[0].shape[-1]
+    rel = []
+    grads = [
+        torch.autograd.grad(score, a, retain_graph=True, create_graph=create_graph)[0] for a in record.probs
+    ]
+    for b in range(images.shape[0]):
+        r = torch.eye(n, dtype=record.probs[0].dtype, device=images.device)
+        for attn, grad in zip(record.probs, grads, strict=True):
+            a_bar = _weighted(attn[b : b + 1], grad[b : b + 1])[0]
+            r = r + a_bar @ r
+        rel.append(r[0, record.num_prefix_tokens :])
+    return torch.stack(rel)
+
+
+def relevance_map(
+    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None, create_graph: bool = False
+) -> torch.Tensor:
+    """Batched: one gradient call for all blocks, and only the CLS row ``v ← v + v·Ā_l`` (l = L…1), O(N²)."""
+    record, score = _forward(model, images, target)
+    grads = torch.autograd.grad(score, record.probs, retain_graph=True, create_graph=create_graph)
+    b, n = images.shape[0], record.probs[0].shape[-1]
+    v = torch.zeros(b, 1, n, dtype=record.probs[0].dtype, device=images.device)
+    v[:, 0, 0] = 1.0
+    for attn, grad in zip(reversed(record.probs), reversed(grads), strict=True):
+        v = v + v @ _weighted(attn, grad)
+    return v[:, 0, record.num_prefix_tokens :]

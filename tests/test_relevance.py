@@ -1,0 +1,110 @@
+import pytest
+import torch
+
+from oaedu.models import build_model, tiny_vit
+from oaedu.relevance import (
+    minmax,
+    normalized_cut_mask,
+    relevance_losses,
+    relevance_map,
+    relevance_map_reference,
+    robustvit_step,
+)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"reg_tokens": 2}])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_fast_relevance_equals_the_reference(kwargs, create_graph):
+    torch.manual_seed(0)
+    model = tiny_vit(depth=3, **kwargs).eval()
+    images = torch.rand(3, 3, 32, 32)
+    target = torch.tensor([0, 4, 8])
+    fast = relevance_map(model, images, target, create_graph=create_graph)
+    ref = relevance_map_reference(model, images, target, create_graph=create_graph)
+    assert fast.shape == (3, 64)  # prefix tokens excluded
+    torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
+    assert (fast >= 0).all()
+
+
+def test_identity_attention_gives_zero_patch_relevance():
+    # With one block whose attention is the identity, (∇A ⊙ A)⁺ lives on the diagonal, so the CLS row of
+    # R = I + Ā has nothing on the patches.
+    torch.manual_seed(0)
+    model = tiny_vit(depth=1).eval()
+    model.blocks[0].attn.q_norm.register_forward_hook(lambda m, i, o: o * 0 + torch.eye(o.shape[-2], o.shape[-1]) * 1e4)
+    model.blocks[0].attn.k_norm.register_forward_hook(lambda m, i, o: o * 0 + torch.eye(o.shape[-2], o.shape[-1]))
+    rel = relevance_map(model, torch.rand(2, 3, 32, 32))
+    assert rel.abs().max() < 1e-6
+
+
+def test_exact_map_passes_gradcheck():
+    torch.manual_seed(0)
+    model = tiny_vit(depth=2, embed_dim=16, image_size=16, patch_size=8).double().eval()
+    images = torch.rand(1, 3, 16, 16, dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([1])
+    fn = lambda x: relevance_map(model, x, target, create_graph=True)
+    assert torch.autograd.gradcheck(fn, (images,), eps=1e-6, atol=1e-5)
+
+
+def test_detached_map_stops_gradients_after_the_last_softmax():
+    torch.manual_seed(0)
+    model = tiny_vit(depth=2).eval()
+    images = torch.rand(2, 3, 32, 32)
+    for create_graph, expect_head_grad in ((False, False), (True, True)):
+        model.zero_grad()
+        relevance_map(model, images, torch.tensor([1, 2]), create_graph=create_graph).sum().backward()
+        head = model.head.weight.grad
+        assert (head is not None and head.abs().sum() > 0) == expect_head_grad
+        assert model.blocks[0].attn.qkv.weight.grad.abs().sum() > 0
+
+
+def test_relevance_needs_attention_and_gradients():
+    with pytest.raises(ValueError, match="no timm Attention"):
+        relevance_map(build_model("mixer"), torch.rand(1, 3, 32, 32))
+    with torch.no_grad(), pytest.raises(ValueError, match="no_grad"):
+        relevance_map(tiny_vit(), torch.rand(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="one class per image"):
+        relevance_map(tiny_vit(), torch.rand(2, 3, 32, 32), target=torch.tensor([1]))
+
+
+def test_losses_on_hand_made_maps():
+    mask = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
+    perfect = relevance_losses(torch.tensor([[5.0, 5.0, 1.0, 1.0]]), mask)
+    assert perfect["bg"] == 0 and perfect["fg"] == 0 and perfect["relevance"] == 0
+    wrong = relevance_losses(torch.tensor([[1.0, 1.0, 5.0, 5.0]]), mask)
+    assert wrong["bg"].item() == pytest.approx(0.5) and wrong["fg"].item() == pytest.approx(0.5)
+    assert wrong["relevance"].item() == pytest.approx(2.0 * 0.5 + 0.3 * 0.5)
+    constant = relevance_losses(torch.full((1, 4), 3.0), mask)  # min–max of a constant map: zeros, not NaN
+    assert torch.isfinite(constant["relevance"]) and constant["fg"].item() == pytest.approx(0.5)
+    assert torch.equal(minmax(torch.zeros(2, 5)), torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="must match"):
+        relevance_losses(torch.zeros(1, 4), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        relevance_losses(torch.zeros(1, 4), torch.full((1, 4), 2.0))
+
+
+def test_robustvit_step_trains_and_confidence_only_skips_relevance():
+    from oaedu.data import background_challenge
+    from oaedu.train import fit
+
+    data = background_challenge("original", 64, seed=0, num_classes=3)
+    model = tiny_vit(num_classes=3, depth=2)
+    history = fit(model, data, epochs=1, batch_size=32, step=robustvit_step(), progress=False, device="cpu")
+    assert len(history.loss) == 1 and history.loss[0] > 0
+    images, labels, masks = data.images[:4], data.labels[:4], data.masks[:4]
+    loss, logits = robustvit_step(lambda_rel=0.0)(model, images, labels, masks)
+    expected = 0.2 * torch.nn.functional.cross_entropy(logits, logits.argmax(1))
+    torch.testing.assert_close(loss, expected)
+
+
+def test_normalized_cut_separates_two_clusters():
+    g = torch.Generator().manual_seed(0)
+    fg = torch.tensor([1.0, 0.0, 0.0]) + 0.05 * torch.randn(5, 3, generator=g)
+    bg = torch.tensor([0.0, 1.0, 0.0]) + 0.05 * torch.randn(11, 3, generator=g)
+    features = torch.cat([fg, bg])[None]
+    mask = normalized_cut_mask(features)
+    assert mask.shape == (1, 16) and mask.dtype == torch.bool
+    assert mask[0, :5].all() == (~mask[0, 5:]).all()  # a clean split along the clusters
+    assert mask[0, :5].unique().numel() == 1 and mask[0, 5:].unique().numel() == 1
+    with pytest.raises(ValueError, match="features"):
+        normalized_cut_mask(torch.zeros(4, 3))
