@@ -108,3 +108,23 @@ def test_normalized_cut_separates_two_clusters():
     assert mask[0, :5].unique().numel() == 1 and mask[0, 5:].unique().numel() == 1
     with pytest.raises(ValueError, match="features"):
         normalized_cut_mask(torch.zeros(4, 3))
+
+
+def test_marker_dataset_splits():
+    from oaedu.relevance import marker_dataset
+
+    train = marker_dataset("train", 2000, seed=0, p=0.95)
+    agree = (train.bg_labels == train.labels).float().mean().item()
+    assert agree == pytest.approx(0.95 + 0.05 / 4, abs=0.02)
+    conflict = marker_dataset("conflict", 500, seed=1)
+    assert (conflict.bg_labels != conflict.labels).all()
+    rnd = marker_dataset("random", 2000, seed=1)
+    assert (rnd.bg_labels == rnd.labels).float().mean().item() == pytest.approx(0.25, abs=0.04)
+    assert (train.masks.flatten(1).sum(1) == 256).all()  # a 2×2 block of 8-px patches
+    # The marker patch lies outside the object and has its class colour.
+    from oaedu.relevance.data import MARKER_COLOURS
+
+    hits = (train.images == MARKER_COLOURS[train.bg_labels][:, :, None, None]).all(1) & ~train.masks
+    assert (hits.flatten(1).sum(1) >= 64).all()
+    with pytest.raises(ValueError, match="unknown split"):
+        marker_dataset("test", 4)

@@ -1,0 +1,59 @@
+"""The "spurious marker" toy of the RobustViT notebook (notes §4.2): a texture object and a class-coloured
+marker patch in the background.
+
+32×32 images on a 4×4 grid of 8-px patches. The **object** is a 2×2-patch block at a random patch-aligned
+place; its class is its texture (horizontal, vertical or diagonal stripes, or a checkerboard, in two random
+colours). The **marker** is one background patch painted in a class colour (magenta, cyan, white, black).
+Splits: ``train``/``id`` (marker agrees with the label with probability ``p``), ``random`` (marker class
+independent of the label) and ``conflict`` (marker always of another class), the ImageNet-A/ObjectNet stand-in.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..data import MaskedImageDataset
+
+MARKER_COLOURS = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+SPLITS = ("train", "id", "random", "conflict")
+NUM_CLASSES = 4
+
+
+def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> MaskedImageDataset:
+    """``n`` images of ``split``; items are ``(image [3,32,32], label, object mask [32,32])``; ``bg_labels`` holds
+    each image's marker class."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+    if not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability, got {p}")
+    g = torch.Generator().manual_seed(seed * 4 + SPLITS.index(split))
+    k, s, patch = NUM_CLASSES, 32, 8
+    labels = torch.randint(k, (n,), generator=g)
+    if split in ("train", "id"):
+        marker = torch.where(torch.rand(n, generator=g) < p, labels, torch.randint(k, (n,), generator=g))
+    elif split == "random":
+        marker = torch.randint(k, (n,), generator=g)
+    else:
+        marker = (labels + torch.randint(1, k, (n,), generator=g)) % k
+    corner = torch.randint(3, (n, 2), generator=g)  # object's top-left patch (row, col) in a 4×4 grid
+    cell = torch.arange(s) // patch
+    rows = (cell[None] >= corner[:, :1]) & (cell[None] <= corner[:, :1] + 1)
+    cols = (cell[None] >= corner[:, 1:]) & (cell[None] <= corner[:, 1:] + 1)
+    masks = rows[:, :, None] & cols[:, None, :]
+    # The marker takes one of the 12 patches outside the object.
+    free = ~masks[:, ::patch, ::patch].reshape(n, 16)
+    choice = torch.multinomial(free.float(), 1, generator=g)[:, 0]
+    mrow, mcol = choice // 4, choice % 4
+    marker_mask = ((cell[None] == mrow[:, None])[:, :, None]) & ((cell[None] == mcol[:, None])[:, None, :])
+
+    y, x = torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")
+    textures = torch.stack([(y // 2) % 2, (x // 2) % 2, ((x + y) // 2) % 2, (x // 2 + y // 2) % 2]).float()
+    pattern = textures[labels]
+    c1, c2 = torch.rand(n, 3, generator=g), torch.rand(n, 3, generator=g)
+    obj = c1[:, :, None, None] * pattern[:, None] + c2[:, :, None, None] * (1 - pattern[:, None])
+    background = torch.rand(n, 3, generator=g)[:, :, None, None] + 0.15 * torch.randn(n, 3, s, s, generator=g)
+    images = torch.where(marker_mask[:, None], MARKER_COLOURS[marker][:, :, None, None], background.clamp(0, 1))
+    images = torch.where(masks[:, None], obj, images)
+    return MaskedImageDataset(images.contiguous(), labels, masks, marker, variant=split, num_classes=k)
