@@ -95,6 +95,10 @@ def test_robustvit_step_trains_and_confidence_only_skips_relevance():
     loss, logits = robustvit_step(lambda_rel=0.0)(model, images, labels, masks)
     expected = 0.2 * torch.nn.functional.cross_entropy(logits, logits.argmax(1))
     torch.testing.assert_close(loss, expected)
+    for create_graph in (False, True):
+        fast, _ = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
+        ref, _ = robustvit_step(create_graph=create_graph, reference=True)(model, images, labels, masks)
+        torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
 
 
 def test_normalized_cut_separates_two_clusters():
