@@ -30,8 +30,9 @@ class ObjectOutput(NamedTuple):
     global_proj: torch.Tensor  # (B, D) global projection p^G
 
 
-def _mlp(dim: int, hidden: int, bias_out: bool = True) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim, bias=bias_out))
+def _mlp(dim: int, hidden: int, bias_out: bool = True, batch_norm: bool = False) -> nn.Sequential:
+    norm = nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()
+    return nn.Sequential(nn.Linear(dim, hidden), norm, nn.GELU(), nn.Linear(hidden, dim, bias=bias_out))
 
 
 class ObjectEncoder(nn.Module):
@@ -75,8 +76,10 @@ class ObjectEncoder(nn.Module):
             else CrossAttentionPool(embed_dim, num_slots)
         )
         self.obj_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False)
-        self.global_fn = _mlp(embed_dim, 2 * embed_dim)
-        self.global_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False)
+        # BatchNorm in the global heads (as in SimCLR's projection head): at initialisation the mean of the slots
+        # is almost the same vector for every image (cosine ≈ 0.9995 here), so without it L^G starts collapsed.
+        self.global_fn = _mlp(embed_dim, 2 * embed_dim, batch_norm=True)
+        self.global_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False, batch_norm=True)
 
     def patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone patch tokens ``(B, N, D)`` (no CLS token)."""
