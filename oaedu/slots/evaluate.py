@@ -202,7 +202,8 @@ def linear_probe(
 
     ``train``/``test`` are slots ``(N, K, D)`` (score ``max_i (W s_i + b)``, App. A.6) or global vectors
     ``(N, D)``. ``multilabel``: ``y`` is bool ``(N, Q)`` and the loss BCE with ``pos_weight = (1 − π)/π``;
-    otherwise ``y`` holds int64 classes and the loss is cross-entropy. L-BFGS, deterministic (zero init)."""
+    otherwise ``y`` holds int64 classes and the loss is cross-entropy. L-BFGS, deterministic (zero init); should its
+    line search diverge, the fit restarts with Adam."""
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
         raise ValueError(f"features must both be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
     flat = train.reshape(-1, train.shape[-1]).double()
@@ -233,5 +234,17 @@ def linear_probe(
 
     with torch.enable_grad():
         opt.step(closure)
+        if not all(torch.isfinite(p).all() for p in linear.parameters()):
+            # L-BFGS's line search can overshoot on the non-smooth max over slots: restart with Adam (no NaN out).
+            torch.nn.init.zeros_(linear.weight)
+            torch.nn.init.zeros_(linear.bias)
+            adam = torch.optim.Adam(linear.parameters(), lr=0.05)
+            for _ in range(steps):
+                adam.zero_grad()
+                closure()
+                adam.step()
     with torch.no_grad():
-        return _pool(xte, linear)
+        out_scores = _pool(xte, linear)
+    if not torch.isfinite(out_scores).all():
+        raise FloatingPointError("linear probe diverged (non-finite scores)")
+    return out_scores
