@@ -24,11 +24,18 @@ def test_run_trains_the_requested_methods_on_every_seed():
     budget = Budget(n_train=128, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32)
     results = run(budget, seeds=(0, 1), methods=("baseline", "SAR"), device="cpu", progress=False)
     assert set(results) == {"baseline", "SAR"} and all(len(v) == 2 for v in results.values())
+    budget_ft = Budget(n_train=64, n_test=16, epochs=1, num_classes=3, depth=1, embed_dim=32, robustvit_images=16,
+                       robustvit_epochs=1)
+    alone = run(budget_ft, methods=("RobustViT",), device="cpu", progress=False)["RobustViT"][0]
+    both = run(budget_ft, methods=("baseline", "RobustViT"), device="cpu", progress=False)
+    # RobustViT finetunes this seed's baseline, trained on demand or reused from the baseline row.
+    assert both["RobustViT"][0].accuracy == pytest.approx(alone.accuracy)
+    assert alone.seconds_per_epoch > 0
     for entries in results.values():
         for e in entries:
             assert set(e.accuracy) == set(METRICS) and e.seconds_per_epoch > 0
             assert e.accuracy["bg_gap"] == pytest.approx(e.accuracy["mixed_same"] - e.accuracy["mixed_rand"])
     with pytest.raises(ValueError, match="unknown method"):
-        run(budget, methods=("RobustViT",))
+        run(budget, methods=("Mixup",))
     with pytest.raises(ValueError, match="seed"):
         run(budget, seeds=())

@@ -95,6 +95,10 @@ def test_robustvit_step_trains_and_confidence_only_skips_relevance():
     loss, logits = robustvit_step(lambda_rel=0.0)(model, images, labels, masks)
     expected = 0.2 * torch.nn.functional.cross_entropy(logits, logits.argmax(1))
     torch.testing.assert_close(loss, expected)
+    for create_graph in (False, True):
+        fast, _ = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
+        ref, _ = robustvit_step(create_graph=create_graph, reference=True)(model, images, labels, masks)
+        torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
 
 
 def test_normalized_cut_separates_two_clusters():
@@ -128,3 +132,35 @@ def test_marker_dataset_splits():
     assert (hits.flatten(1).sum(1) >= 64).all()
     with pytest.raises(ValueError, match="unknown split"):
         marker_dataset("test", 4)
+
+
+def test_shipped_marker_vit_loads_strictly_and_follows_the_marker():
+    from pathlib import Path
+
+    from oaedu.relevance import marker_dataset, marker_vit
+    from oaedu.train import evaluate
+
+    model = marker_vit()
+    state = torch.load(Path(__file__).parents[1] / "data" / "robustvit_marker_vit.pt", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    accuracy = {s: evaluate(model, marker_dataset(s, 400, seed=1)) for s in ("id", "random", "conflict")}
+    # Mixed reliance (notes §4.1): the marker is used (conflict well below id), the texture too (far above chance).
+    assert accuracy["id"] > 95 and accuracy["conflict"] < accuracy["id"] - 10 and accuracy["random"] > 60
+
+
+def test_marker_patches_finds_the_one_painted_patch():
+    from oaedu.data import MaskedImageDataset
+    from oaedu.relevance import marker_dataset, marker_patches
+    from oaedu.relevance.data import MARKER_COLOURS
+
+    data = marker_dataset("conflict", 50, seed=3)
+    found = marker_patches(data)
+    assert (found.flatten(1).sum(1) == 1).all()
+    assert not (found & data.masks[:, ::8, ::8]).any()
+    where = found.flatten(1).float().argmax(1)
+    rows, cols = where // 4, where % 4
+    for i in range(50):
+        patch = data.images[i, :, 8 * rows[i] : 8 * rows[i] + 8, 8 * cols[i] : 8 * cols[i] + 8]
+        assert torch.equal(patch, MARKER_COLOURS[data.bg_labels[i]][:, None, None].expand(3, 8, 8))
+    with pytest.raises(ValueError, match="marker_dataset"):
+        marker_patches(MaskedImageDataset(data.images[:2], data.labels[:2], data.masks[:2]))

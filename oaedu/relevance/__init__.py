@@ -1,6 +1,6 @@
 """RobustViT (Chefer et al., NeurIPS 2022): relevance maps of a ViT, and losses that move them onto the object."""
 
-from .data import SPLITS, marker_dataset
+from .data import SPLITS, marker_dataset, marker_patches, marker_vit
 from .losses import minmax, relevance_losses, robustvit_step
 from .maps import relevance_map, relevance_map_reference
 from .ncut import normalized_cut_mask
@@ -8,6 +8,8 @@ from .ncut import normalized_cut_mask
 __all__ = [
     "SPLITS",
     "marker_dataset",
+    "marker_patches",
+    "marker_vit",
     "minmax",
     "normalized_cut_mask",
     "relevance_losses",

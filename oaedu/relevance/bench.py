@@ -35,8 +35,10 @@ def cases(quick: bool) -> list[Case]:
         Case(f"relevance map, {batch} images, depth {depth}", fast=lambda: relevance_map(model, images),
              reference=lambda: relevance_map_reference(model, images), note="CLS row only, one grad call"),
         Case(f"RobustViT step (detached), batch {batch}", fast=train_step(robustvit_step()),
+             reference=train_step(robustvit_step(reference=True)),
              peer=train_step(plain_ce), peer_name="plain cross-entropy step",
              note="peer/fast < 1: the relevance loss costs that much"),
         Case(f"RobustViT step (exact, create_graph), batch {batch}", fast=train_step(robustvit_step(create_graph=True)),
+             reference=train_step(robustvit_step(create_graph=True, reference=True)),
              peer=train_step(plain_ce), peer_name="plain cross-entropy step"),
     ]

@@ -11,6 +11,7 @@ independent of the label) and ``conflict`` (marker always of another class), the
 from __future__ import annotations
 
 import torch
+from timm.models.vision_transformer import VisionTransformer
 
 from ..data import MaskedImageDataset
 
@@ -57,3 +58,30 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
     images = torch.where(marker_mask[:, None], MARKER_COLOURS[marker][:, :, None, None], background.clamp(0, 1))
     images = torch.where(masks[:, None], obj, images)
     return MaskedImageDataset(images.contiguous(), labels, masks, marker, variant=split, num_classes=k)
+
+
+def marker_patches(data: MaskedImageDataset) -> torch.Tensor:
+    """``bool (n, 4, 4)``: the marker patch of each image of a marker dataset (exactly one per image)."""
+    if data.bg_labels is None or data.images.shape[-2:] != (32, 32):
+        raise ValueError("expected a dataset made by marker_dataset (32×32 images with marker classes in bg_labels)")
+    colour = MARKER_COLOURS[data.bg_labels][:, :, None, None]
+    hit = (data.images == colour).all(1) & ~data.masks
+    return hit.view(-1, 4, 8, 4, 8).all(4).all(2)
+
+
+class _Centre(torch.nn.Module):
+    """``x − 0.5``: zero-centred pixels let the toy ViT learn the texture as well as the marker within its budget."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - 0.5
+
+
+def marker_vit() -> VisionTransformer:
+    """The ViT of the marker toy: 4×4 patches of 8 px, width 64, 4 blocks of 4 heads (notes §4.2).
+
+    It takes images in [0, 1] and centres them inside its patch embedding."""
+    from ..models import tiny_vit
+
+    vit = tiny_vit(num_classes=NUM_CLASSES, image_size=32, patch_size=8, embed_dim=64, depth=4, num_heads=4)
+    vit.patch_embed.proj = torch.nn.Sequential(_Centre(), vit.patch_embed.proj)
+    return vit

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import patch_grid
-from .maps import relevance_map
+from .maps import relevance_map, relevance_map_reference
 
 
 def minmax(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -44,19 +44,22 @@ def robustvit_step(
     lambda_bg: float = 2.0,
     lambda_fg: float = 0.3,
     create_graph: bool = False,
+    reference: bool = False,
 ):
     """A ``step`` for :func:`oaedu.train.fit`: ``λ_rel·L_relevance + λ_cls·CE(logits, argmax logits)`` (Eq. 4–5).
 
     The relevance target is the ground-truth label (as in the released code); masks are area-pooled to the
-    patch grid. ``lambda_rel = 0`` gives the confidence-only control.
+    patch grid. ``lambda_rel = 0`` gives the confidence-only control; ``reference=True`` computes the map with
+    :func:`relevance_map_reference` (same values, slower: for benchmarks and teaching).
     """
+    relevance = relevance_map_reference if reference else relevance_map
 
     def step(model, images, labels, masks):
         logits = model(images)
         cls = F.cross_entropy(logits, logits.detach().argmax(1))
         if lambda_rel == 0:
             return lambda_cls * cls, logits
-        rel = relevance_map(model, images, labels, create_graph=create_graph)
+        rel = relevance(model, images, labels, create_graph=create_graph)
         grid = patch_grid(model)
         fg = F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
         loss = relevance_losses(rel, fg, lambda_bg, lambda_fg)["relevance"]
