@@ -24,7 +24,7 @@ class ObjectOutput(NamedTuple):
     """What :class:`ObjectEncoder` returns for a batch of ``B`` images, ``K`` slots, ``N`` patches."""
 
     slots: torch.Tensor  # (B, K, D)   object tokens s_i
-    attn: torch.Tensor  # (B, K, N)    attention of the object function (first/only iteration)
+    attn: torch.Tensor  # (B, K, N)    attention of the object function (slot attention: last iteration; paper: 1)
     proj: torch.Tensor  # (B, K, D)    object projections p_i
     global_rep: torch.Tensor  # (B, D) global representation r
     global_proj: torch.Tensor  # (B, D) global projection p^G

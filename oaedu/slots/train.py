@@ -68,6 +68,8 @@ def ssl_step(
     gen = torch.Generator().manual_seed(seed)
 
     def step(model, images, labels, masks):
+        if len(images) < 2:
+            raise ValueError("the SimCLR loss needs at least 2 images per batch (avoid n_train % batch_size == 1)")
         (v0, _), (v1, _) = two_views(images, masks, scale=scale, generator=gen)
         lg, lo, _, _ = ssl_losses(model, v0, v1, object_kind, tau)
         if log is not None:
