@@ -45,7 +45,7 @@ def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[i
 def paired_hflip(images: torch.Tensor, masks: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None):
     """Flip each image and its mask left-right with probability ``p``."""
     images, masks, single = _batchify(images, masks)
-    flip = torch.rand(images.shape[0], generator=generator) < p
+    flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
     out = torch.where(flip[:, None, None, None], images.flip(-1), images)
     m = torch.where(flip[:, None, None], masks.flip(-1), masks)
     return (out[0], m[0]) if single else (out, m)

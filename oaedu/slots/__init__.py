@@ -1,6 +1,67 @@
-"""Object-centric self-supervised learning (Paper 5): slot matching utilities."""
+"""Object-centric self-supervised learning (Paper 5, Baldassarre & Azizpour 2022): slot attention vs
+cross-attention, the object encoder, Hungarian matching, the global and object losses, and the metrics."""
 
 from oaedu.slots.attention import CrossAttentionPool, SlotAttention
+from oaedu.slots.encoder import ObjectEncoder, ObjectOutput
+from oaedu.slots.evaluate import (
+    auroc,
+    fg_ari,
+    linear_probe,
+    otsu_masks,
+    otsu_threshold,
+    otsu_threshold_reference,
+    presence_targets,
+    segmentation_iou,
+    segmentation_iou_reference,
+    slot_partition,
+)
+from oaedu.slots.losses import (
+    OBJECT_LOSSES,
+    cossim_loss,
+    cossim_loss_reference,
+    ctr_all_loss,
+    ctr_all_loss_reference,
+    ctr_img_loss,
+    ctr_img_loss_reference,
+    match_slots,
+    object_loss,
+    simclr_loss,
+    simclr_loss_reference,
+)
 from oaedu.slots.matching import hungarian_match, hungarian_match_reference
+from oaedu.slots.train import as_training_data, encode, ssl_losses, ssl_step, two_views
 
-__all__ = ["SlotAttention", "CrossAttentionPool", "hungarian_match", "hungarian_match_reference"]
+__all__ = [
+    "OBJECT_LOSSES",
+    "CrossAttentionPool",
+    "ObjectEncoder",
+    "ObjectOutput",
+    "SlotAttention",
+    "as_training_data",
+    "auroc",
+    "cossim_loss",
+    "cossim_loss_reference",
+    "ctr_all_loss",
+    "ctr_all_loss_reference",
+    "ctr_img_loss",
+    "ctr_img_loss_reference",
+    "encode",
+    "fg_ari",
+    "hungarian_match",
+    "hungarian_match_reference",
+    "linear_probe",
+    "match_slots",
+    "object_loss",
+    "otsu_masks",
+    "otsu_threshold",
+    "otsu_threshold_reference",
+    "presence_targets",
+    "segmentation_iou",
+    "segmentation_iou_reference",
+    "simclr_loss",
+    "simclr_loss_reference",
+    "slot_partition",
+    "ssl_losses",
+    "ssl_step",
+    "two_views",
+]

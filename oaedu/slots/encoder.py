@@ -1,0 +1,93 @@
+"""The object encoder of Paper 5 (Fig. 1, §2.1): ViT backbone without CLS → object function → heads.
+
+* backbone: a tiny ViT (``oaedu.models.tiny_vit`` with ``class_token=False``) gives patch tokens ``h_n``;
+* object function: :class:`~oaedu.slots.attention.SlotAttention` (softmax over slots) or the
+  :class:`~oaedu.slots.attention.CrossAttentionPool` baseline (softmax over patches) turns K learned queries
+  into K object tokens ``s_i``;
+* per-slot projection head ``p_i = g_obj(s_i)``;
+* global branch on the permutation-invariant mean of the slots: ``r = f_glob((1/K) Σ_i s_i)`` and
+  ``p^G = g_glob(r)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..models import tiny_vit
+from .attention import CrossAttentionPool, SlotAttention
+
+
+class ObjectOutput(NamedTuple):
+    """What :class:`ObjectEncoder` returns for a batch of ``B`` images, ``K`` slots, ``N`` patches."""
+
+    slots: torch.Tensor  # (B, K, D)   object tokens s_i
+    attn: torch.Tensor  # (B, K, N)    attention of the object function (slot attention: last iteration; paper: 1)
+    proj: torch.Tensor  # (B, K, D)    object projections p_i
+    global_rep: torch.Tensor  # (B, D) global representation r
+    global_proj: torch.Tensor  # (B, D) global projection p^G
+
+
+def _mlp(dim: int, hidden: int, bias_out: bool = True, batch_norm: bool = False) -> nn.Sequential:
+    norm = nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()
+    return nn.Sequential(nn.Linear(dim, hidden), norm, nn.GELU(), nn.Linear(hidden, dim, bias=bias_out))
+
+
+class ObjectEncoder(nn.Module):
+    """Backbone → object function → per-slot projections and a global branch (Paper 5, Fig. 1, §2.1).
+
+    ``attention="slot"`` uses slot attention (competition over slots, ``iters`` GRU steps, the paper uses 1);
+    ``attention="cross"`` the cross-attention baseline (each query normalises over the patches).
+    """
+
+    def __init__(
+        self,
+        attention: str = "slot",
+        num_slots: int = 5,
+        image_size: int = 32,
+        patch_size: int = 4,
+        embed_dim: int = 64,
+        depth: int = 2,
+        num_heads: int = 2,
+        iters: int = 1,
+    ) -> None:
+        super().__init__()
+        if attention not in ("slot", "cross"):
+            raise ValueError(f"attention must be 'slot' or 'cross', got {attention!r}")
+        if image_size % patch_size:
+            raise ValueError(f"image_size {image_size} must be a multiple of patch_size {patch_size}")
+        self.attention, self.num_slots = attention, num_slots
+        self.grid = (image_size // patch_size, image_size // patch_size)
+        self.backbone = tiny_vit(
+            num_classes=0,
+            image_size=image_size,
+            patch_size=patch_size,
+            embed_dim=embed_dim,
+            depth=depth,
+            num_heads=num_heads,
+            class_token=False,
+            global_pool="avg",
+        )
+        self.object_fn: nn.Module = (
+            SlotAttention(embed_dim, num_slots, iters=iters)
+            if attention == "slot"
+            else CrossAttentionPool(embed_dim, num_slots)
+        )
+        self.obj_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False)
+        # BatchNorm in the global heads (as in SimCLR's projection head): at initialisation the mean of the slots
+        # is almost the same vector for every image (cosine ≈ 0.9995 here), so without it L^G starts collapsed.
+        self.global_fn = _mlp(embed_dim, 2 * embed_dim, batch_norm=True)
+        self.global_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False, batch_norm=True)
+
+    def patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
+        """Backbone patch tokens ``(B, N, D)`` (no CLS token)."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        return self.backbone.forward_features(images)
+
+    def forward(self, images: torch.Tensor) -> ObjectOutput:
+        slots, attn = self.object_fn(self.patch_tokens(images))
+        r = self.global_fn(slots.mean(1))
+        return ObjectOutput(slots, attn, self.obj_proj(slots), r, self.global_proj(r))

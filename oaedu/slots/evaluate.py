@@ -1,0 +1,250 @@
+"""Evaluation of object tokens (Paper 5, §3 and App. A.5–A.6).
+
+* Segmentation IoU (the paper's Table 2 metric): every slot's attention map is binarised with its own Otsu
+  threshold, the binary masks are Hungarian-matched to the ground-truth masks (background included in the
+  assignment, as in the official code) maximising the total IoU, and the matched IoU is averaged over the
+  visible foreground objects of each image.
+* FG-ARI (the Slot Attention literature's metric): the argmax over slots of the attention is a partition of
+  the pixels; :func:`oaedu.metrics.adjusted_rand_index` scores it on the foreground pixels.
+* Linear probes for object attributes: "is there a <colour>/<shape>?" and the object count, read from the slots
+  with a max over slots of a linear score (App. A.6: ``max_i (W s_i + b)``) or from the global vector ``r``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy.optimize import linear_sum_assignment
+
+from ..metrics import adjusted_rand_index, iou
+from .matching import hungarian_match
+
+
+# ----------------------------------------------------------------------------------------- Otsu
+def _check_maps(maps: torch.Tensor) -> None:
+    if not isinstance(maps, torch.Tensor) or maps.ndim < 1 or maps.shape[-1] == 0 or not maps.is_floating_point():
+        raise ValueError(f"maps must be a float tensor (..., P) with P >= 1, got {getattr(maps, 'shape', maps)}")
+    if not torch.isfinite(maps).all():
+        raise ValueError("maps contain NaN or inf")
+
+
+def otsu_threshold_reference(maps: torch.Tensor) -> torch.Tensor:
+    """Otsu (1979) per map ``(..., P)``: the threshold ``t`` (mask = ``x > t``) that maximises the between-class
+    variance ``w0 w1 (μ0 − μ1)²``, trying every distinct value as ``t``. A constant map has no split: its
+    threshold is its value, so its mask is empty (never NaN)."""
+    _check_maps(maps)
+    flat = maps.detach().double().reshape(-1, maps.shape[-1])
+    out = []
+    for row in flat.tolist():
+        n = len(row)
+        best_t, best_var = max(row), -1.0
+        for t in sorted(set(row))[:-1]:
+            low = [x for x in row if x <= t]
+            high = [x for x in row if x > t]
+            w0, w1 = len(low) / n, len(high) / n
+            var = w0 * w1 * (sum(low) / len(low) - sum(high) / len(high)) ** 2
+            if var > best_var:
+                best_t, best_var = t, var
+        out.append(best_t)
+    return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)
+
+
+def otsu_threshold(maps: torch.Tensor) -> torch.Tensor:
+    """Batched exact Otsu: sort each map, score every split with cumulative sums, keep the first best split
+    between two distinct values. Same thresholds as :func:`otsu_threshold_reference`, float64 ``(...)``."""
+    _check_maps(maps)
+    flat = maps.detach().double().reshape(-1, maps.shape[-1])
+    v, _ = flat.sort(1)
+    n = v.shape[1]
+    k = torch.arange(1, n, device=v.device, dtype=torch.float64)  # size of the low class
+    c = v.cumsum(1)
+    total = c[:, -1:]
+    mu0 = c[:, :-1] / k
+    mu1 = (total - c[:, :-1]) / (n - k)
+    var = (k / n) * (1 - k / n) * (mu0 - mu1) ** 2
+    var = torch.where(v[:, 1:] > v[:, :-1], var, torch.full_like(var, -1.0))  # split only between distinct values
+    if n == 1:
+        return v[:, 0].reshape(maps.shape[:-1])
+    best = var.argmax(1)
+    t = v.gather(1, best[:, None])[:, 0]
+    t = torch.where(var.max(1).values >= 0, t, v[:, -1])  # constant map: empty mask
+    return t.reshape(maps.shape[:-1])
+
+
+def otsu_masks(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """Binarise each slot's map ``attn (B, K, N)`` with its own Otsu threshold, upsample (nearest) to ``size``.
+
+    Nearest upsampling repeats every patch equally often, so thresholding on the patch grid first gives the same
+    masks as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
+    if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
+        raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
+    masks = attn.double() > otsu_threshold(attn)[..., None]
+    b, k, _ = attn.shape
+    up = F.interpolate(masks.reshape(b, k, *grid).float(), size=size, mode="nearest")
+    return up > 0.5
+
+
+# ----------------------------------------------------------------------------------------- segmentation IoU
+def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
+    if masks.ndim != 4 or masks.dtype != torch.bool:
+        raise ValueError(f"masks must be bool (B, K, H, W), got {masks.dtype} {tuple(masks.shape)}")
+    if instance.ndim != 3 or instance.dtype != torch.int64 or instance.shape != (masks.shape[0], *masks.shape[2:]):
+        raise ValueError(
+            f"instance must be int64 (B, H, W) matching masks, got {instance.dtype} {tuple(instance.shape)}"
+        )
+    if (instance.flatten(1).max(1).values <= 0).any():
+        raise ValueError("every image needs at least one foreground object (instance id > 0)")
+
+
+def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+    """Mean best-match IoU per image (Paper 5, App. A.5), one image at a time with scipy's Hungarian.
+
+    ``masks`` bool ``(B, K, H, W)`` predicted masks, ``instance`` int64 ``(B, H, W)`` with 0 = background.
+    The IoU matrix between GT masks (background and every visible object) and predictions is assigned to
+    maximise the total IoU; the result averages the matched IoU of the visible *foreground* objects (an object
+    left without a prediction scores 0). Returns float64 ``(B,)``."""
+    _check_seg(masks, instance)
+    out = []
+    for m, inst in zip(masks, instance, strict=True):
+        ids = [int(x) for x in torch.unique(inst).tolist()]
+        if 0 not in ids:
+            ids = [0, *ids]
+        table = np.zeros((len(ids), m.shape[0]))
+        for r, obj in enumerate(ids):
+            for c in range(m.shape[0]):
+                table[r, c] = iou(m[c], inst == obj, empty=0.0).item()
+        rows, cols = linear_sum_assignment(table, maximize=True)
+        got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))
+        fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]
+        out.append(sum(fg) / len(fg))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+    """Batched mean best-match IoU: IoU matrices from one ``einsum`` of one-hot GT and masks, padded to square
+    and solved with :func:`~oaedu.slots.matching.hungarian_match`. Same values as the reference, ``(B,)``."""
+    _check_seg(masks, instance)
+    b, k = masks.shape[:2]
+    m = int(instance.max()) + 1
+    gt = F.one_hot(instance.flatten(1), m).double()  # (B, P, M) incl. background column 0
+    pred = masks.flatten(2).double()  # (B, K, P)
+    inter = torch.einsum("bkp,bpm->bmk", pred, gt)
+    union = gt.sum(1)[:, :, None] + pred.sum(2)[:, None, :] - inter
+    table = torch.where(union > 0, inter / union.clamp_min(1), torch.zeros_like(inter))  # (B, M, K)
+    present = gt.sum(1) > 0  # (B, M) objects visible in each image
+    table = table * present[..., None]
+    s = max(m, k)
+    square = F.pad(table, (0, s - k, 0, s - m))
+    perm = hungarian_match(-square)  # (B, S): row r -> column
+    matched = square.gather(2, perm[..., None])[..., 0][:, :m]  # (B, M)
+    fg = present[:, 1:].double()
+    return (matched[:, 1:] * fg).sum(1) / fg.sum(1)
+
+
+# ----------------------------------------------------------------------------------------- FG-ARI
+def slot_partition(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+    """Owner of every pixel: argmax over slots of ``attn (B, K, N)`` (use α, before any renormalisation over
+    patches), upsampled (nearest) to ``size``. Returns int64 ``(B, H, W)``."""
+    if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
+        raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
+    owner = attn.argmax(1).reshape(-1, 1, *grid).float()
+    return F.interpolate(owner, size=size, mode="nearest")[:, 0].long()
+
+
+def fg_ari(attn: torch.Tensor, instance: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """Foreground ARI of the slot partition against the instance masks (background pixels ignored), ``(B,)``."""
+    part = slot_partition(attn, grid, tuple(instance.shape[-2:]))
+    return adjusted_rand_index(instance.flatten(1), part.flatten(1), foreground_only=True)
+
+
+# ----------------------------------------------------------------------------------------- probes
+def auroc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Area under the ROC curve per column of ``scores (N, Q)`` against bool ``labels (N, Q)`` (Mann–Whitney U,
+    ties count ½). Columns with only one class are skipped: returns the mean over the others (float)."""
+    if scores.shape != labels.shape or scores.ndim != 2 or labels.dtype != torch.bool:
+        raise ValueError(
+            f"scores (N, Q) float and labels (N, Q) bool expected, got {tuple(scores.shape)}, {labels.dtype}"
+        )
+    s = scores.double()
+    less = (s[:, None, :] < s[None, :, :]).double() + 0.5 * (s[:, None, :] == s[None, :, :]).double()  # (N, N, Q)
+    neg, pos = (~labels).double(), labels.double()
+    pairs = neg.sum(0) * pos.sum(0)
+    wins = torch.einsum("iq,ijq,jq->q", neg, less, pos)
+    ok = pairs > 0
+    if not ok.any():
+        raise ValueError("auroc needs at least one column with both classes")
+    return (wins[ok] / pairs[ok]).mean()
+
+
+def presence_targets(attributes: dict[str, torch.Tensor], key: str, num_values: int) -> torch.Tensor:
+    """``bool (N, num_values)``: is there at least one object whose ``attributes[key]`` equals each value?"""
+    vals = attributes[key]
+    if vals.ndim != 2:
+        raise ValueError(f"attributes[{key!r}] must be (N, max_objects), got {tuple(vals.shape)}")
+    return (vals[:, :, None] == torch.arange(num_values)).any(1)
+
+
+def _pool(features: torch.Tensor, linear: torch.nn.Linear) -> torch.Tensor:
+    scores = linear(features)
+    return scores.max(1).values if features.ndim == 3 else scores
+
+
+def linear_probe(
+    train: torch.Tensor,
+    y_train: torch.Tensor,
+    test: torch.Tensor,
+    multilabel: bool,
+    steps: int = 200,
+    weight_decay: float = 1e-3,
+) -> torch.Tensor:
+    """Fit a linear probe on frozen features (standardised) and return its test scores.
+
+    ``train``/``test`` are slots ``(N, K, D)`` (score ``max_i (W s_i + b)``, App. A.6) or global vectors
+    ``(N, D)``. ``multilabel``: ``y`` is bool ``(N, Q)`` and the loss BCE with ``pos_weight = (1 − π)/π``;
+    otherwise ``y`` holds int64 classes and the loss is cross-entropy. L-BFGS, deterministic (zero init); should its
+    line search diverge, the fit restarts with Adam."""
+    if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
+        raise ValueError(f"features must both be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
+    flat = train.reshape(-1, train.shape[-1]).double()
+    mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
+    xtr, xte = ((x.double() - mean) / std for x in (train, test))
+    if multilabel:
+        if y_train.dtype != torch.bool or y_train.ndim != 2:
+            raise ValueError("multilabel targets must be bool (N, Q)")
+        out = y_train.shape[1]
+        prior = y_train.double().mean(0).clamp(1e-3, 1 - 1e-3)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=(1 - prior) / prior)
+        target = y_train.double()
+    else:
+        if y_train.dtype != torch.int64 or y_train.ndim != 1:
+            raise ValueError("class targets must be int64 (N,)")
+        out = int(y_train.max()) + 1
+        loss_fn, target = torch.nn.CrossEntropyLoss(), y_train
+    linear = torch.nn.Linear(xtr.shape[-1], out).double()
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn(_pool(xtr, linear), target) + weight_decay * linear.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+        if not all(torch.isfinite(p).all() for p in linear.parameters()):
+            # L-BFGS's line search can overshoot on the non-smooth max over slots: restart with Adam (no NaN out).
+            torch.nn.init.zeros_(linear.weight)
+            torch.nn.init.zeros_(linear.bias)
+            adam = torch.optim.Adam(linear.parameters(), lr=0.05)
+            for _ in range(steps):
+                adam.zero_grad()
+                closure()
+                adam.step()
+    with torch.no_grad():
+        out_scores = _pool(xte, linear)
+    if not torch.isfinite(out_scores).all():
+        raise FloatingPointError("linear probe diverged (non-finite scores)")
+    return out_scores

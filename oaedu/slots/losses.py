@@ -1,0 +1,233 @@
+"""The losses of Paper 5 (§2.2): global SimCLR (Eq. 1) and the object losses CTRALL, CTRIMG (Eq. 2) and
+COSSIM (Eq. 3), each as a readable per-anchor ``*_reference`` loop and a batched version.
+
+Notation: two views ``a ∈ {0, 1}`` of ``B`` images ``b``, ``K`` slots ``i``; ``ā = 1 − a``. The matching
+``perm[b, i] = σ(i)`` pairs slot ``i`` of view 0 with slot ``σ(i)`` of view 1; the reverse direction uses the
+inverse permutation (``argsort(perm)``). All similarities are cosines; ``τ`` is the temperature.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .matching import hungarian_match
+
+OBJECT_LOSSES: tuple[str, ...] = ("ctrall", "ctrimg", "cossim")
+
+
+def _check_pair(x0: torch.Tensor, x1: torch.Tensor, ndim: int, what: str) -> None:
+    shape = "(B, D)" if ndim == 2 else "(B, K, D)"
+    if not isinstance(x0, torch.Tensor) or not isinstance(x1, torch.Tensor):
+        raise ValueError(f"{what} must be tensors")
+    if x0.shape != x1.shape or x0.ndim != ndim or x0.shape[0] < 1:
+        raise ValueError(
+            f"{what} of both views must have the same shape {shape}, got {tuple(x0.shape)}, {tuple(x1.shape)}"
+        )
+    if not x0.is_floating_point():
+        raise ValueError(f"{what} must be floating point, got {x0.dtype}")
+
+
+def _check_tau(tau: float) -> None:
+    if not tau > 0:
+        raise ValueError(f"tau must be positive, got {tau}")
+
+
+def _check_perm(perm: torch.Tensor, b: int, k: int) -> None:
+    if perm.shape != (b, k) or perm.dtype != torch.int64:
+        raise ValueError(f"perm must be int64 (B={b}, K={k}), got {perm.dtype} {tuple(perm.shape)}")
+    if not torch.equal(perm.sort(1).values.cpu(), torch.arange(k).expand(b, k)):
+        raise ValueError("every row of perm must be a permutation of 0..K-1")
+
+
+def _cos(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return F.cosine_similarity(u, v, dim=-1, eps=1e-8)
+
+
+# ----------------------------------------------------------------------------------------- global loss
+def simclr_loss_reference(z0: torch.Tensor, z1: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """Eq. (1), one anchor ``(a, b)`` at a time: ``−log exp(cos(p_ab, p_āb)/τ) / Σ_{(a',b')≠(a,b)} exp(cos/τ)``,
+    averaged over the ``2B`` anchors (the other ``2B − 2`` views are the negatives)."""
+    _check_pair(z0, z1, 2, "global projections")
+    _check_tau(tau)
+    views = (z0, z1)
+    b = z0.shape[0]
+    total = z0.new_zeros(())
+    for a in range(2):
+        for i in range(b):
+            anchor = views[a][i]
+            pos = _cos(anchor, views[1 - a][i]) / tau
+            others = [_cos(anchor, views[a2][j]) / tau for a2 in range(2) for j in range(b) if (a2, j) != (a, i)]
+            total = total - (pos - torch.logsumexp(torch.stack(others), 0))
+    return total / (2 * b)
+
+
+def simclr_loss(z0: torch.Tensor, z1: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """Eq. (1) batched: one ``(2B, 2B)`` cosine matrix / τ, diagonal masked, cross-entropy to the other view."""
+    _check_pair(z0, z1, 2, "global projections")
+    _check_tau(tau)
+    b = z0.shape[0]
+    z = F.normalize(torch.cat([z0, z1]), dim=1, eps=1e-8)
+    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), -math.inf)
+    target = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+    return F.cross_entropy(logits, target)
+
+
+# ----------------------------------------------------------------------------------------- matching
+def match_slots(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """Hungarian matching (§2.2) of the slots of view 0 to those of view 1, maximising ``Σ_i cos(x0_i, x1_σ(i))``.
+
+    ``x0, x1`` are ``(B, K, D)``; returns ``perm (B, K)`` int64 with ``perm[b, i] = σ(i)``. Detached (no gradient
+    flows through the matching).
+    """
+    _check_pair(x0, x1, 3, "slots")
+    with torch.no_grad():
+        cos = F.normalize(x0.detach(), dim=-1, eps=1e-8) @ F.normalize(x1.detach(), dim=-1, eps=1e-8).transpose(1, 2)
+        return hungarian_match(-cos)
+
+
+def _anchor_target(a: int, b: int, i: int, perm: torch.Tensor) -> int:
+    """Slot of the other view that anchor (a, b, i) is matched to: σ(i) for a = 0, σ⁻¹(i) for a = 1."""
+    row = perm[b].tolist()
+    return row[i] if a == 0 else row.index(i)
+
+
+# ----------------------------------------------------------------------------------------- CTR losses
+def _ctr_reference(
+    p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float, same_image: bool
+) -> torch.Tensor:
+    _check_pair(p0, p1, 3, "object projections")
+    _check_tau(tau)
+    b, k, _ = p0.shape
+    _check_perm(perm, b, k)
+    views = (p0, p1)
+    total = p0.new_zeros(())
+    for a in range(2):
+        for bb in range(b):
+            for i in range(k):
+                anchor = views[a][bb, i]
+                j = _anchor_target(a, bb, i, perm)
+                pos = _cos(anchor, views[1 - a][bb, j]) / tau
+                images = [bb] if same_image else range(b)
+                # Candidates: the positive and every negative; the anchor itself is never one of them.
+                cand = [
+                    _cos(anchor, views[a2][b2, i2]) / tau
+                    for a2 in range(2)
+                    for b2 in images
+                    for i2 in range(k)
+                    if (a2, b2, i2) != (a, bb, i)
+                ]
+                total = total - (pos - torch.logsumexp(torch.stack(cand), 0))
+    return total / (2 * b * k)
+
+
+def ctr_all_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """CTRALL, Eq. (2) with ``𝒩^ALL``: the negatives of anchor ``(a, b, i)`` are all other tokens of all images
+    and views except the positive ``(ā, b, σ(i))`` ⇒ a ``(2BK − 1)``-way classification. Loop over anchors."""
+    return _ctr_reference(p0, p1, perm, tau, same_image=False)
+
+
+def ctr_img_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """CTRIMG, Eq. (2) with ``𝒩^IMG``: negatives are the other tokens of the *same image*, both views
+    (``K − 1`` + ``K − 1``) ⇒ a ``(2K − 1)``-way classification. Loop over anchors."""
+    return _ctr_reference(p0, p1, perm, tau, same_image=True)
+
+
+def _ctr_targets(perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Matched slot in the other view for anchors of view 0 (σ) and view 1 (σ⁻¹), both (B, K)."""
+    return perm, perm.argsort(1)
+
+
+def ctr_all_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """CTRALL batched: one ``(2BK, 2BK)`` cosine matrix / τ with the diagonal at −∞; token order is
+    ``(view, image, slot)``; the target of ``(0, b, i)`` is ``(1, b, σ(i))`` and of ``(1, b, j)`` is
+    ``(0, b, σ⁻¹(j))``."""
+    _check_pair(p0, p1, 3, "object projections")
+    _check_tau(tau)
+    b, k, d = p0.shape
+    _check_perm(perm, b, k)
+    z = F.normalize(torch.cat([p0, p1]).reshape(2 * b * k, d), dim=1, eps=1e-8)
+    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * b * k, dtype=torch.bool, device=z.device), -math.inf)
+    fwd, bwd = _ctr_targets(perm.to(z.device))
+    base = torch.arange(b, device=z.device)[:, None] * k
+    target = torch.cat([(b * k + base + fwd).flatten(), (base + bwd).flatten()])
+    return F.cross_entropy(logits, target)
+
+
+def ctr_img_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """CTRIMG batched: per image a ``(2K, 2K)`` cosine matrix / τ (own-view block with −∞ diagonal and the
+    other-view block), cross-entropy to the matched slot."""
+    _check_pair(p0, p1, 3, "object projections")
+    _check_tau(tau)
+    b, k, _ = p0.shape
+    _check_perm(perm, b, k)
+    z = F.normalize(torch.cat([p0, p1], 1), dim=-1, eps=1e-8)  # (B, 2K, D)
+    eye = torch.eye(2 * k, dtype=torch.bool, device=z.device)
+    logits = (z @ z.transpose(1, 2) / tau).masked_fill(eye, -math.inf)
+    fwd, bwd = _ctr_targets(perm.to(z.device))
+    target = torch.cat([k + fwd, bwd], 1)  # (B, 2K)
+    return F.cross_entropy(logits.reshape(2 * b * k, 2 * k), target.reshape(-1))
+
+
+# ----------------------------------------------------------------------------------------- COSSIM
+def cossim_loss_reference(
+    p0: torch.Tensor, p1: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor, perm: torch.Tensor
+) -> torch.Tensor:
+    """COSSIM, Eq. (3): ``−cos(p_abi, stopgrad(s_āb σ(i)))`` averaged over both views, images and slots.
+
+    The target is the *pre-projection* slot of the other view (the projection head acts as SimSiam's
+    predictor); ``perm`` should come from matching the pre-projection slots. No negatives."""
+    _check_pair(p0, p1, 3, "object projections")
+    _check_pair(s0, s1, 3, "slots")
+    b, k, _ = p0.shape
+    if s0.shape[:2] != (b, k) or s0.shape[2] != p0.shape[2]:
+        raise ValueError(f"slots {tuple(s0.shape)} and projections {tuple(p0.shape)} must have the same shape")
+    _check_perm(perm, b, k)
+    proj, slots = (p0, p1), (s0.detach(), s1.detach())
+    total = p0.new_zeros(())
+    for a in range(2):
+        for bb in range(b):
+            for i in range(k):
+                total = total - _cos(proj[a][bb, i], slots[1 - a][bb, _anchor_target(a, bb, i, perm)])
+    return total / (2 * b * k)
+
+
+def cossim_loss(
+    p0: torch.Tensor, p1: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor, perm: torch.Tensor
+) -> torch.Tensor:
+    """COSSIM batched: gather the matched (detached) target slots with ``perm`` and its inverse."""
+    _check_pair(p0, p1, 3, "object projections")
+    _check_pair(s0, s1, 3, "slots")
+    b, k, d = p0.shape
+    if s0.shape[:2] != (b, k) or s0.shape[2] != d:
+        raise ValueError(f"slots {tuple(s0.shape)} and projections {tuple(p0.shape)} must have the same shape")
+    _check_perm(perm, b, k)
+    fwd, bwd = (t.to(p0.device)[..., None].expand(b, k, d) for t in _ctr_targets(perm))
+    t0 = s1.detach().gather(1, fwd)  # target of view-0 anchors: s_{1 b σ(i)}
+    t1 = s0.detach().gather(1, bwd)  # target of view-1 anchors: s_{0 b σ⁻¹(j)}
+    return -0.5 * (_cos(p0, t0).mean() + _cos(p1, t1).mean())
+
+
+# ----------------------------------------------------------------------------------------- dispatch
+def object_loss(
+    kind: str,
+    p0: torch.Tensor,
+    p1: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    tau: float = 0.1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Match and compute one object loss; returns ``(loss, perm)``.
+
+    CTR losses match on the projections ``p``; COSSIM matches on the pre-projection slots ``s`` (§2.2, code).
+    """
+    if kind not in OBJECT_LOSSES:
+        raise ValueError(f"object loss must be one of {OBJECT_LOSSES}, got {kind!r}")
+    if kind == "cossim":
+        perm = match_slots(s0, s1)
+        return cossim_loss(p0, p1, s0, s1, perm), perm
+    perm = match_slots(p0, p1)
+    fn = ctr_all_loss if kind == "ctrall" else ctr_img_loss
+    return fn(p0, p1, perm, tau), perm
