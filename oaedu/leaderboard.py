@@ -5,7 +5,8 @@ synthetic Background Challenge, with the same tiny ViT (or, for the self-supervi
 small contrastive CNN read out by a linear probe), the same epochs and the same seeds, through exactly the
 functions the paper notebooks use: ``oaedu.oamixer.oamixer_step``, ``oaedu.spatial_entropy.sar_step`` and
 ``remove_last_skip``, ``oaedu.relevance.robustvit_step``, ``oaedu.contracam.mixup_prepare``. Each entry holds the
-eight variant accuracies, the BG-Gap and the training time per epoch.
+eight variant accuracies, the BG-Gap and the training time per epoch. RobustViT is a finetuning method: it starts
+from the trained baseline and adds a short finetuning on a few masked images, which its cost column includes.
 """
 
 from __future__ import annotations

@@ -20,13 +20,24 @@ def test_summarise_gives_mean_std_and_relative_cost():
         summarise({"other": results["other"]})
 
 
-def test_run_trains_the_requested_methods_on_every_seed():
+def test_run_trains_the_requested_methods_on_every_seed(monkeypatch):
     budget = Budget(n_train=128, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32)
     results = run(budget, seeds=(0, 1), methods=("baseline", "SAR"), device="cpu", progress=False)
     assert set(results) == {"baseline", "SAR"} and all(len(v) == 2 for v in results.values())
     budget_ft = Budget(n_train=64, n_test=16, epochs=1, num_classes=3, depth=1, embed_dim=32, robustvit_images=16,
                        robustvit_epochs=1)
+    import oaedu.relevance
+
+    calls = []
+    step = oaedu.relevance.robustvit_step
+
+    def counting_step(**kwargs):
+        inner = step(**kwargs)
+        return lambda *args: calls.append(1) or inner(*args)
+
+    monkeypatch.setattr(oaedu.relevance, "robustvit_step", counting_step)
     alone = run(budget_ft, methods=("RobustViT",), device="cpu", progress=False)["RobustViT"][0]
+    assert len(calls) == 1  # 16 images, batch 16, one epoch: one finetuning step
     both = run(budget_ft, methods=("baseline", "RobustViT"), device="cpu", progress=False)
     # RobustViT finetunes this seed's baseline, trained on demand or reused from the baseline row.
     assert both["RobustViT"][0].accuracy == pytest.approx(alone.accuracy)

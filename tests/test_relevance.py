@@ -65,6 +65,13 @@ def test_relevance_needs_attention_and_gradients():
         relevance_map(tiny_vit(), torch.rand(1, 3, 32, 32))
     with pytest.raises(ValueError, match="one class per image"):
         relevance_map(tiny_vit(), torch.rand(2, 3, 32, 32), target=torch.tensor([1]))
+    with pytest.raises(ValueError, match="integer class"):
+        relevance_map(tiny_vit(), torch.rand(2, 3, 32, 32), target=torch.tensor([0.7, 1.2]))
+    with pytest.raises(ValueError, match="must lie in"):
+        relevance_map(tiny_vit(num_classes=3), torch.rand(2, 3, 32, 32), target=torch.tensor([0, 3]))
+    for fn in (relevance_map, relevance_map_reference):
+        with pytest.raises(ValueError, match="CLS token"):
+            fn(tiny_vit(class_token=False, global_pool="avg"), torch.rand(1, 3, 32, 32))
 
 
 def test_losses_on_hand_made_maps():

@@ -68,6 +68,17 @@ def test_segmentation_iou_fast_equals_reference_on_scenes():
     )
 
 
+def test_segmentation_iou_ties_go_to_the_object_in_both_versions():
+    inst = torch.zeros(1, 4, 4, dtype=torch.int64)
+    inst[0, :2] = 1  # top half is the object
+    band = torch.zeros(4, 4, dtype=torch.bool)
+    band[1:3] = True  # IoU 1/3 with the object and with the background
+    for masks in (torch.stack([torch.zeros_like(band), band])[None], torch.stack([band, torch.zeros_like(band)])[None]):
+        expected = torch.tensor([1 / 3], dtype=torch.float64)
+        torch.testing.assert_close(segmentation_iou_reference(masks, inst), expected)
+        torch.testing.assert_close(segmentation_iou(masks, inst), expected)
+
+
 def test_segmentation_iou_bad_input():
     with pytest.raises(ValueError):
         segmentation_iou(torch.zeros(1, 2, 8, 8), _instances()[:1])  # not bool

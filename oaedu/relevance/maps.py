@@ -27,11 +27,18 @@ def _forward(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor 
         raise ValueError("relevance maps need gradients: do not call them under torch.no_grad()")
     with capture_attention(model) as record:
         logits = model(images)
+    if record.num_prefix_tokens < 1:
+        raise ValueError("relevance maps are the CLS row of the rollout: the model needs a CLS token")
     if target is None:
         target = logits.argmax(1)
-    target = torch.as_tensor(target, device=logits.device).long()
+    target = torch.as_tensor(target, device=logits.device)
+    if target.is_floating_point() or target.is_complex():
+        raise ValueError(f"target must hold integer class indices, got dtype {target.dtype}")
+    target = target.long()
     if target.shape != (logits.shape[0],):
         raise ValueError(f"target must hold one class per image, shape ({logits.shape[0]},), got {tuple(target.shape)}")
+    if ((target < 0) | (target >= logits.shape[1])).any():
+        raise ValueError(f"target classes must lie in [0, {logits.shape[1]}), got {target.tolist()}")
     score = logits.gather(1, target[:, None]).sum()
     return record, score
 

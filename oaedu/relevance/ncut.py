@@ -22,7 +22,7 @@ def normalized_cut_mask(features: torch.Tensor, tau: float = 0.2, eps: float = 1
     w = torch.where(sim > tau, torch.ones_like(sim), torch.full_like(sim, eps))
     d = w.sum(-1)
     d_isqrt = d.rsqrt()
-    lap = torch.eye(w.shape[-1], dtype=w.dtype) - d_isqrt[:, :, None] * w * d_isqrt[:, None, :]
+    lap = torch.eye(w.shape[-1], dtype=w.dtype, device=w.device) - d_isqrt[:, :, None] * w * d_isqrt[:, None, :]
     _, vecs = torch.linalg.eigh(lap)
     y = vecs[..., 1] * d_isqrt
     side = y > y.mean(-1, keepdim=True)

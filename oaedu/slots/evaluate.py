@@ -97,6 +97,11 @@ def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
         raise ValueError("every image needs at least one foreground object (instance id > 0)")
 
 
+# Ties between assignments with the same total IoU are broken towards the objects: the background row's IoU
+# counts (1 − BG_TIE) in the assignment, so both versions pick the same matching.
+BG_TIE = 1e-9
+
+
 def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
     """Mean best-match IoU per image (Paper 5, App. A.5), one image at a time with scipy's Hungarian.
 
@@ -114,7 +119,8 @@ def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor) -> t
         for r, obj in enumerate(ids):
             for c in range(m.shape[0]):
                 table[r, c] = iou(m[c], inst == obj, empty=0.0).item()
-        rows, cols = linear_sum_assignment(table, maximize=True)
+        weight = np.where(np.array(ids)[:, None] == 0, 1 - BG_TIE, 1.0)
+        rows, cols = linear_sum_assignment(table * weight, maximize=True)
         got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))
         fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]
         out.append(sum(fg) / len(fg))
@@ -136,7 +142,9 @@ def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tenso
     table = table * present[..., None]
     s = max(m, k)
     square = F.pad(table, (0, s - k, 0, s - m))
-    perm = hungarian_match(-square)  # (B, S): row r -> column
+    weight = torch.ones(s, 1, dtype=square.dtype, device=square.device)
+    weight[0] = 1 - BG_TIE
+    perm = hungarian_match(-square * weight)  # (B, S): row r -> column
     matched = square.gather(2, perm[..., None])[..., 0][:, :m]  # (B, M)
     fg = present[:, 1:].double()
     return (matched[:, 1:] * fg).sum(1) / fg.sum(1)
