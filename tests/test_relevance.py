@@ -26,6 +26,15 @@ def test_fast_relevance_equals_the_reference(kwargs, create_graph):
     assert (fast >= 0).all()
 
 
+def test_return_logits_gives_the_same_map_and_the_model_logits():
+    torch.manual_seed(0)
+    model, images = tiny_vit(num_classes=5, depth=2).eval(), torch.rand(3, 3, 32, 32)
+    for fn in (relevance_map, relevance_map_reference):
+        rel, logits = fn(model, images, return_logits=True)
+        torch.testing.assert_close(rel, fn(model, images))
+        torch.testing.assert_close(logits, model(images))
+
+
 def test_identity_attention_gives_zero_patch_relevance():
     # With one block whose attention is the identity, (∇A ⊙ A)⁺ lives on the diagonal, so the CLS row of
     # R = I + Ā has nothing on the patches.

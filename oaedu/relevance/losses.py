@@ -55,11 +55,11 @@ def robustvit_step(
     relevance = relevance_map_reference if reference else relevance_map
 
     def step(model, images, labels, masks):
-        logits = model(images)
-        cls = F.cross_entropy(logits, logits.detach().argmax(1))
         if lambda_rel == 0:
-            return lambda_cls * cls, logits
-        rel = relevance(model, images, labels, create_graph=create_graph)
+            logits = model(images)
+            return lambda_cls * F.cross_entropy(logits, logits.detach().argmax(1)), logits
+        rel, logits = relevance(model, images, labels, create_graph=create_graph, return_logits=True)
+        cls = F.cross_entropy(logits, logits.detach().argmax(1))
         grid = patch_grid(model)
         fg = F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
         loss = relevance_losses(rel, fg, lambda_bg, lambda_fg)["relevance"]

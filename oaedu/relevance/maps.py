@@ -10,7 +10,8 @@ For every block ``l`` with attention probabilities ``A_l (B,H,N,N)`` and the gra
 
 ``create_graph=False`` treats the gradients as constants, as the official code does; the loss then reaches
 the parameters only through ``A_l``. ``create_graph=True`` keeps the graph of the gradients, so the map is
-exactly (second-order) differentiable.
+exactly (second-order) differentiable. ``return_logits=True`` also returns the logits of the same forward pass,
+so a training step needs only one forward (notes §5.2).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def _forward(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor 
     if ((target < 0) | (target >= logits.shape[1])).any():
         raise ValueError(f"target classes must lie in [0, {logits.shape[1]}), got {target.tolist()}")
     score = logits.gather(1, target[:, None]).sum()
-    return record, score
+    return record, score, logits
 
 
 def _weighted(attn: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -48,10 +49,14 @@ def _weighted(attn: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 
 def relevance_map_reference(
-    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None, create_graph: bool = False
-) -> torch.Tensor:
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor | None = None,
+    create_graph: bool = False,
+    return_logits: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """One gradient call per block and the full ``N×N`` rollout ``R ← R + Ā_l·R``, image by image."""
-    record, score = _forward(model, images, target)
+    record, score, logits = _forward(model, images, target)
     n = record.probs[0].shape[-1]
     rel = []
     grads = [
@@ -63,18 +68,23 @@ def relevance_map_reference(
             a_bar = _weighted(attn[b : b + 1], grad[b : b + 1])[0]
             r = r + a_bar @ r
         rel.append(r[0, record.num_prefix_tokens :])
-    return torch.stack(rel)
+    return (torch.stack(rel), logits) if return_logits else torch.stack(rel)
 
 
 def relevance_map(
-    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None, create_graph: bool = False
-) -> torch.Tensor:
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    target: torch.Tensor | None = None,
+    create_graph: bool = False,
+    return_logits: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Batched: one gradient call for all blocks, and only the CLS row ``v ← v + v·Ā_l`` (l = L…1), O(N²)."""
-    record, score = _forward(model, images, target)
+    record, score, logits = _forward(model, images, target)
     grads = torch.autograd.grad(score, record.probs, retain_graph=True, create_graph=create_graph)
     b, n = images.shape[0], record.probs[0].shape[-1]
     v = torch.zeros(b, 1, n, dtype=record.probs[0].dtype, device=images.device)
     v[:, 0, 0] = 1.0
     for attn, grad in zip(reversed(record.probs), reversed(grads), strict=True):
         v = v + v @ _weighted(attn, grad)
-    return v[:, 0, record.num_prefix_tokens :]
+    rel = v[:, 0, record.num_prefix_tokens :]
+    return (rel, logits) if return_logits else rel
