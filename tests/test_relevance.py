@@ -124,8 +124,9 @@ def test_normalized_cut_separates_two_clusters():
     features = torch.cat([fg, bg])[None]
     mask = normalized_cut_mask(features)
     assert mask.shape == (1, 16) and mask.dtype == torch.bool
-    assert mask[0, :5].all() == (~mask[0, 5:]).all()  # a clean split along the clusters
-    assert mask[0, :5].unique().numel() == 1 and mask[0, 5:].unique().numel() == 1
+    # The smaller cluster has the larger |eigenvector| entries (they scale with 1/volume), so it holds the seed
+    # and becomes the foreground.
+    assert mask[0, :5].all() and not mask[0, 5:].any()
     with pytest.raises(ValueError, match="features"):
         normalized_cut_mask(torch.zeros(4, 3))
 

@@ -75,8 +75,9 @@ def otsu_threshold(maps: torch.Tensor) -> torch.Tensor:
 def otsu_masks(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
     """Binarise each slot's map ``attn (B, K, N)`` with its own Otsu threshold, upsample (nearest) to ``size``.
 
-    Nearest upsampling repeats every patch equally often, so thresholding on the patch grid first gives the same
-    masks as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
+    When ``size`` is a whole multiple of ``grid``, nearest upsampling repeats every patch equally often, so
+    thresholding on the patch grid first gives the same masks as thresholding the upsampled map.
+    Returns ``bool (B, K, H, W)``."""
     if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
         raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
     masks = attn.double() > otsu_threshold(attn)[..., None]
