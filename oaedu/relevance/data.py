@@ -18,6 +18,8 @@ from ..data import MaskedImageDataset
 MARKER_COLOURS = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
 SPLITS = ("train", "id", "random", "conflict")
 NUM_CLASSES = 4
+IMAGE_SIZE, PATCH_SIZE = 32, 8
+GRID = IMAGE_SIZE // PATCH_SIZE
 
 
 def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> MaskedImageDataset:
@@ -30,7 +32,7 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be a probability, got {p}")
     g = torch.Generator().manual_seed(seed * 4 + SPLITS.index(split))
-    k, s, patch = NUM_CLASSES, 32, 8
+    k, s, patch = NUM_CLASSES, IMAGE_SIZE, PATCH_SIZE
     labels = torch.randint(k, (n,), generator=g)
     if split in ("train", "id"):
         marker = torch.where(torch.rand(n, generator=g) < p, labels, torch.randint(k, (n,), generator=g))
@@ -62,11 +64,11 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
 
 def marker_patches(data: MaskedImageDataset) -> torch.Tensor:
     """``bool (n, 4, 4)``: the marker patch of each image of a marker dataset (exactly one per image)."""
-    if data.bg_labels is None or data.images.shape[-2:] != (32, 32):
+    if data.bg_labels is None or data.images.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise ValueError("expected a dataset made by marker_dataset (32×32 images with marker classes in bg_labels)")
     colour = MARKER_COLOURS[data.bg_labels][:, :, None, None]
     hit = (data.images == colour).all(1) & ~data.masks
-    return hit.view(-1, 4, 8, 4, 8).all(4).all(2)
+    return hit.view(-1, GRID, PATCH_SIZE, GRID, PATCH_SIZE).all(4).all(2)
 
 
 class _Centre(torch.nn.Module):
@@ -82,6 +84,8 @@ def marker_vit() -> VisionTransformer:
     It takes images in [0, 1] and centres them inside its patch embedding."""
     from ..models import tiny_vit
 
-    vit = tiny_vit(num_classes=NUM_CLASSES, image_size=32, patch_size=8, embed_dim=64, depth=4, num_heads=4)
+    vit = tiny_vit(
+        num_classes=NUM_CLASSES, image_size=IMAGE_SIZE, patch_size=PATCH_SIZE, embed_dim=64, depth=4, num_heads=4
+    )
     vit.patch_embed.proj = torch.nn.Sequential(_Centre(), vit.patch_embed.proj)
     return vit

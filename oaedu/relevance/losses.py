@@ -54,15 +54,16 @@ def robustvit_step(
     """
     relevance = relevance_map_reference if reference else relevance_map
 
+    def confidence(logits):
+        return F.cross_entropy(logits, logits.detach().argmax(1))
+
     def step(model, images, labels, masks):
         if lambda_rel == 0:
             logits = model(images)
-            return lambda_cls * F.cross_entropy(logits, logits.detach().argmax(1)), logits
+            return lambda_cls * confidence(logits), logits
         rel, logits = relevance(model, images, labels, create_graph=create_graph, return_logits=True)
-        cls = F.cross_entropy(logits, logits.detach().argmax(1))
-        grid = patch_grid(model)
-        fg = F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
+        fg = F.adaptive_avg_pool2d(masks[:, None].float(), patch_grid(model)).flatten(1)
         loss = relevance_losses(rel, fg, lambda_bg, lambda_fg)["relevance"]
-        return lambda_rel * loss + lambda_cls * cls, logits
+        return lambda_rel * loss + lambda_cls * confidence(logits), logits
 
     return step

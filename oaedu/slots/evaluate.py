@@ -57,6 +57,8 @@ def otsu_threshold(maps: torch.Tensor) -> torch.Tensor:
     flat = maps.detach().double().reshape(-1, maps.shape[-1])
     v, _ = flat.sort(1)
     n = v.shape[1]
+    if n == 1:
+        return v[:, 0].reshape(maps.shape[:-1])
     k = torch.arange(1, n, device=v.device, dtype=torch.float64)  # size of the low class
     c = v.cumsum(1)
     total = c[:, -1:]
@@ -64,12 +66,15 @@ def otsu_threshold(maps: torch.Tensor) -> torch.Tensor:
     mu1 = (total - c[:, :-1]) / (n - k)
     var = (k / n) * (1 - k / n) * (mu0 - mu1) ** 2
     var = torch.where(v[:, 1:] > v[:, :-1], var, torch.full_like(var, -1.0))  # split only between distinct values
-    if n == 1:
-        return v[:, 0].reshape(maps.shape[:-1])
     best = var.argmax(1)
     t = v.gather(1, best[:, None])[:, 0]
     t = torch.where(var.max(1).values >= 0, t, v[:, -1])  # constant map: empty mask
     return t.reshape(maps.shape[:-1])
+
+
+def _check_attn(attn: torch.Tensor, grid: tuple[int, int]) -> None:
+    if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
+        raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
 
 
 def otsu_masks(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
@@ -78,8 +83,7 @@ def otsu_masks(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int])
     When ``size`` is a whole multiple of ``grid``, nearest upsampling repeats every patch equally often, so
     thresholding on the patch grid first gives the same masks as thresholding the upsampled map.
     Returns ``bool (B, K, H, W)``."""
-    if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
-        raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
+    _check_attn(attn, grid)
     masks = attn.double() > otsu_threshold(attn)[..., None]
     b, k, _ = attn.shape
     up = F.interpolate(masks.reshape(b, k, *grid).float(), size=size, mode="nearest")
@@ -155,8 +159,7 @@ def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tenso
 def slot_partition(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
     """Owner of every pixel: argmax over slots of ``attn (B, K, N)`` (use α, before any renormalisation over
     patches), upsampled (nearest) to ``size``. Returns int64 ``(B, H, W)``."""
-    if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
-        raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
+    _check_attn(attn, grid)
     owner = attn.argmax(1).reshape(-1, 1, *grid).float()
     return F.interpolate(owner, size=size, mode="nearest")[:, 0].long()
 

@@ -42,6 +42,25 @@ def _check_perm(perm: torch.Tensor, b: int, k: int) -> None:
         raise ValueError("every row of perm must be a permutation of 0..K-1")
 
 
+def _check_objects(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor) -> tuple[int, int, int]:
+    """Validate two views' object projections ``(B, K, D)`` and their matching; returns ``(B, K, D)``."""
+    _check_pair(p0, p1, 3, "object projections")
+    b, k, d = p0.shape
+    _check_perm(perm, b, k)
+    return b, k, d
+
+
+def _check_cossim(
+    p0: torch.Tensor, p1: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor, perm: torch.Tensor
+) -> tuple[int, int, int]:
+    """As :func:`_check_objects`, plus the pre-projection slots of both views, of the projections' shape."""
+    shape = _check_objects(p0, p1, perm)
+    _check_pair(s0, s1, 3, "slots")
+    if s0.shape != p0.shape:
+        raise ValueError(f"slots {tuple(s0.shape)} and projections {tuple(p0.shape)} must have the same shape")
+    return shape
+
+
 def _cos(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return F.cosine_similarity(u, v, dim=-1, eps=1e-8)
 
@@ -98,10 +117,8 @@ def _anchor_target(a: int, b: int, i: int, perm: torch.Tensor) -> int:
 def _ctr_reference(
     p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float, same_image: bool
 ) -> torch.Tensor:
-    _check_pair(p0, p1, 3, "object projections")
     _check_tau(tau)
-    b, k, _ = p0.shape
-    _check_perm(perm, b, k)
+    b, k, _ = _check_objects(p0, p1, perm)
     views = (p0, p1)
     total = p0.new_zeros(())
     for a in range(2):
@@ -144,10 +161,8 @@ def ctr_all_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: fl
     """CTRALL batched: one ``(2BK, 2BK)`` cosine matrix / τ with the diagonal at −∞; token order is
     ``(view, image, slot)``; the target of ``(0, b, i)`` is ``(1, b, σ(i))`` and of ``(1, b, j)`` is
     ``(0, b, σ⁻¹(j))``."""
-    _check_pair(p0, p1, 3, "object projections")
     _check_tau(tau)
-    b, k, d = p0.shape
-    _check_perm(perm, b, k)
+    b, k, d = _check_objects(p0, p1, perm)
     z = F.normalize(torch.cat([p0, p1]).reshape(2 * b * k, d), dim=1, eps=1e-8)
     logits = (z @ z.T / tau).masked_fill(torch.eye(2 * b * k, dtype=torch.bool, device=z.device), -math.inf)
     fwd, bwd = _ctr_targets(perm.to(z.device))
@@ -159,10 +174,8 @@ def ctr_all_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: fl
 def ctr_img_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     """CTRIMG batched: per image a ``(2K, 2K)`` cosine matrix / τ (own-view block with −∞ diagonal and the
     other-view block), cross-entropy to the matched slot."""
-    _check_pair(p0, p1, 3, "object projections")
     _check_tau(tau)
-    b, k, _ = p0.shape
-    _check_perm(perm, b, k)
+    b, k, _ = _check_objects(p0, p1, perm)
     z = F.normalize(torch.cat([p0, p1], 1), dim=-1, eps=1e-8)  # (B, 2K, D)
     eye = torch.eye(2 * k, dtype=torch.bool, device=z.device)
     logits = (z @ z.transpose(1, 2) / tau).masked_fill(eye, -math.inf)
@@ -179,12 +192,7 @@ def cossim_loss_reference(
 
     The target is the *pre-projection* slot of the other view (the projection head acts as SimSiam's
     predictor); ``perm`` should come from matching the pre-projection slots. No negatives."""
-    _check_pair(p0, p1, 3, "object projections")
-    _check_pair(s0, s1, 3, "slots")
-    b, k, _ = p0.shape
-    if s0.shape[:2] != (b, k) or s0.shape[2] != p0.shape[2]:
-        raise ValueError(f"slots {tuple(s0.shape)} and projections {tuple(p0.shape)} must have the same shape")
-    _check_perm(perm, b, k)
+    b, k, _ = _check_cossim(p0, p1, s0, s1, perm)
     proj, slots = (p0, p1), (s0.detach(), s1.detach())
     total = p0.new_zeros(())
     for a in range(2):
@@ -198,12 +206,7 @@ def cossim_loss(
     p0: torch.Tensor, p1: torch.Tensor, s0: torch.Tensor, s1: torch.Tensor, perm: torch.Tensor
 ) -> torch.Tensor:
     """COSSIM batched: gather the matched (detached) target slots with ``perm`` and its inverse."""
-    _check_pair(p0, p1, 3, "object projections")
-    _check_pair(s0, s1, 3, "slots")
-    b, k, d = p0.shape
-    if s0.shape[:2] != (b, k) or s0.shape[2] != d:
-        raise ValueError(f"slots {tuple(s0.shape)} and projections {tuple(p0.shape)} must have the same shape")
-    _check_perm(perm, b, k)
+    b, k, d = _check_cossim(p0, p1, s0, s1, perm)
     fwd, bwd = (t.to(p0.device)[..., None].expand(b, k, d) for t in _ctr_targets(perm))
     t0 = s1.detach().gather(1, fwd)  # target of view-0 anchors: s_{1 b σ(i)}
     t1 = s0.detach().gather(1, bwd)  # target of view-1 anchors: s_{0 b σ⁻¹(j)}
