@@ -36,6 +36,15 @@ def _to_hwc(image: torch.Tensor):
     return image.permute(1, 2, 0).clamp(0, 1).numpy() if image.ndim == 3 else image.numpy()
 
 
+def _outline(ax, mask: torch.Tensor) -> None:
+    ax.contour(mask.detach().cpu().float().numpy(), levels=[0.5], colors="white", linewidths=0.8)
+
+
+def _upsample(heatmap: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    heat = heatmap.detach().cpu().float()[None, None]
+    return torch.nn.functional.interpolate(heat, size=tuple(size), mode="nearest")[0, 0]
+
+
 def show_images(
     images: torch.Tensor,
     masks: torch.Tensor | None = None,
@@ -54,7 +63,7 @@ def show_images(
             continue
         ax.imshow(_to_hwc(images[i]))
         if masks is not None:
-            ax.contour(masks[i].detach().cpu().float().numpy(), levels=[0.5], colors="white", linewidths=0.8)
+            _outline(ax, masks[i])
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
@@ -63,11 +72,8 @@ def show_images(
 
 def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.45, title: str | None = None) -> None:
     """Draw ``heatmap (h,w)`` upsampled over ``image (3,H,W)`` on ``ax``."""
-    h, w = image.shape[-2:]
-    heat = heatmap.detach().cpu().float()[None, None]
-    heat = torch.nn.functional.interpolate(heat, size=(h, w), mode="nearest")[0, 0]
     ax.imshow(_to_hwc(image))
-    ax.imshow(heat.numpy(), alpha=alpha, cmap="inferno")
+    ax.imshow(_upsample(heatmap, image.shape[-2:]).numpy(), alpha=alpha, cmap="inferno")
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=8)
@@ -85,6 +91,47 @@ def show_heatmaps(
         ax.axis("off")
         if i < b:
             overlay(ax, images[i], heatmaps[i], title=titles[i] if titles else None)
+    fig.tight_layout()
+    return fig
+
+
+def heatmap(ax, heatmap: torch.Tensor, outline: torch.Tensor | None = None, title: str | None = None) -> None:
+    """Draw ``heatmap (h,w)`` on its own (inferno, colours scaled to this map's range); with a mask ``outline (H,W)``,
+    upsampled to the mask's size with the mask outlined in white. Easier to read than :func:`overlay` on busy
+    images."""
+    heat = heatmap if outline is None else _upsample(heatmap, outline.shape[-2:])
+    ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno")
+    if outline is not None:
+        _outline(ax, outline)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def show_maps(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    maps: Mapping[str, torch.Tensor],
+    titles: Sequence[str] | None = None,
+    size: float = 1.4,
+):
+    """Images ``(B,3,H,W)`` with their masks ``(B,H,W)`` outlined in the top row, then one row of heatmaps per
+    entry of ``maps`` (name → ``(B,h,w)``), each with the same outline. Returns the figure."""
+    b = images.shape[0]
+    if masks.shape != (b, *images.shape[-2:]):
+        raise ValueError(f"masks must be (B, H, W) = {(b, *images.shape[-2:])}, got {tuple(masks.shape)}")
+    bad = {name: tuple(m.shape) for name, m in maps.items() if m.ndim != 3 or m.shape[0] != b}
+    if bad:
+        raise ValueError(f"every map must be (B={b}, h, w); got {bad}")
+    fig, axes = plt.subplots(1 + len(maps), b, figsize=(size * b, size * (1 + len(maps)) + 0.2), squeeze=False)
+    for i in range(b):
+        axes[0, i].imshow(_to_hwc(images[i]))
+        _outline(axes[0, i], masks[i])
+        axes[0, i].axis("off")
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=8)
+        for row, (name, m) in enumerate(maps.items(), start=1):
+            heatmap(axes[row, i], m[i], masks[i], title=name if i == 0 else None)
     fig.tight_layout()
     return fig
 

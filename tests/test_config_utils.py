@@ -101,3 +101,24 @@ def test_set_threads_reads_the_environment(monkeypatch):
             utils.set_threads()
     finally:
         torch.set_num_threads(before)
+
+
+def test_show_maps_lays_out_one_row_per_map_and_checks_shapes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oaedu.plotting import show_maps
+
+    images, masks = torch.rand(3, 3, 16, 16), torch.zeros(3, 16, 16, dtype=torch.bool)
+    masks[:, 4:12, 4:12] = True
+    fig = show_maps(images, masks, {"before": torch.rand(3, 4, 4), "after": torch.rand(3, 4, 4)})
+    assert len(fig.axes) == 9
+    assert fig.axes[3].get_title() == "before" and fig.axes[6].get_title() == "after"
+    assert fig.axes[3].get_images()[0].get_array().shape == (16, 16)  # upsampled to the mask's size
+    plt.close(fig)
+    with pytest.raises(ValueError, match="every map"):
+        show_maps(images, masks, {"before": torch.rand(2, 4, 4)})
+    with pytest.raises(ValueError, match="masks"):
+        show_maps(images, masks[:2], {})
