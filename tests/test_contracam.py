@@ -102,6 +102,41 @@ def test_one_iteration_is_plain_contracam_and_the_running_max_grows(model, image
     assert (history[-1] > history[0]).any()
 
 
+def _eq3_oracle_second_iteration(model, images, tau=1.0):
+    """Iterative ContraCAM at T = 2 written from Eq. (2)-(3) one image at a time, with explicit sums."""
+    layer = model.encoder.layer
+    first = contracam(model, layer, images)
+    fill = images.mean((0, 2, 3), keepdim=True)
+    x2 = images * (1 - first[:, None]) + fill * first[:, None]
+    acts = {}
+    handle = layer.register_forward_hook(lambda _m, _i, out: acts.__setitem__("a", out))
+    try:
+        with torch.no_grad():
+            z1 = nn.functional.normalize(model(images), dim=1)  # z̄(x_n): 𝓑¹ and the positives
+            z2 = nn.functional.normalize(model(x2), dim=1)  # 𝓑², the current masked batch
+        maps = []
+        for i in range(len(images)):
+            q = nn.functional.normalize(model(x2[i : i + 1]), dim=1)[0]
+            a = acts["a"]
+            pos = q @ z1[i] / tau
+            negatives = [q @ z1[n] / tau for n in range(len(images)) if n != i]
+            negatives += [q @ z2[n] / tau for n in range(len(images)) if n != i]
+            score = pos - torch.logsumexp(torch.stack([pos, *negatives]), 0)
+            (g,) = torch.autograd.grad(score, a)
+            alpha = g.mean((2, 3), keepdim=True).clamp_min(0)
+            maps.append((alpha * a).sum(1).clamp_min(0).detach())
+    finally:
+        handle.remove()
+    cam2 = nn.functional.interpolate(torch.cat(maps)[:, None], size=images.shape[-2:], mode="bilinear")[:, 0]
+    return torch.maximum(first, minmax(cam2.clamp_min(0)))
+
+
+def test_iterative_contracam_matches_eq_3_at_two_iterations(model, images):
+    expected = _eq3_oracle_second_iteration(model, images)
+    got = iterative_contracam(model, model.encoder.layer, images, iterations=2)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
 def test_bad_inputs_raise(model, images):
     with pytest.raises(ValueError, match="two images"):
         contracam(model, model.encoder.layer, images[:1])
