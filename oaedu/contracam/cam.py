@@ -25,9 +25,12 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
 
 
 def _finish(raw: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """``raw (B,h,w)`` → optional bilinear upsampling (clamped ≥ 0, no bicubic undershoot) → min–max."""
+    """``raw (B,h,w)`` → optional bicubic upsampling → ReLU → min–max, in the order of Alg. 3 (App. A).
+
+    Bicubic is the released code's mode (Alg. 3 names none); its undershoot below 0 near sharp edges is cut by the
+    ReLU, where the released code upsamples after the ReLU and lets min–max shift the whole map instead."""
     if size is not None and tuple(raw.shape[-2:]) != tuple(size):
-        raw = F.interpolate(raw[:, None], size=size, mode="bilinear", align_corners=False)[:, 0].clamp_min(0)
+        raw = F.interpolate(raw[:, None], size=size, mode="bicubic", align_corners=False)[:, 0].clamp_min(0)
     return minmax(raw)
 
 
