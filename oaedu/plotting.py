@@ -150,6 +150,27 @@ def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str]
     return "\n".join(lines)
 
 
+def plot_sweep(
+    runs: Mapping[object, Sequence[Mapping[str, float]]], keys: Sequence[str], xlabel: str = "", size: float = 3.0
+):
+    """One panel per metric in ``keys``: mean ± one standard deviation over seeds for each setting of a sweep
+    (``{setting: [result of each seed]}``), the settings in order along the x axis. Returns the figure."""
+    if not runs or any(len(r) == 0 for r in runs.values()):
+        raise ValueError("plot_sweep needs at least one result for every setting")
+    settings = list(runs)
+    fig, axes = plt.subplots(1, len(keys), figsize=(size * len(keys), size * 0.85), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        values = [torch.tensor([r[key] for r in runs[s]], dtype=torch.float64) for s in settings]
+        means = [v.mean().item() for v in values]
+        stds = [v.std().item() if len(v) > 1 else 0.0 for v in values]
+        ax.errorbar(range(len(settings)), means, yerr=stds, marker="o", capsize=3)
+        ax.set_xticks(range(len(settings)), [str(s) for s in settings])
+        ax.set_xlabel(xlabel)
+        ax.set_title(key)
+    fig.tight_layout()
+    return fig
+
+
 def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title: str = "Background Challenge"):
     """Grouped bars of the eight variant accuracies, one colour per model. Returns the figure."""
     fig, ax = plt.subplots(figsize=(9, 3.6))
