@@ -152,13 +152,12 @@ def test_marker_dataset_splits():
 
 
 def test_shipped_marker_vit_loads_strictly_and_follows_the_marker():
-    from pathlib import Path
-
+    from oaedu import checkpoints
     from oaedu.relevance import marker_dataset, marker_vit
     from oaedu.train import evaluate
 
     model = marker_vit()
-    state = torch.load(Path(__file__).parents[1] / "data" / "robustvit_marker_vit.pt", weights_only=True)
+    state = torch.load(checkpoints.path("robustvit_marker_vit.pt"), weights_only=True)
     model.load_state_dict(state, strict=True)
     accuracy = {s: evaluate(model, marker_dataset(s, 400, seed=1)) for s in ("id", "random", "conflict")}
     # Mixed reliance (notes §4.1): the marker is used (conflict well below id), the texture too (far above chance).
