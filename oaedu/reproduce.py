@@ -107,6 +107,7 @@ def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -
     import nbformat
     from nbclient import NotebookClient
 
+    out = out.resolve()  # the kernel runs in the notebook's folder, so a relative path would land there
     out.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(_DUMP.strip()))

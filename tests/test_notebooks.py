@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from oaedu.notebook import badges, colab_cell, stored_in_git
+from oaedu.notebook import badges, binder_url, colab_cell, colab_url, repository, repository_url, stored_in_git
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -135,3 +135,18 @@ def test_notebook_asserts_its_point_and_ends_with_an_exercise(path):
     assert "## Exercise" in markdown
     assert any("solution" in c.get("metadata", {}).get("tags", []) for c in cells)
     assert "## What you learned" in markdown
+
+
+def test_one_repository_address_everywhere():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    assert repository_url() == url, "the installed metadata is stale: run `make setup`"
+    readme, contributing = (ROOT / "README.md").read_text(), (ROOT / "CONTRIBUTING.md").read_text()
+    assert colab_url("00_start_here.ipynb") in readme and binder_url("00_start_here.ipynb") in readme
+    assert colab_cell().splitlines()[-1].strip() in contributing
+    # Any other mention of a GitHub address of the course must be this one.
+    texts = [readme, contributing] + [p.read_text() for p in NOTEBOOKS + STUDENT_COPIES]
+    for text in texts:
+        for owner_name in re.findall(r"(?:github\.com/|/gh/|/github/)([\w.-]+/[\w.-]+)", text):
+            if owner_name.split("/")[1].lower() == "oaedu":
+                assert owner_name == repository(), f"{owner_name} is not {repository()}"

@@ -78,7 +78,7 @@ def test_cli_keeps_kernel_noise_out_of_the_progress_bar(tmp_path):
     _notebook(folder / rp.EXPERIMENTS["oamixer"],
               "import sys\nprint('KERNEL NOISE', file=sys.__stderr__)\nRESULTS = {'acc': 1.0}")
     cmd = [sys.executable, "-m", "oaedu", "reproduce", "oamixer", "--profile", "smoke", "--notebooks", str(folder),
-           "--out", str(tmp_path / "runs")]
+           "--out", "runs"]  # relative to where the command runs, not to the notebook
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "KERNEL NOISE" not in out.stdout + out.stderr and "acc" in out.stdout
