@@ -150,3 +150,18 @@ def test_one_repository_address_everywhere():
         for owner_name in re.findall(r"(?:github\.com/|/gh/|/github/)([\w.-]+/[\w.-]+)", text):
             if owner_name.split("/")[1].lower() == "oaedu":
                 assert owner_name == repository(), f"{owner_name} is not {repository()}"
+
+
+def test_headers_command_writes_badges_and_colab_cell_from_the_address(tmp_path):
+    from oaedu.notebook import read_notebook, sync_headers, write_notebook
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = read_notebook(NOTEBOOK_DIR / "00_start_here.ipynb")
+    nb["cells"][0]["source"] = nb["cells"][0]["source"].replace(repository(), "someone/oaedu")
+    nb["cells"][1]["source"] = nb["cells"][1]["source"].replace(repository(), "someone/oaedu")
+    write_notebook(nb, folder / "00_start_here.ipynb")
+    cmd = [sys.executable, "-m", "oaedu", "headers", "--notebooks", str(folder), "--check"]
+    assert subprocess.run(cmd, capture_output=True).returncode == 1
+    assert sync_headers(folder) == [str(folder / "00_start_here.ipynb")] and sync_headers(folder, check=True) == []
+    assert (folder / "00_start_here.ipynb").read_text() == (NOTEBOOK_DIR / "00_start_here.ipynb").read_text()
