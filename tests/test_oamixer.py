@@ -11,6 +11,7 @@ from oaedu.oamixer import (
     CamLabeller,
     DenseCNN,
     GTLabeller,
+    SharedKernelConv,
     attention,
     attention_reference,
     conv_mixing,
@@ -208,6 +209,21 @@ def test_convmixer_shared_kernel_kappa_zero_and_timm_equivalence():
     assert torch.allclose(shared(x), ref(x), atol=1e-5)
     oa = oamixer(shared).eval()
     assert torch.allclose(oa(x, torch.rand(2, 64, 1)), shared(x), atol=1e-5)
+
+
+def test_shared_kernel_starts_at_the_usual_scale():
+    # A depthwise kernel drawn by PyTorch has entries uniform in ±1/S (std 1/(S·√3)); the shared kernel must
+    # start at that scale, not at the √C-times smaller mean of C such kernels.
+    torch.manual_seed(0)
+    s = 9
+    cm = build_model("convmixer", num_classes=5, embed_dim=64, depth=4, kernel_size=s)
+    shared = share_convmixer_kernels(cm)
+    kernels = torch.stack([blk[0].fn[0].weight for blk in shared.blocks]).detach()
+    expected = 1 / (s * 3**0.5)
+    assert 0.75 * expected < kernels.std() < 1.25 * expected
+    assert kernels.abs().max() <= 1 / s
+    fresh = SharedKernelConv(s).weight.detach()
+    assert fresh.abs().max() <= 1 / s and fresh.std() > 0.5 * expected
 
 
 @pytest.mark.parametrize("name", ["vit", "mixer", "convmixer"])

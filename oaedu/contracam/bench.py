@@ -36,7 +36,18 @@ def cases(quick: bool) -> list[Case]:
             return lgc_clf.attribute(images, target=targets, relu_attributions=True)
     except ImportError:
         pass
+    def forward_backward():
+        with torch.enable_grad():
+            F.normalize(model(images), dim=1).sum().backward()
+
     return [
+        Case(
+            f"ContraCAM T=1, {batch} images 32 px: cost vs one forward + one backward",
+            fast=lambda: contracam(model, layer, images, upsample=False),
+            peer=forward_backward,
+            peer_name="encoder forward + backward",
+            note="goal: peer/fast ≥ 0.8 (one forward and one backward: the keys are the detached queries)",
+        ),
         Case(
             f"ContraCAM, {batch} images 32 px",
             fast=lambda: contracam(model, layer, images, upsample=False),
