@@ -27,6 +27,24 @@ def test_fast_relevance_equals_the_reference(kwargs, create_graph):
     assert (fast >= 0).all()
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_fast_relevance_gives_the_reference_parameter_gradients(create_graph):
+    # what a RobustViT step backpropagates: with create_graph=True through the gradients themselves
+    torch.manual_seed(1)
+    model = tiny_vit(depth=3).double().eval()
+    images = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    target = torch.tensor([3, 5])
+    weights = torch.randn(2, 64, dtype=torch.float64)
+    grads = []
+    for fn in (relevance_map, relevance_map_reference):
+        model.zero_grad()
+        (fn(model, images, target, create_graph=create_graph) * weights).sum().backward()
+        grads.append([p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()])
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
+    assert any(g.abs().sum() > 0 for g in grads[0])
+
+
 def test_return_logits_gives_the_same_map_and_the_model_logits():
     torch.manual_seed(0)
     model, images = tiny_vit(num_classes=5, depth=2).eval(), torch.rand(3, 3, 32, 32)
