@@ -15,6 +15,7 @@ from oaedu.oamixer import (
     attention,
     attention_reference,
     conv_mixing,
+    conv_mixing_method,
     conv_mixing_reference,
     conv_toeplitz,
     local_distance,
@@ -192,6 +193,13 @@ def test_local_convmixer_branches_equal_reference_with_gradients(grid, kernel):
     for method in ("dense", "local"):
         for got, want in zip(run(method), expected, strict=True):
             assert torch.allclose(got, want, atol=1e-10), method
+
+
+def test_convmixer_picks_dense_on_small_grids_and_local_on_large():
+    assert conv_mixing_method(8 * 8, 5) == "dense"  # the course's ConvMixers: 8×8 patches
+    assert conv_mixing_method(14 * 14, 9) == "dense"
+    assert conv_mixing_method(28 * 28, 9) == "local"
+    assert conv_mixing_method(56 * 56, 9) == "local"
 
 
 def test_convmixer_shared_kernel_kappa_zero_and_timm_equivalence():

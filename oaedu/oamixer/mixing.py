@@ -136,11 +136,16 @@ def conv_mixing(
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
-        method = "dense" if h * w <= _DENSE_UP_TO[0] + _DENSE_UP_TO[1] * s * s else "local"
+        method = conv_mixing_method(h * w, s)
     coeff = (weight.flatten()[None, :, None] * torch.exp(log_mask_local)).to(x.dtype)  # (B, S², N): kernel ⊙ M
     if method == "dense":
         return _conv_mixing_dense(x, coeff, bias, s)
     return _conv_mixing_local(x, coeff, bias, s)
+
+
+def conv_mixing_method(num_patches: int, kernel_size: int) -> str:
+    """The branch ``conv_mixing(..., method="auto")`` takes for ``N`` patches and an ``S×S`` kernel."""
+    return "dense" if num_patches <= _DENSE_UP_TO[0] + _DENSE_UP_TO[1] * kernel_size**2 else "local"
 
 
 def _scatter_index(h: int, w: int, s: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
