@@ -106,7 +106,7 @@ def conv_mixing_reference(
 # where the two cost the same, measured on CPU with C = 64 for S = 3, 5, 7, 9 (N ≈ 95, 185, 290, 430).
 _DENSE_UP_TO = (64.0, 4.5)
 _METHODS = ("auto", "dense", "local")
-_SCATTER_CACHE: dict[tuple[int, int, int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+_SCATTER_CACHE: dict[tuple[int, int, int, torch.device], tuple[torch.Tensor, int]] = {}
 
 
 def conv_mixing(
@@ -148,28 +148,33 @@ def conv_mixing_method(num_patches: int, kernel_size: int) -> str:
     return "dense" if num_patches <= _DENSE_UP_TO[0] + _DENSE_UP_TO[1] * kernel_size**2 else "local"
 
 
-def _scatter_index(h: int, w: int, s: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Where the local coefficients go in the flattened ``N×N`` matrix: ``matrix[tgt] = coeff[src]``.
+def _scatter_index(h: int, w: int, s: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Where each of the ``S²·N`` local coefficients goes in the flattened transposed matrix ``(M ⊙ W_linear)ᵀ``.
 
-    The nonzeros of the Toeplitz matrix (:func:`toeplitz_index`): entry ``(i, j)`` takes kernel offset
-    ``k = idx[i, j]``, i.e. ``coeff[k, i]`` of the ``(S², N)`` local coefficients.
+    Entry ``(i, j)`` of the Toeplitz matrix (:func:`toeplitz_index`) takes kernel offset ``k = idx[i, j]``, i.e.
+    ``coeff[k, i]``, and sits at ``j·N + i`` in the transposed matrix (so that ``x̃ᵀ·(M ⊙ W)ᵀ`` is a plain
+    matrix product). Coefficients of out-of-grid neighbours go to slots past ``N²``, each its own, and are dropped.
+    Returns the index and the number of slots.
     """
     key = (h, w, s, device)
     if key not in _SCATTER_CACHE:
         idx, valid = toeplitz_index(h, w, s)
         n = h * w
-        tgt = valid.flatten().nonzero().squeeze(1)
-        src = idx.flatten()[tgt] * n + tgt // n
-        _SCATTER_CACHE[key] = (src.to(device), tgt.to(device))
+        pos = valid.flatten().nonzero().squeeze(1)  # i·N + j of the nonzeros
+        index = torch.full((s * s * n,), -1, dtype=torch.int64)
+        index[idx.flatten()[pos] * n + pos // n] = (pos % n) * n + pos // n
+        unused = int((index < 0).sum())
+        index[index < 0] = n * n + torch.arange(unused)
+        _SCATTER_CACHE[key] = (index.to(device), n * n + unused)
     return _SCATTER_CACHE[key]
 
 
 def _conv_mixing_dense(x: torch.Tensor, coeff: torch.Tensor, bias: torch.Tensor | float, s: int) -> torch.Tensor:
     b, c, h, w = x.shape
     n = h * w
-    src, tgt = _scatter_index(h, w, s, x.device)
-    matrix = x.new_zeros(b, n * n).index_copy_(1, tgt, coeff.reshape(b, -1).index_select(1, src))
-    out = torch.baddbmm(torch.as_tensor(bias, dtype=x.dtype, device=x.device), x.flatten(2), matrix.view(b, n, n).mT)
+    index, slots = _scatter_index(h, w, s, x.device)
+    matrix_t = x.new_zeros(b, slots).index_copy_(1, index, coeff.reshape(b, -1))[:, : n * n].view(b, n, n)  # (M⊙W)ᵀ
+    out = torch.baddbmm(torch.as_tensor(bias, dtype=x.dtype, device=x.device), x.flatten(2), matrix_t)
     return out.view_as(x)
 
 
