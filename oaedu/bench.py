@@ -245,10 +245,9 @@ def table(rows: Sequence[Row], markdown: bool = False) -> str:
 def _header(device: str, clock_name: str, quick: bool) -> str:
     threads = torch.get_num_threads()
     gpu = (
-        "GPU: this run was on the GPU."
+        "CUDA was available to this run (the cases build CPU tensors unless they say otherwise)."
         if device == "cuda"
-        else "GPU: not measured — no GPU machine was lent to this run; on a CUDA machine the same command times "
-        "every row with synchronised wall time."
+        else "GPU column: none — no GPU machine was lent to this run, so every figure here is from the CPU."
     )
     return (
         f"Measured by `python -m oaedu.bench{' --quick' if quick else ''}` with torch {torch.__version__} on "

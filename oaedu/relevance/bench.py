@@ -128,8 +128,8 @@ def profiles(quick: bool) -> list[str]:
     return [
         f"""## Profile: the exact RobustViT step (batch {images.shape[0]}, depth {len(model.blocks)})
 
-Medians of the {clock()[1]} of nested calls (each phase is a difference), in ms and as a multiple of one
-cross-entropy step ({ce:.3g} ms). The exact step took {exact:.3g} ms = {exact / ce:.2f} CE steps.
+Nested calls timed in turns ({clock()[1]}, medians); each phase is the difference of two of them, in ms and as a
+multiple of one cross-entropy step ({ce:.3g} ms). The exact step took {exact:.3g} ms = {exact / ce:.2f} CE steps.
 
 | phase | ms | × CE step |
 |---|---|---|
@@ -141,8 +141,9 @@ gradients with their graph, {losses / ce:.2f} the rollout and the losses, and {d
 the derivative of the first-order gradient graph, which runs the backward of every op between the logit and each
 block's attention a second time, differentiated (second derivatives of the later blocks' softmaxes, LayerNorms
 and GELUs, and twice their matrix products). The exact gradient needs every one of these terms; the detached step
-(`create_graph=False`, row above) drops the double backward and costs about half as much. Autograd nodes of the
-exact step's backward (torch.profiler, share of the backward's CPU time):
+(`create_graph=False`, row above) drops the double backward and costs about half as much. Going lower would take a
+hand-derived second-order pass instead of autograd's. Autograd nodes of the exact step's backward (torch.profiler,
+share of the backward's CPU time; shares vary by a few points between runs):
 
 | autograd node | share |
 |---|---|
