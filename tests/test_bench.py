@@ -35,7 +35,7 @@ def test_main_prints_ratios_and_writes_markdown(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "ref/fast" in printed and "×" in printed and "1 threads" in printed and "CPU time" in printed
     text = out.read_text()
-    assert text.count("| ARI") == 1 and "goal: ref/fast ≥" in text and "GPU:" in text
+    assert text.count("| ARI") == 1 and "goal: ref/fast ≥" in text and "GPU column" in text
 
 
 def _row(name="r", fast=1.0, ref=None, peer=None, min_ref=None, min_peer=None):
