@@ -108,3 +108,25 @@ def finite(name: str, tensor: torch.Tensor, quiet: bool = False) -> None:
     if not torch.isfinite(t).all():
         raise CheckFailed(f"{name}: {int((~torch.isfinite(t)).sum())} non-finite values")
     _ok(f"{name} is finite", quiet)
+
+
+def effect(
+    name: str,
+    treated,
+    control,
+    direction: int = 1,
+    k: float = 2.0,
+    min_seeds: int = 3,
+    quiet: bool = False,
+) -> None:
+    """Check a paired effect over seeds (:mod:`oaedu.stats`): at least ``min_seeds`` seeds and a mean difference
+    ``treated − control`` beyond ``k`` standard errors, upwards (``direction=1``) or downwards (``-1``)."""
+    from .stats import effect as paired_effect
+
+    e = paired_effect(treated, control)
+    if not e.shown(direction, k, min_seeds):
+        want = ">" if direction > 0 else "<"
+        raise CheckFailed(
+            f"{name}: {e}; expected Δ {want} {'' if direction > 0 else '−'}{k:g}·SE over ≥ {min_seeds} seeds"
+        )
+    _ok(f"{name}: {e}", quiet)

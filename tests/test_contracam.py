@@ -99,6 +99,41 @@ def test_one_iteration_is_plain_contracam_and_the_running_max_grows(model, image
     assert (history[-1] > history[0]).any()
 
 
+def _eq3_oracle_second_iteration(model, images, tau=1.0):
+    """Iterative ContraCAM at T = 2 written from Eq. (2)-(3) one image at a time, with explicit sums."""
+    layer = model.encoder.layer
+    first = contracam(model, layer, images)
+    fill = images.mean((0, 2, 3), keepdim=True)
+    x2 = images * (1 - first[:, None]) + fill * first[:, None]
+    acts = {}
+    handle = layer.register_forward_hook(lambda _m, _i, out: acts.__setitem__("a", out))
+    try:
+        with torch.no_grad():
+            z1 = nn.functional.normalize(model(images), dim=1)  # z̄(x_n): 𝓑¹ and the positives
+            z2 = nn.functional.normalize(model(x2), dim=1)  # 𝓑², the current masked batch
+        maps = []
+        for i in range(len(images)):
+            q = nn.functional.normalize(model(x2[i : i + 1]), dim=1)[0]
+            a = acts["a"]
+            pos = q @ z1[i] / tau
+            negatives = [q @ z1[n] / tau for n in range(len(images)) if n != i]
+            negatives += [q @ z2[n] / tau for n in range(len(images)) if n != i]
+            score = pos - torch.logsumexp(torch.stack([pos, *negatives]), 0)
+            (g,) = torch.autograd.grad(score, a)
+            alpha = g.mean((2, 3), keepdim=True).clamp_min(0)
+            maps.append((alpha * a).sum(1).clamp_min(0).detach())
+    finally:
+        handle.remove()
+    cam2 = nn.functional.interpolate(torch.cat(maps)[:, None], size=images.shape[-2:], mode="bicubic")[:, 0]
+    return torch.maximum(first, minmax(cam2.clamp_min(0)))
+
+
+def test_iterative_contracam_matches_eq_3_at_two_iterations(model, images):
+    expected = _eq3_oracle_second_iteration(model, images)
+    got = iterative_contracam(model, model.encoder.layer, images, iterations=2)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
 def test_bad_inputs_raise(model, images):
     with pytest.raises(ValueError, match="two images"):
         contracam(model, model.encoder.layer, images[:1])
@@ -172,6 +207,34 @@ def test_background_only_tiles_the_empty_rectangle():
     cols = torch.tensor([5 + j % 3 for j in range(8)])  # the 3-column strip repeated from the left edge
     torch.testing.assert_close(bg[0], images[0][:, :, cols])
     torch.testing.assert_close(bg[1], images[1])  # no background: left as is, flagged invalid
+
+
+def test_background_only_needs_an_object_and_a_real_background_area():
+    images = torch.rand(3, 3, 8, 8)
+    cams = torch.zeros(3, 8, 8)  # image 0: the CAM found nothing, so nothing is known to be background
+    cams[1, :, :7] = 1.0  # image 1: a one-column sliver (8 of 64 pixels) is left
+    cams[2, :4] = 1.0  # image 2: the bottom half is background
+    _, valid = background_only(images, cams, threshold=0.2, min_area=0.25)
+    assert valid.tolist() == [False, False, True]
+    _, valid = background_only(images, cams, threshold=0.2, min_area=0.1)
+    assert valid.tolist() == [False, True, True]
+    with pytest.raises(ValueError, match="min_area"):
+        background_only(images, cams, min_area=2.0)
+
+
+def test_mix_batch_draws_donors_among_valid_backgrounds_only():
+    g = torch.Generator().manual_seed(0)
+    images = torch.rand(8, 3, 8, 8, generator=g)
+    cams = torch.zeros(8, 8, 8)
+    cams[:, 2:6, 2:6] = 1.0
+    cams[1:] = 1.0  # only image 0 has a background
+    bgs = background_only(images, cams)
+    mixed, selected = mix_batch(images, cams, p=1.0, generator=g, backgrounds=bgs)
+    assert selected.all()  # p = 1 is honoured although 7 of 8 images have no background
+    expected = background_mixup(images, cams, bgs[0][[0] * 8])
+    torch.testing.assert_close(mixed, expected)
+    none, selected = mix_batch(images[1:], cams[1:], p=1.0, generator=g)
+    assert torch.equal(none, images[1:]) and not selected.any()
 
 
 def test_background_mixup_weights_sum_to_one():

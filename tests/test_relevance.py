@@ -5,6 +5,7 @@ from oaedu.models import build_model, tiny_vit
 from oaedu.relevance import (
     minmax,
     normalized_cut_mask,
+    relevance_at,
     relevance_losses,
     relevance_map,
     relevance_map_reference,
@@ -24,6 +25,24 @@ def test_fast_relevance_equals_the_reference(kwargs, create_graph):
     assert fast.shape == (3, 64)  # prefix tokens excluded
     torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
     assert (fast >= 0).all()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_fast_relevance_gives_the_reference_parameter_gradients(create_graph):
+    # what a RobustViT step backpropagates: with create_graph=True through the gradients themselves
+    torch.manual_seed(1)
+    model = tiny_vit(depth=3).double().eval()
+    images = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    target = torch.tensor([3, 5])
+    weights = torch.randn(2, 64, dtype=torch.float64)
+    grads = []
+    for fn in (relevance_map, relevance_map_reference):
+        model.zero_grad()
+        (fn(model, images, target, create_graph=create_graph) * weights).sum().backward()
+        grads.append([p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()])
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
+    assert any(g.abs().sum() > 0 for g in grads[0])
 
 
 def test_return_logits_gives_the_same_map_and_the_model_logits():
@@ -115,6 +134,61 @@ def test_robustvit_step_trains_and_confidence_only_skips_relevance():
         fast, _ = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
         ref, _ = robustvit_step(create_graph=create_graph, reference=True)(model, images, labels, masks)
         torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
+
+
+def test_pixel_step_is_eq_1_to_5_at_pixel_resolution():
+    # Oracle from RobustViT Eq. (1)-(5) as printed: R = min-max of the bilinearly upsampled map over the pixels,
+    # L_fg = MSE(R ⊙ S, 1). The step uses the released L_fg = MSE(R ⊙ S, S): same gradient, value lower by the
+    # constant λ_rel·λ_fg·mean(1 − S).
+    from oaedu.data import background_challenge
+
+    torch.manual_seed(0)
+    data = background_challenge("original", 4, seed=3, num_classes=3)
+    images, labels, masks = data.images, data.labels, data.masks
+    model = tiny_vit(num_classes=3, depth=2)
+    params = [p for p in model.parameters() if p.requires_grad]
+    for create_graph in (False, True):
+        loss, _ = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
+        ours = torch.autograd.grad(loss, params, allow_unused=True)
+
+        rel, logits = relevance_map(model, images, labels, create_graph=create_graph, return_logits=True)
+        up = torch.nn.functional.interpolate(rel.view(-1, 1, 8, 8), size=(32, 32), mode="bilinear")[:, 0]
+        lo = up.flatten(1).min(1).values[:, None, None]
+        hi = up.flatten(1).max(1).values[:, None, None]
+        r = (up - lo) / (hi - lo)
+        s = masks.float()
+        l_bg = ((r * (1 - s)) ** 2).mean()  # Eq. (1)
+        l_fg = ((r * s - 1) ** 2).mean()  # Eq. (2)
+        l_cls = torch.nn.functional.cross_entropy(logits, logits.argmax(1))  # Eq. (4)
+        oracle = 0.8 * (2.0 * l_bg + 0.3 * l_fg) + 0.2 * l_cls  # Eq. (3) and (5)
+        theirs = torch.autograd.grad(oracle, params, allow_unused=True)
+        torch.testing.assert_close(loss, oracle - 0.8 * 0.3 * (1 - s).mean(), atol=1e-6, rtol=1e-5)
+        for a, b in zip(ours, theirs, strict=True):
+            assert (a is None) == (b is None)
+            if a is not None:
+                torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_patch_resolution_is_the_area_pooled_variant_and_underweights_boundaries():
+    # One patch half covered by the object: the pixel loss asks R = 1 on its object half, the patch loss asks
+    # R = 0.5 for the whole patch.
+    rel = torch.tensor([[0.0, 1.0, 0.0, 0.0]])
+    masks = torch.zeros(1, 4, 4, dtype=torch.bool)
+    masks[0, :2, 2] = True
+    r_patch, s_patch = relevance_at(rel, masks, (2, 2), "patch")
+    torch.testing.assert_close(s_patch, torch.tensor([[0.0, 0.5, 0.0, 0.0]]))
+    torch.testing.assert_close(r_patch, rel)
+    r_pix, s_pix = relevance_at(rel, masks, (2, 2), "pixel")
+    assert r_pix.shape == (1, 4, 4) and s_pix.dtype == torch.bool
+    patch, pixel = relevance_losses(r_patch, s_patch), relevance_losses(r_pix, s_pix)
+    # patch form: the half-covered patch at R = 1 meets L_fg = mean(s²(R − 1)²) exactly and pays (1 − s)²R² = 1/4
+    torch.testing.assert_close(patch["fg"], torch.tensor(0.0))
+    torch.testing.assert_close(patch["bg"], torch.tensor(0.25 / 4))
+    assert pixel["fg"] > 0 and not torch.isclose(pixel["bg"], patch["bg"])
+    with pytest.raises(ValueError, match="resolution"):
+        relevance_at(rel, masks, (2, 2), "token")
+    with pytest.raises(ValueError, match="resolution"):
+        robustvit_step(resolution="tokens")
 
 
 def test_normalized_cut_separates_two_clusters():

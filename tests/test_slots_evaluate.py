@@ -19,19 +19,43 @@ from oaedu.slots import (
 )
 
 
-def test_otsu_two_levels_and_constant_map():
+@pytest.mark.parametrize("bins", [256, None])
+def test_otsu_two_levels_and_constant_map(bins):
     x = torch.tensor([[0.1, 0.1, 0.1, 0.9, 0.9], [0.3, 0.3, 0.3, 0.3, 0.3]])
-    t = otsu_threshold(x)
+    t = otsu_threshold(x, bins)
     assert 0.1 <= t[0] < 0.9
     assert not (x[1] > t[1]).any()  # constant map: empty mask, no NaN
-    torch.testing.assert_close(t, otsu_threshold_reference(x))
+    torch.testing.assert_close(t, otsu_threshold_reference(x, bins))
 
 
-def test_otsu_fast_equals_reference_on_random_maps():
-    maps = torch.rand(30, 16, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    torch.testing.assert_close(otsu_threshold(maps), otsu_threshold_reference(maps))
-    levels = torch.randint(0, 4, (30, 16), generator=torch.Generator().manual_seed(1)).double()  # many ties
-    torch.testing.assert_close(otsu_threshold(levels), otsu_threshold_reference(levels))
+@pytest.mark.parametrize("bins", [256, 16, None])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_otsu_fast_equals_reference_on_random_maps(bins, dtype):
+    maps = torch.rand(60, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(dtype) ** 3
+    torch.testing.assert_close(otsu_threshold(maps, bins), otsu_threshold_reference(maps, bins))
+    levels = torch.randint(0, 4, (30, 16), generator=torch.Generator().manual_seed(1)).to(dtype)  # many ties
+    torch.testing.assert_close(otsu_threshold(levels, bins), otsu_threshold_reference(levels, bins))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_binned_otsu_is_scikit_images_threshold_otsu(dtype):
+    # The paper binarises each attention map with scikit-image's 256-bin Otsu (App. A.5).
+    filters = pytest.importorskip("skimage.filters")
+    g = torch.Generator().manual_seed(2)
+    maps = torch.cat([torch.rand(40, 256, generator=g) ** 4, torch.randn(40, 256, generator=g).softmax(-1)]).to(dtype)
+    expected = torch.tensor([float(filters.threshold_otsu(m.numpy())) for m in maps], dtype=torch.float64)
+    torch.testing.assert_close(otsu_threshold(maps), expected, rtol=0, atol=0)
+    torch.testing.assert_close(otsu_threshold_reference(maps), expected, rtol=0, atol=0)
+
+
+def test_binned_and_exact_otsu_differ_and_bins_are_checked():
+    g = torch.Generator().manual_seed(3)
+    maps = torch.rand(200, 64, generator=g) ** 3
+    binned = maps > otsu_threshold(maps)[:, None]
+    exact = maps > otsu_threshold(maps, None)[:, None]
+    assert (binned != exact).any()  # the 256-bin histogram moves some thresholds
+    with pytest.raises(ValueError, match="bins"):
+        otsu_threshold(maps, 1)
 
 
 def _instances():

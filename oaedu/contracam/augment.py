@@ -127,22 +127,30 @@ def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
 
 
 def background_only(
-    images: torch.Tensor, cams: torch.Tensor, threshold: float = 0.2
+    images: torch.Tensor, cams: torch.Tensor, threshold: float = 0.2, min_area: float = 1 / 16
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Background-only images for BG-Mixup (§2.3, App. B.3): binarise each CAM at ``threshold``, take the largest
     rectangle of background (zeros) and tile it over the whole image.
 
-    Returns ``(backgrounds (B,3,H,W), valid bool (B,))``; ``valid`` is False where the CAM covers every pixel.
+    Returns ``(backgrounds (B,3,H,W), valid bool (B,))``. An image is valid only when its CAM found an object (some
+    pixel ≥ ``threshold``: an all-zero CAM says nothing about where the background is) and its rectangle covers at
+    least ``min_area`` of the image (a sliver tiled over the image is a flat colour, not a background); invalid
+    images are returned unchanged. The paper names no minimum; its released code takes the largest strip outside
+    the foreground's bounding box, of any size.
     """
     maps = _check_cam(cams)
     if images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
-    rects = largest_empty_rectangle((maps >= threshold).cpu())
+    if not 0.0 <= min_area <= 1.0:
+        raise ValueError(f"min_area must be a fraction of the image in [0, 1], got {min_area}")
+    fg = (maps >= threshold).cpu()
+    rects = largest_empty_rectangle(fg)
     _, _, h, w = images.shape
+    found = fg.flatten(1).any(1)
     out = images.clone()
     valid = torch.zeros(images.shape[0], dtype=torch.bool)
     for i, (y0, x0, y1, x1) in enumerate(rects.tolist()):
-        if y1 > y0 and x1 > x0:
+        if found[i] and y1 > y0 and x1 > x0 and (y1 - y0) * (x1 - x0) >= min_area * h * w:
             rows = y0 + torch.arange(h) % (y1 - y0)
             cols = x0 + torch.arange(w) % (x1 - x0)
             out[i] = images[i][:, rows][:, :, cols]
@@ -152,7 +160,8 @@ def background_only(
 
 def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torch.Tensor) -> torch.Tensor:
     """Eq. (4): ``x^{bg-mix} = CAM(x)⊙x + (1 − CAM(x))⊙x^{bg}``; the soft CAM in [0,1] is the per-pixel weight
-    (the two weights sum to 1), no sampled λ."""
+    (the two weights sum to 1), no sampled λ. As in Eq. (4), the background replaces the whole image outside the
+    object (the released code pastes it only inside the object's bounding box)."""
     maps = _check_cam(cams)
     if images.shape != backgrounds.shape or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(
@@ -168,18 +177,22 @@ def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torc
 def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshold: float = 0.2,
               generator: torch.Generator | None = None,
               backgrounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """BG-Mixup on a batch: each image is selected with probability ``p`` and takes the tiled background of a
-    random other image of the batch (a donor whose CAM leaves no background is skipped). Returns
-    ``(mixed, selected bool (B,))``. Pass ``backgrounds=background_only(images, cams, threshold)`` when the same
-    images are mixed many times (the masks are fixed during training, §1.8 of the notes)."""
+    """BG-Mixup on a batch: each image is selected with probability ``p`` and takes the tiled background of a random
+    image of the batch that has one (``valid`` in :func:`background_only`; possibly itself). Where the batch has no
+    valid background nothing is mixed. (The released code draws a donor from the whole batch and, when that donor
+    has no background, falls back to a queue of recent backgrounds; drawing among the valid donors keeps the same
+    mixing rate without a queue.) Returns ``(mixed, selected bool (B,))``. Pass
+    ``backgrounds=background_only(images, cams, threshold)`` when the same images are mixed many times (the masks are
+    fixed during training, §3)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be a probability, got {p}")
     b = images.shape[0]
     bgs, valid = backgrounds if backgrounds is not None else background_only(images, cams, threshold)
-    donor = torch.randperm(b, generator=generator)
-    selected = (torch.rand(b, generator=generator) < p) & valid[donor]
-    if not selected.any():
-        return images, selected
+    donors = valid.nonzero()[:, 0]
+    selected = torch.rand(b, generator=generator) < p
+    if not len(donors) or not selected.any():
+        return images, torch.zeros(b, dtype=torch.bool)
+    donor = donors[torch.randint(len(donors), (b,), generator=generator)]
     mixed = background_mixup(images, cams, bgs[donor.to(images.device)])
     return torch.where(selected.to(images.device)[:, None, None, None], mixed, images), selected
 

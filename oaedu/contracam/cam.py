@@ -25,9 +25,12 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
 
 
 def _finish(raw: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
-    """``raw (B,h,w)`` → optional bilinear upsampling (clamped ≥ 0, no bicubic undershoot) → min–max."""
+    """``raw (B,h,w)`` → optional bicubic upsampling → ReLU → min–max, in the order of Alg. 3 (App. A).
+
+    Bicubic is the released code's mode (Alg. 3 names none); its undershoot below 0 near sharp edges is cut by the
+    ReLU, where the released code upsamples after the ReLU and lets min–max shift the whole map instead."""
     if size is not None and tuple(raw.shape[-2:]) != tuple(size):
-        raw = F.interpolate(raw[:, None], size=size, mode="bilinear", align_corners=False)[:, 0].clamp_min(0)
+        raw = F.interpolate(raw[:, None], size=size, mode="bicubic", align_corners=False)[:, 0].clamp_min(0)
     return minmax(raw)
 
 
@@ -122,45 +125,51 @@ def contracam_reference(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     was = _in_eval(encoder)
     cap = _Capture(layer)
     try:
-        keys = _embed(encoder, images)
+        keys = _embed(encoder, images)  # z̄(x_n) for every image of the batch 𝓑
         maps = []
         for i in range(images.shape[0]):
             with torch.enable_grad():
-                q = F.normalize(encoder(images[i : i + 1]), dim=1)
-                acts = cap.value
-                s = score_from_embeddings(q, keys, None, None, tau, offset=i)
-                (grad,) = torch.autograd.grad(s.sum(), acts)
-            maps.append(_cam_from(acts, grad, nsr))
+                q = F.normalize(encoder(images[i : i + 1]), dim=1)  # z(x_i)
+                acts = cap.value  # A, the activation to explain
+                s = score_from_embeddings(q, keys, None, None, tau, offset=i)  # s_con(x_i; x_i, 𝓑 ∖ x_i), Eq. (1)
+                (grad,) = torch.autograd.grad(s.sum(), acts)  # ∂s_con/∂A
+            maps.append(_cam_from(acts, grad, nsr))  # ReLU(Σ_k α_k A^k), α_k from Eq. (2)
         raw = torch.cat(maps)
     finally:
         cap.close()
         encoder.train(was)
-    return _finish(raw, images.shape[-2:] if upsample else None)
+    return _finish(raw, images.shape[-2:] if upsample else None)  # Normalize(·) of Eq. (2)
 
 
-def _batched_step(encoder, cap, x, keys, positives, extra, tau, nsr):
+def _query(encoder: nn.Module, cap: _Capture, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass with gradients: the normalised embeddings ``z(x)`` and the captured activation ``A``."""
     with torch.enable_grad():
         q = F.normalize(encoder(x), dim=1)
-        acts = cap.value
-        s = score_from_embeddings(q, keys, positives, extra, tau)
-        (grad,) = torch.autograd.grad(s.sum(), acts)
-    return _cam_from(acts, grad, nsr), q.detach()
+    return q, cap.value
+
+
+def _cam_of_score(score: torch.Tensor, acts: torch.Tensor, nsr: bool) -> torch.Tensor:
+    (grad,) = torch.autograd.grad(score.sum(), acts)
+    return _cam_from(acts, grad, nsr)
 
 
 def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: float = 1.0, nsr: bool = True,
               upsample: bool = True) -> torch.Tensor:
-    """ContraCAM, Eq. (2) §2.2, for the whole batch with **one** backward pass.
+    """ContraCAM, Eq. (2) §2.2, for the whole batch with **one** forward and **one** backward pass.
 
-    Exact because the keys are detached and the encoder runs in eval mode, so score ``s_i`` depends on image
-    ``i``'s activations only and ``∂(Σ_j s_j)/∂A_i = ∂s_i/∂A_i``. Same output as :func:`contracam_reference`.
+    The keys are the detached queries of the same forward pass (Alg. 1: ``key = output.detach()``). This is exact
+    because the encoder runs in eval mode and the keys carry no gradient, so score ``s_i`` depends on image ``i``'s
+    activations only and ``∂(Σ_j s_j)/∂A_i = ∂s_i/∂A_i``. Same output as :func:`contracam_reference`.
     """
     _check_images(images)
     _check_layer(encoder, layer)
     was = _in_eval(encoder)
     cap = _Capture(layer)
     try:
-        keys = _embed(encoder, images)
-        raw, _ = _batched_step(encoder, cap, images, keys, None, None, tau, nsr)
+        q, acts = _query(encoder, cap, images)
+        keys = q.detach()
+        with torch.enable_grad():
+            raw = _cam_of_score(score_from_embeddings(q, keys, None, None, tau), acts, nsr)
     finally:
         cap.close()
         encoder.train(was)
@@ -169,10 +178,14 @@ def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: f
 
 def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
                         tau: float = 1.0, nsr: bool = True, return_all: bool = False):
-    """Iterative ContraCAM, Eq. (3) §2.2 / Alg. 1: ``x¹ = x``, ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙fill`` with
-    ``fill`` the batch-mean colour; the query is ``xᵗ``, the positive the **original** ``x``, the negatives the
-    other images of every iteration so far; ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns ``C̄AMᵀ (B,H,W)`` (and the list of
-    running maxima with ``return_all``). ``iterations=1`` equals :func:`contracam`.
+    """Iterative ContraCAM, Eq. (3) §2.2 and Alg. 1 (App. A), one forward and one backward per iteration.
+
+    ``x¹ = x`` and ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙fill`` with ``fill`` the batch-mean colour (Alg. 1's
+    ``mask_color``; Eq. 3's text fills with 0). The score of iteration ``t`` is
+    ``s_con(xᵗ; x, ⋃_{l≤t} 𝓑ˡ ∖ xˡ)``: the query is the masked image, the positive the **original** ``x``, and the
+    negatives the other images of every masked batch so far, the current one included, where ``𝓑¹`` is the
+    original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns ``C̄AMᵀ (B,H,W)`` (and the list of running
+    maxima with ``return_all``). ``iterations=1`` equals :func:`contracam`.
     """
     _check_images(images)
     _check_layer(encoder, layer)
@@ -183,17 +196,20 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     size = images.shape[-2:]
     fill = images.mean((0, 2, 3), keepdim=True)
     try:
-        keys = _embed(encoder, images)
-        bank: list[torch.Tensor] = []
         running = torch.zeros(images.shape[0], *size, device=images.device)
-        history = []
+        history, masked_batches = [], []
         x = images
-        for _ in range(iterations):
-            extra = torch.cat(bank) if bank else None
-            raw, q = _batched_step(encoder, cap, x, keys, keys, extra, tau, nsr)
+        for t in range(iterations):
+            q, acts = _query(encoder, cap, x)
+            if t == 0:
+                keys = q.detach()  # z̄(x): the positives and 𝓑¹ ∖ x¹
+            else:
+                masked_batches.append(q.detach())  # 𝓑ᵗ, appended before its own score (Alg. 1)
+            extra = torch.cat(masked_batches) if masked_batches else None
+            with torch.enable_grad():
+                raw = _cam_of_score(score_from_embeddings(q, keys, keys, extra, tau), acts, nsr)
             running = torch.maximum(running, _finish(raw, size))
             history.append(running)
-            bank.append(q)
             m = running[:, None]
             x = images * (1 - m) + fill * m
     finally:

@@ -15,6 +15,7 @@ CPU steps at ``lr = 1e-3`` would otherwise leave κ < 0.3.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 
 import torch
@@ -100,17 +101,24 @@ class OATokenMLP(_KappaMixin):
 
 
 class SharedKernelConv(torch.nn.Module):
-    """A 'same' convolution with one ``S×S`` kernel and one bias shared by all channels (OAMixer Eq. 9)."""
+    """A 'same' convolution with one ``S×S`` kernel and one bias shared by all channels (OAMixer Eq. 9).
+
+    Without ``weight``/``bias`` it starts like a fresh PyTorch convolution kernel: Kaiming-uniform weights and a
+    uniform bias, both with bound ``1/S`` (fan-in ``S²``).
+    """
 
     def __init__(self, kernel_size: int, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> None:
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd for a 'same' Toeplitz matrix, got {kernel_size}")
-        w = torch.zeros(kernel_size, kernel_size) if weight is None else weight.detach().clone()
         if weight is None:
-            torch.nn.init.normal_(w, std=kernel_size**-1)
-        self.weight = torch.nn.Parameter(w)
-        self.bias = torch.nn.Parameter(torch.zeros(1) if bias is None else bias.detach().reshape(1).clone())
+            w = torch.empty(1, 1, kernel_size, kernel_size)
+            torch.nn.init.kaiming_uniform_(w, a=math.sqrt(5))
+            weight = w[0, 0]
+        if bias is None:
+            bias = torch.empty(1).uniform_(-1 / kernel_size, 1 / kernel_size)
+        self.weight = torch.nn.Parameter(weight.detach().clone())
+        self.bias = torch.nn.Parameter(bias.detach().reshape(1).clone())
         self.kernel_size = kernel_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +128,7 @@ class SharedKernelConv(torch.nn.Module):
 
 
 class OAConv(_KappaMixin):
-    """Shared-kernel convolution with the object-aware mask, Eq. (11), computed locally in O(N·S²)."""
+    """Shared-kernel convolution with the object-aware mask, Eq. (11), from the local mask (:func:`conv_mixing`)."""
 
     def __init__(self, conv: SharedKernelConv, ctx: _Context, kappa_scale: float = 1.0) -> None:
         super().__init__()
@@ -145,7 +153,8 @@ def _convmixer_convs(model: ConvMixer) -> list[tuple[torch.nn.Sequential, int]]:
 def share_convmixer_kernels(model: ConvMixer) -> ConvMixer:
     """Replace each depthwise ``C×1×S×S`` conv of a timm ConvMixer by one shared ``S×S`` kernel, in place.
 
-    The shared kernel starts as the mean of the channel kernels. This is the paper's "ConvMixer"
+    The shared kernel and bias start as channel 0's: one draw of PyTorch's usual initialisation. (The mean of the
+    C independently drawn kernels would start about √C times smaller.) This is the paper's "ConvMixer"
     (App. E): the baseline and the OAMixer rows both use it.
     """
     if not isinstance(model, ConvMixer):
@@ -157,7 +166,7 @@ def share_convmixer_kernels(model: ConvMixer) -> ConvMixer:
         if conv.groups != conv.in_channels or conv.kernel_size[0] != conv.kernel_size[1]:
             raise ValueError("expected a square depthwise convolution in each ConvMixer block")
         inner[i] = SharedKernelConv(
-            conv.kernel_size[0], conv.weight.mean(0)[0], None if conv.bias is None else conv.bias.mean()
+            conv.kernel_size[0], conv.weight[0, 0], None if conv.bias is None else conv.bias[0]
         ).to(conv.weight.device)
     return model
 

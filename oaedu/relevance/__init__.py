@@ -1,17 +1,19 @@
 """RobustViT (Chefer et al., NeurIPS 2022): relevance maps of a ViT, and losses that move them onto the object."""
 
 from .data import SPLITS, marker_dataset, marker_patches, marker_vit
-from .losses import minmax, relevance_losses, robustvit_step
+from .losses import RESOLUTIONS, minmax, relevance_at, relevance_losses, robustvit_step
 from .maps import relevance_map, relevance_map_reference
 from .ncut import normalized_cut_mask
 
 __all__ = [
+    "RESOLUTIONS",
     "SPLITS",
     "marker_dataset",
     "marker_patches",
     "marker_vit",
     "minmax",
     "normalized_cut_mask",
+    "relevance_at",
     "relevance_losses",
     "relevance_map",
     "relevance_map_reference",

@@ -20,9 +20,11 @@ def minmax(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 def relevance_losses(
     relevance: torch.Tensor, fg_mask: torch.Tensor, lambda_bg: float = 2.0, lambda_fg: float = 0.3
 ) -> dict[str, torch.Tensor]:
-    """``L_bg = MSE(R⊙(1−S), 0)`` (Eq. 1), ``L_fg = MSE(R⊙S, S)`` (Eq. 2, the official form) and
-    ``L_relevance = λ_bg·L_bg + λ_fg·L_fg`` (Eq. 3), on per-image min–max normalised maps.
+    """``L_bg = MSE(R⊙(1−S), 0)`` (Eq. 1), ``L_fg = MSE(R⊙S, S)`` (Eq. 2 in the released code's form) and
+    ``L_relevance = λ_bg·L_bg + λ_fg·L_fg`` (Eq. 3), RobustViT §3, on per-image min–max normalised maps.
 
+    Eq. (2) as printed is ``MSE(R⊙S, 1)``; on background pixels both ``R⊙S`` and the target ``S`` are 0, so the
+    released form differs from it by the constant ``mean(1 − S)`` only and has the same gradient.
     ``relevance`` and ``fg_mask`` have the same shape ``(B, ...)``; the mask is bool or a fraction in [0, 1].
     """
     if relevance.shape != fg_mask.shape:
@@ -38,6 +40,27 @@ def relevance_losses(
     return {"bg": bg, "fg": fg, "relevance": lambda_bg * bg + lambda_fg * fg}
 
 
+RESOLUTIONS = ("pixel", "patch")
+
+
+def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], resolution: str = "pixel"):
+    """The map and the mask that RobustViT's losses compare, at ``resolution``; returns ``(map, mask)``.
+
+    ``"pixel"`` (the paper, §3, and its released code): the ``(B, h·w)`` patch map is upsampled bilinearly to the
+    ``(H, W)`` of the bool pixel ``masks``, which stay binary. ``"patch"`` (a cheaper variant): the map stays on the
+    ``h×w`` grid and each patch's target is its object fraction (area pooling). The patch form weighs a boundary
+    patch covered by a fraction ``f`` by ``f²`` in ``L_fg`` where the pixel form weighs it about ``f``, so it
+    under-weights object boundaries.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
+    h, w = grid
+    if resolution == "patch":
+        return relevance, F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
+    up = F.interpolate(relevance.view(-1, 1, h, w), size=masks.shape[-2:], mode="bilinear", align_corners=False)
+    return up[:, 0], masks
+
+
 def robustvit_step(
     lambda_rel: float = 0.8,
     lambda_cls: float = 0.2,
@@ -45,13 +68,17 @@ def robustvit_step(
     lambda_fg: float = 0.3,
     create_graph: bool = False,
     reference: bool = False,
+    resolution: str = "pixel",
 ):
     """A ``step`` for :func:`oaedu.train.fit`: ``λ_rel·L_relevance + λ_cls·CE(logits, argmax logits)`` (Eq. 4–5).
 
-    The relevance target is the ground-truth label (as in the released code); masks are area-pooled to the
-    patch grid. ``lambda_rel = 0`` gives the confidence-only control; ``reference=True`` computes the map with
-    :func:`relevance_map_reference` (same values, slower: for benchmarks and teaching).
+    The relevance target is the ground-truth label (as in the released code). The losses compare the map and the
+    mask at ``resolution`` (:func:`relevance_at`: ``"pixel"``, the paper's, by default). ``lambda_rel = 0`` gives
+    the confidence-only control; ``reference=True`` computes the map with :func:`relevance_map_reference` (same
+    values, slower: for benchmarks and teaching).
     """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
     relevance = relevance_map_reference if reference else relevance_map
 
     def confidence(logits):
@@ -62,8 +89,8 @@ def robustvit_step(
             logits = model(images)
             return lambda_cls * confidence(logits), logits
         rel, logits = relevance(model, images, labels, create_graph=create_graph, return_logits=True)
-        fg = F.adaptive_avg_pool2d(masks[:, None].float(), patch_grid(model)).flatten(1)
-        loss = relevance_losses(rel, fg, lambda_bg, lambda_fg)["relevance"]
+        r, s = relevance_at(rel, masks, patch_grid(model), resolution)
+        loss = relevance_losses(r, s, lambda_bg, lambda_fg)["relevance"]
         return lambda_rel * loss + lambda_cls * confidence(logits), logits
 
     return step

@@ -1,7 +1,7 @@
 """Object-centric self-supervised learning (Paper 5, Baldassarre & Azizpour 2022): slot attention vs
 cross-attention, the object encoder, Hungarian matching, the global and object losses, and the metrics."""
 
-from oaedu.slots.attention import CrossAttentionPool, SlotAttention
+from oaedu.slots.attention import CrossAttentionDecoder, SlotAttention
 from oaedu.slots.encoder import ObjectEncoder, ObjectOutput
 from oaedu.slots.evaluate import (
     auroc,
@@ -33,7 +33,7 @@ from oaedu.slots.train import as_training_data, encode, ssl_losses, ssl_step, tw
 
 __all__ = [
     "OBJECT_LOSSES",
-    "CrossAttentionPool",
+    "CrossAttentionDecoder",
     "ObjectEncoder",
     "ObjectOutput",
     "SlotAttention",

@@ -1,9 +1,10 @@
-"""Slot attention vs plain cross-attention pooling (Paper 5, object encoder).
+"""Slot attention vs cross-attention as the object function of Paper 5 (§2.1, App. A.2.3).
 
-Slot attention (Locatello et al., used by the paper's object encoder) normalises the logits
-``A = softmax_over_slots(q(S) k(X)^T / sqrt(d))`` across the K slots, so slots compete for each patch;
-each slot then takes the weighted mean of values, ``U = (A / sum_n A) v(X)``, and updates with a GRU + MLP
-for T iterations. The cross-attention baseline uses the usual softmax over the N keys (no competition).
+Slot attention (Locatello et al., 2020) normalises ``φ(q_i, h_n) = q(s_i)·k(h_n)/√D`` over the K slots,
+``α_in = exp φ_in / Σ_i' exp φ_i'n``, so slots compete for each patch; each slot then takes the weighted mean of
+the values with weights ``(α_in + ε) / Σ_n' (α_in' + ε)`` and updates with a GRU and a residual MLP, for
+``iters`` iterations (the paper uses one). The cross-attention baseline normalises over the N patches
+(``α_in = exp φ_in / Σ_n' exp φ_in'``): no competition between the queries.
 """
 
 from __future__ import annotations
@@ -19,24 +20,38 @@ def _check_tokens(x: torch.Tensor, dim: int) -> None:
         raise ValueError(f"tokens must be floating point, got {x.dtype}")
 
 
-class SlotAttention(nn.Module):
-    """K learned query slots, softmax over the slots (competition), ``iters`` GRU refinement steps.
+def _check_sizes(dim: int, num_slots: int, **counts: int) -> None:
+    for name, value in {"dim": dim, "num_slots": num_slots, **counts}.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
 
-    ``forward(x (B, N, D)) -> (slots (B, K, D), attn (B, K, N))``; ``attn`` sums to 1 over K per patch.
-    The residual MLP has hidden width D and GELU (the notes' slot-attention MLP uses 2D and ReLU); the narrower
-    MLP keeps the CPU toy small, and notebook 06's measured numbers use it.
+
+def _learned_queries(num_slots: int, dim: int) -> nn.Parameter:
+    """K learned query embeddings (the paper's "learned" queries, App. A.2.2), initialised ``N(0, 1/D)``."""
+    return nn.Parameter(torch.randn(1, num_slots, dim) * dim**-0.5)
+
+
+class SlotAttention(nn.Module):
+    """K learned slots, softmax over the slots (competition), ``iters`` GRU refinement steps (Paper 5, §2.1).
+
+    ``forward(x (B, N, D)) -> (slots (B, K, D), attn (B, K, N))``. ``attn`` is the softmax over the slots of the
+    **first** iteration, the one the paper evaluates (App. A.5); it sums to 1 over K for every patch. The weighted
+    mean adds ``ε`` before normalising over the patches, as slot attention defines it, so a slot that wins no
+    patch takes the mean of the values instead of a zero update. The residual MLP has hidden width 2D and GELU,
+    like the backbone's MLP (App. A.2.1).
     """
 
-    def __init__(self, dim: int, num_slots: int, iters: int = 3, eps: float = 1e-8) -> None:
+    def __init__(self, dim: int, num_slots: int, iters: int = 1, eps: float = 1e-8) -> None:
         super().__init__()
-        if num_slots < 1 or iters < 1:
-            raise ValueError("num_slots and iters must be >= 1")
+        _check_sizes(dim, num_slots, iters=iters)
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps}")
         self.dim, self.num_slots, self.iters, self.eps = dim, num_slots, iters, eps
-        self.slots = nn.Parameter(torch.randn(1, num_slots, dim) * dim**-0.5)
+        self.slots = _learned_queries(num_slots, dim)
         self.norm_x, self.norm_s, self.norm_m = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.q, self.k, self.v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
         self.gru = nn.GRUCell(dim, dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_tokens(x, self.dim)
@@ -44,33 +59,61 @@ class SlotAttention(nn.Module):
         x = self.norm_x(x)
         k, v = self.k(x), self.v(x)
         s = self.slots.expand(b, -1, -1)
-        attn = x.new_zeros(b, self.num_slots, x.shape[1])
+        first = None
         for _ in range(self.iters):
-            logits = self.q(self.norm_s(s)) @ k.transpose(1, 2) * self.dim**-0.5  # (B, K, N)
-            attn = logits.softmax(dim=1)  # competition: normalise over slots
-            w = attn / (attn.sum(dim=-1, keepdim=True) + self.eps)  # weighted mean over patches
-            upd = w @ v
-            s = self.gru(upd.reshape(-1, self.dim), s.reshape(-1, self.dim)).reshape(b, -1, self.dim)
+            logits = self.q(self.norm_s(s)) @ k.transpose(1, 2) * self.dim**-0.5  # φ_in, (B, K, N)
+            attn = logits.softmax(dim=1)  # α_in: normalised over the slots i
+            w = (attn + self.eps) / (attn + self.eps).sum(dim=-1, keepdim=True)  # weighted mean over patches n
+            s = self.gru((w @ v).reshape(-1, self.dim), s.reshape(-1, self.dim)).reshape(b, -1, self.dim)
             s = s + self.mlp(self.norm_m(s))
-        return s, attn
+            first = attn if first is None else first
+        return s, first
 
 
-class CrossAttentionPool(nn.Module):
-    """Baseline: K learned queries with the usual softmax over the N keys (no competition between queries).
+class _DecoderLayer(nn.Module):
+    """Pre-LN transformer decoder layer: query self-attention, cross-attention to the patches, MLP."""
 
-    ``forward(x (B, N, D)) -> (slots (B, K, D), attn (B, K, N))``; ``attn`` sums to 1 over N per query.
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm_self, self.norm_q, self.norm_x, self.norm_mlp = (nn.LayerNorm(dim) for _ in range(4))
+        self.self_attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, q: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.norm_self(q)
+        q = q + self.self_attn(h, h, h, need_weights=False)[0]
+        x = self.norm_x(x)
+        out, attn = self.cross_attn(self.norm_q(q), x, x, need_weights=True, average_attn_weights=True)
+        q = q + out
+        return q + self.mlp(self.norm_mlp(q)), attn
+
+
+class CrossAttentionDecoder(nn.Module):
+    """Baseline object function: K learned queries through ``layers`` pre-LN decoder layers (Paper 5, App. A.2.3).
+
+    Each layer has its own weights and runs query self-attention, multi-head cross-attention to the patches
+    (softmax over the N keys: no competition between the queries) with its output projection, and an MLP of
+    hidden width ``mlp_ratio·D`` with GELU, each behind a LayerNorm and a residual. The paper uses 2 layers of
+    4 heads. ``forward(x (B, N, D)) -> (queries (B, K, D), attn (B, K, N))``: ``attn`` is the **first** layer's
+    cross-attention averaged over its heads, the map the paper evaluates (App. A.5); it sums to 1 over N.
     """
 
-    def __init__(self, dim: int, num_slots: int) -> None:
+    def __init__(self, dim: int, num_slots: int, layers: int = 2, num_heads: int = 4, mlp_ratio: float = 2.0) -> None:
         super().__init__()
+        _check_sizes(dim, num_slots, layers=layers, num_heads=num_heads)
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} must be a multiple of num_heads {num_heads}")
         self.dim, self.num_slots = dim, num_slots
-        self.slots = nn.Parameter(torch.randn(1, num_slots, dim) * dim**-0.5)
-        self.norm_x = nn.LayerNorm(dim)
-        self.q, self.k, self.v = (nn.Linear(dim, dim, bias=False) for _ in range(3))
+        self.slots = _learned_queries(num_slots, dim)
+        self.layers = nn.ModuleList(_DecoderLayer(dim, num_heads, mlp_ratio) for _ in range(layers))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_tokens(x, self.dim)
-        x = self.norm_x(x)
-        logits = self.q(self.slots) @ self.k(x).transpose(1, 2) * self.dim**-0.5
-        attn = logits.softmax(dim=-1)
-        return attn @ self.v(x), attn
+        q = self.slots.expand(x.shape[0], -1, -1)
+        first = None
+        for layer in self.layers:
+            q, attn = layer(q, x)
+            first = attn if first is None else first
+        return q, first

@@ -2,7 +2,7 @@
 
 * backbone: a tiny ViT (``oaedu.models.tiny_vit`` with ``class_token=False``) gives patch tokens ``h_n``;
 * object function: :class:`~oaedu.slots.attention.SlotAttention` (softmax over slots) or the
-  :class:`~oaedu.slots.attention.CrossAttentionPool` baseline (softmax over patches) turns K learned queries
+  :class:`~oaedu.slots.attention.CrossAttentionDecoder` baseline (softmax over patches) turns K learned queries
   into K object tokens ``s_i``;
 * per-slot projection head ``p_i = g_obj(s_i)``;
 * global branch on the permutation-invariant mean of the slots: ``r = f_glob((1/K) Σ_i s_i)`` and
@@ -17,14 +17,14 @@ import torch
 from torch import nn
 
 from ..models import tiny_vit
-from .attention import CrossAttentionPool, SlotAttention
+from .attention import CrossAttentionDecoder, SlotAttention
 
 
 class ObjectOutput(NamedTuple):
     """What :class:`ObjectEncoder` returns for a batch of ``B`` images, ``K`` slots, ``N`` patches."""
 
     slots: torch.Tensor  # (B, K, D)   object tokens s_i
-    attn: torch.Tensor  # (B, K, N)    attention of the object function (slot attention: last iteration; paper: 1)
+    attn: torch.Tensor  # (B, K, N)    attention of the first slot iteration / first cross layer (App. A.5)
     proj: torch.Tensor  # (B, K, D)    object projections p_i
     global_rep: torch.Tensor  # (B, D) global representation r
     global_proj: torch.Tensor  # (B, D) global projection p^G
@@ -39,7 +39,8 @@ class ObjectEncoder(nn.Module):
     """Backbone → object function → per-slot projections and a global branch (Paper 5, Fig. 1, §2.1).
 
     ``attention="slot"`` uses slot attention (competition over slots, ``iters`` GRU steps, the paper uses 1);
-    ``attention="cross"`` the cross-attention baseline (each query normalises over the patches).
+    ``attention="cross"`` the cross-attention baseline (each query normalises over the patches): ``cross_layers``
+    pre-LN decoder layers of ``cross_heads`` heads (the paper: 2 layers of 4 heads).
     """
 
     def __init__(
@@ -52,6 +53,8 @@ class ObjectEncoder(nn.Module):
         depth: int = 2,
         num_heads: int = 2,
         iters: int = 1,
+        cross_layers: int = 2,
+        cross_heads: int = 4,
     ) -> None:
         super().__init__()
         if attention not in ("slot", "cross"):
@@ -73,7 +76,7 @@ class ObjectEncoder(nn.Module):
         self.object_fn: nn.Module = (
             SlotAttention(embed_dim, num_slots, iters=iters)
             if attention == "slot"
-            else CrossAttentionPool(embed_dim, num_slots)
+            else CrossAttentionDecoder(embed_dim, num_slots, layers=cross_layers, num_heads=cross_heads)
         )
         self.obj_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False)
         # BatchNorm in the global heads (as in SimCLR's projection head): at initialisation the mean of the slots

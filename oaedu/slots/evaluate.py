@@ -29,47 +29,81 @@ def _check_maps(maps: torch.Tensor) -> None:
         raise ValueError("maps contain NaN or inf")
 
 
-def otsu_threshold_reference(maps: torch.Tensor) -> torch.Tensor:
-    """Otsu (1979) per map ``(..., P)``: the threshold ``t`` (mask = ``x > t``) that maximises the between-class
-    variance ``w0 w1 (μ0 − μ1)²``, trying every distinct value as ``t``. A constant map has no split: its
-    threshold is its value, so its mask is empty (never NaN)."""
+OTSU_BINS = 256
+
+
+def _check_bins(bins: int | None) -> None:
+    if bins is not None and (not isinstance(bins, int) or bins < 2):
+        raise ValueError(f"bins must be None (exact Otsu) or an int >= 2, got {bins!r}")
+
+
+def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Tensor:
+    """Otsu (1979) per map ``(..., P)``, one map at a time: the threshold ``t`` (mask = ``x > t``) that maximises
+    the between-class variance ``w0 w1 (μ0 − μ1)²``.
+
+    ``bins=256`` (the default) is the paper's threshold, scikit-image's ``threshold_otsu``: a histogram of ``bins``
+    equal bins over ``[min, max]``, and ``t`` is the centre of the best bin to split after. ``bins=None`` tries every
+    distinct value as ``t`` (exact Otsu). A constant map has no split: its threshold is its value, so its mask is
+    empty (never NaN). Returns float64 ``(...)``."""
     _check_maps(maps)
-    flat = maps.detach().double().reshape(-1, maps.shape[-1])
+    _check_bins(bins)
+    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])
     out = []
-    for row in flat.tolist():
-        n = len(row)
-        best_t, best_var = max(row), -1.0
-        for t in sorted(set(row))[:-1]:
-            low = [x for x in row if x <= t]
-            high = [x for x in row if x > t]
-            w0, w1 = len(low) / n, len(high) / n
-            var = w0 * w1 * (sum(low) / len(low) - sum(high) / len(high)) ** 2
-            if var > best_var:
-                best_t, best_var = t, var
-        out.append(best_t)
+    for row in flat.numpy():
+        if bins is None:
+            values, counts = np.unique(row.astype(np.float64), return_counts=True)  # every distinct value a bin
+            centres = values
+        else:
+            counts, edges = np.histogram(row, bins=bins)  # equal bins over [min, max]
+            centres = (edges[:-1] + edges[1:]) / 2
+        if row.min() == row.max():
+            out.append(float(row[0]))  # constant map: no split
+            continue
+        w0, w1 = np.cumsum(counts)[:-1], np.cumsum(counts[::-1])[::-1][1:]  # class sizes when splitting after bin j
+        mu0 = np.cumsum(counts * centres)[:-1] / w0  # mean of the low class
+        mu1 = np.cumsum((counts * centres)[::-1])[::-1][1:] / w1  # mean of the high class
+        out.append(float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]))  # the best split's bin
     return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)
 
 
-def otsu_threshold(maps: torch.Tensor) -> torch.Tensor:
-    """Batched exact Otsu: sort each map, score every split with cumulative sums, keep the first best split
-    between two distinct values. Same thresholds as :func:`otsu_threshold_reference`, float64 ``(...)``."""
+def _histogram(flat: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Counts ``(M, bins)`` and bin centres of equal bins over each row's ``[min, max]``, binned as NumPy does."""
+    lo, hi = flat.amin(1, keepdim=True), flat.amax(1, keepdim=True)
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    edges = lo + torch.arange(bins + 1, dtype=flat.dtype, device=flat.device) * (span / bins)
+    edges[:, -1:] = torch.where(hi > lo, hi, lo + 1)
+    index = ((flat - lo) / span * bins).long().clamp_(0, bins - 1)
+    index -= (flat < edges.gather(1, index)).long()
+    index += ((flat >= edges.gather(1, index + 1)) & (index != bins - 1)).long()
+    counts = torch.zeros(flat.shape[0], bins, dtype=torch.float64, device=flat.device)
+    counts.scatter_add_(1, index, torch.ones_like(flat, dtype=torch.float64))
+    return counts, ((edges[:, :-1] + edges[:, 1:]) / 2).double()
+
+
+def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Tensor:
+    """Batched Otsu, the same thresholds as :func:`otsu_threshold_reference` (``bins=256``: scikit-image's
+    ``threshold_otsu``, the paper's; ``bins=None``: exact, every split between two sorted values scored with
+    cumulative sums). Float64 ``(...)``."""
     _check_maps(maps)
-    flat = maps.detach().double().reshape(-1, maps.shape[-1])
-    v, _ = flat.sort(1)
-    n = v.shape[1]
-    if n == 1:
-        return v[:, 0].reshape(maps.shape[:-1])
-    k = torch.arange(1, n, device=v.device, dtype=torch.float64)  # size of the low class
-    c = v.cumsum(1)
-    total = c[:, -1:]
-    mu0 = c[:, :-1] / k
-    mu1 = (total - c[:, :-1]) / (n - k)
-    var = (k / n) * (1 - k / n) * (mu0 - mu1) ** 2
-    var = torch.where(v[:, 1:] > v[:, :-1], var, torch.full_like(var, -1.0))  # split only between distinct values
-    best = var.argmax(1)
-    t = v.gather(1, best[:, None])[:, 0]
-    t = torch.where(var.max(1).values >= 0, t, v[:, -1])  # constant map: empty mask
-    return t.reshape(maps.shape[:-1])
+    _check_bins(bins)
+    flat = maps.detach().reshape(-1, maps.shape[-1])
+    constant = flat.amin(1) == flat.amax(1)
+    if bins is None:
+        counts, centres = torch.ones_like(flat, dtype=torch.float64), flat.double().sort(1).values
+    else:
+        counts, centres = _histogram(flat, bins)
+    if counts.shape[1] == 1:
+        return flat[:, 0].double().reshape(maps.shape[:-1])
+    w0 = counts.cumsum(1)[:, :-1]
+    w1 = counts.sum(1, keepdim=True) - w0
+    c = (counts * centres).cumsum(1)
+    mu0 = c[:, :-1] / w0.clamp_min(1)
+    mu1 = (c[:, -1:] - c[:, :-1]) / w1.clamp_min(1)
+    var = w0 * w1 * (mu0 - mu1) ** 2
+    if bins is None:  # split only between distinct values
+        var = torch.where(centres[:, 1:] > centres[:, :-1], var, torch.full_like(var, -1.0))
+    t = centres.gather(1, var.argmax(1, keepdim=True))[:, 0]
+    return torch.where(constant, flat[:, 0].double(), t).reshape(maps.shape[:-1])
 
 
 def _check_attn(attn: torch.Tensor, grid: tuple[int, int]) -> None:
@@ -77,14 +111,17 @@ def _check_attn(attn: torch.Tensor, grid: tuple[int, int]) -> None:
         raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
 
 
-def otsu_masks(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
-    """Binarise each slot's map ``attn (B, K, N)`` with its own Otsu threshold, upsample (nearest) to ``size``.
+def otsu_masks(
+    attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int], bins: int | None = OTSU_BINS
+) -> torch.Tensor:
+    """Binarise each slot's map ``attn (B, K, N)`` with its own Otsu threshold (:func:`otsu_threshold`; 256 bins,
+    the paper's, by default), upsample (nearest) to ``size``.
 
-    When ``size`` is a whole multiple of ``grid``, nearest upsampling repeats every patch equally often, so
-    thresholding on the patch grid first gives the same masks as thresholding the upsampled map.
-    Returns ``bool (B, K, H, W)``."""
+    When ``size`` is a whole multiple of ``grid``, nearest upsampling repeats every patch equally often, so it
+    scales every histogram count by the same factor, and thresholding on the patch grid first gives the same masks
+    as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
     _check_attn(attn, grid)
-    masks = attn.double() > otsu_threshold(attn)[..., None]
+    masks = attn.double() > otsu_threshold(attn, bins)[..., None]
     b, k, _ = attn.shape
     up = F.interpolate(masks.reshape(b, k, *grid).float(), size=size, mode="nearest")
     return up > 0.5
@@ -103,7 +140,10 @@ def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
 
 
 # Ties between assignments with the same total IoU are broken towards the objects: the background row's IoU
-# counts (1 − BG_TIE) in the assignment, so both versions pick the same matching.
+# counts (1 − BG_TIE) in the assignment. Two solvers (scipy's and the batched brute force) break exact ties
+# differently, so without a rule the two versions would disagree on a few images; this rule makes them agree.
+# It departs from the paper's solver (scipy, no rule) only on exact ties, and then only upwards: the object gets the
+# mask the background would have taken. docs/deviations.md gives its measured effect.
 BG_TIE = 1e-9
 
 

@@ -191,7 +191,9 @@ def cossim_loss_reference(
     """COSSIM, Eq. (3): ``−cos(p_abi, stopgrad(s_āb σ(i)))`` averaged over both views, images and slots.
 
     The target is the *pre-projection* slot of the other view (the projection head acts as SimSiam's
-    predictor); ``perm`` should come from matching the pre-projection slots. No negatives."""
+    predictor); ``perm`` should come from matching the pre-projection slots. No negatives. This is the scale of
+    the paper's Eq. (3); the released code returns ``(1 − cos)/2``, half the gradient, so a λ_O taken from the
+    released configuration means ``λ_O / 2`` here."""
     b, k, _ = _check_cossim(p0, p1, s0, s1, perm)
     proj, slots = (p0, p1), (s0.detach(), s1.detach())
     total = p0.new_zeros(())

@@ -1,0 +1,61 @@
+"""Effects over seeds: means, spreads and the one rule the course uses to call a difference real.
+
+An effect is a claim over seeds. With ``n`` paired runs (the method and its control trained on the same seed, so
+they share data and initial weights), the difference ``d_s = treated_s − control_s`` has mean ``d̄`` and standard
+error ``SE = std(d) / √n``. The course calls the effect *shown* when ``n ≥ 3`` and ``|d̄| > 2·SE`` in the claimed
+direction (roughly a 95 % interval that excludes zero); :func:`oaedu.check.effect` asserts exactly that.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+def _values(name: str, values: Sequence[float]) -> list[float]:
+    out = [float(v) for v in values]
+    if not out:
+        raise ValueError(f"{name}: need at least one value")
+    bad = [v for v in out if not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"{name}: values must be finite, got {bad}")
+    return out
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    v = _values("mean_std", values)
+    return statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A paired difference over seeds: ``treated − control``."""
+
+    treated: float
+    control: float
+    difference: float
+    se: float
+    n: int
+
+    def shown(self, direction: int = 1, k: float = 2.0, min_seeds: int = 3) -> bool:
+        """``n ≥ min_seeds`` and ``direction·d̄ > k·SE`` (``direction`` +1: treated larger; −1: smaller)."""
+        if direction not in (1, -1):
+            raise ValueError(f"direction must be +1 or -1, got {direction}")
+        return self.n >= min_seeds and direction * self.difference > k * self.se
+
+    def __str__(self) -> str:
+        return (f"{self.treated:.3g} vs {self.control:.3g}: Δ = {self.difference:+.3g} ± {self.se:.2g} (SE, "
+                f"{self.n} seed{'s' if self.n != 1 else ''})")
+
+
+def effect(treated: Sequence[float], control: Sequence[float]) -> Effect:
+    """The paired effect of ``treated`` over ``control``, one value per seed in the same order."""
+    t, c = _values("treated", treated), _values("control", control)
+    if len(t) != len(c):
+        raise ValueError(f"treated and control need one value per seed each, got {len(t)} and {len(c)}")
+    d = [a - b for a, b in zip(t, c, strict=True)]
+    se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.inf
+    return Effect(statistics.fmean(t), statistics.fmean(c), statistics.fmean(d), se, len(d))
