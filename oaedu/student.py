@@ -100,8 +100,11 @@ def build(src: str | Path | None = None, dst: str | Path | None = None, check: b
             continue
         if target.is_file():
             current = read_notebook(target)
-            if fingerprint(current) == wanted:
-                continue  # up to date; keep the outputs it may hold
+            if fingerprint(current) == wanted:  # up to date: keep the outputs it may hold
+                if recorded_fingerprint(current) != wanted:  # e.g. after a merge of two generated versions
+                    current.setdefault("metadata", {})["oaedu"] = new["metadata"]["oaedu"]
+                    write_notebook(current, target)
+                continue
             if not is_untouched_copy(current):
                 problems.append(
                     f"{target} holds your changes, so it was left as it is; to get the new copy, move it aside "

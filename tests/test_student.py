@@ -80,6 +80,11 @@ def test_build_writes_copies_and_reports_stale_and_stray_ones(course):
     assert any("02_gone.ipynb has no source notebook" in p for p in problems)
     assert build(src, dst) == [] and not (dst / "02_gone.ipynb").exists()
     assert "changed check" in "".join(_load(dst / "01_a.ipynb")["cells"][3]["source"])
+    merged = _load(dst / "01_a.ipynb")  # the right cells with an old fingerprint, as a git merge can leave it
+    merged["metadata"]["oaedu"]["fingerprint"] = "0" * 64
+    _write(dst / "01_a.ipynb", merged)
+    assert "stale" in build(src, dst, check=True)[0]
+    assert build(src, dst) == [] and build(src, dst, check=True) == []
 
 
 def test_build_never_overwrites_or_deletes_a_persons_work(course):
