@@ -45,6 +45,7 @@ def lab(tmp_path_factory):
     env = {
         **os.environ,
         "OAEDU_PROFILE": "smoke",
+        "OAEDU_THREADS": "1",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
         "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
