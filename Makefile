@@ -4,23 +4,42 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.oaedu-installed
 NB_TIMEOUT ?= 900
+# PyPI's torch brings CUDA libraries (a ~6 GB .venv). On a machine without an NVIDIA GPU, a CPU build is
+# much smaller: make lab TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
 export OMP_NUM_THREADS ?= 2
 export MPLBACKEND ?= Agg
 # Containers (Docker, some cloud shells) run as root, which JupyterLab refuses without this flag.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB := MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab $(LAB_ARGS)
 
-.PHONY: setup lab test lint unit notebooks bench student clean
+.PHONY: setup git-filter lab exercises test lint unit notebooks bench student headers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
+	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --index-url $(TORCH_INDEX) torch torchvision)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) git-filter
 
+# Outputs never reach a commit: git stores notebooks through nbstripout (.gitattributes). The command is
+# relative to the work tree, so every clone and worktree uses its own .venv.
+git-filter:
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git config filter.nbstripout.clean '$(BIN)/python -m nbstripout --keep-id' && \
+		git config filter.nbstripout.smudge cat && \
+		git config diff.ipynb.textconv '$(BIN)/python -m nbstripout --keep-id -t'; \
+	fi
+
+# The course (the notebooks with their solutions).
 lab: setup
-	MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
+	$(LAB) notebooks/
+
+# Students: the exercise copies in student/, yours to edit (`make student` never overwrites your changes).
+exercises: setup
+	$(LAB) student/
 
 lint: setup
 	$(BIN)/ruff check .
@@ -35,11 +54,17 @@ notebooks: setup
 
 test: lint unit notebooks
 
+# Maintainers, after editing notebooks/: regenerate the student copies (a copy a person edited is left alone).
 student: setup
 	$(BIN)/python -m oaedu student
 
+# Maintainers, after changing [project.urls] Repository in pyproject.toml: regenerate badges and Colab cells.
+headers: setup
+	$(BIN)/python -m oaedu headers
+
+# Timings do not belong in `make test`: the goals of docs/benchmarks.md are checked here (--check).
 bench: setup
-	$(BIN)/python -m oaedu.bench --markdown docs/benchmarks.md
+	$(BIN)/python -m oaedu.bench --check --markdown docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

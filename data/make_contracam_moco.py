@@ -1,4 +1,5 @@
-"""Make ``data/contracam_moco.pt``: a tiny MoCo (oaedu.contrastive) trained on 32-px multi-object scenes.
+"""Make ``oaedu/checkpoints/contracam_moco.pt`` (shipped in the package): a tiny MoCo (oaedu.contrastive)
+trained on 32-px multi-object scenes.
 
 Run from the repository root: ``python data/make_contracam_moco.py`` (about 3 minutes on one CPU thread).
 Deterministic for a given torch build. Notebook 04 loads it with ``oaedu.contrastive.load_online``.
@@ -11,6 +12,7 @@ import torch
 from oaedu.contrastive import MoCo, save_online, train_contrastive
 from oaedu.data import multi_object_scenes
 
+OUT = Path(__file__).resolve().parents[1] / "oaedu" / "checkpoints" / "contracam_moco.pt"
 SETTINGS = {"n": 2048, "seed": 0, "image_size": 32, "max_objects": 3, "epochs": 15, "batch_size": 128}
 
 if __name__ == "__main__":
@@ -24,4 +26,4 @@ if __name__ == "__main__":
         learner, scenes.images, SETTINGS["epochs"], SETTINGS["batch_size"], seed=SETTINGS["seed"]
     )
     print("loss per epoch", [round(v, 3) for v in losses])
-    save_online(learner, Path(__file__).with_name("contracam_moco.pt"))
+    save_online(learner, OUT)

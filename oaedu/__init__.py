@@ -2,6 +2,6 @@
 
 __version__ = "0.1.0"
 
-from . import check, config, notebook, utils  # noqa: E402  (the modules every notebook uses)
+from . import check, checkpoints, config, notebook, utils  # noqa: E402  (the modules every notebook uses)
 
-__all__ = ["__version__", "check", "config", "notebook", "utils"]
+__all__ = ["__version__", "check", "checkpoints", "config", "notebook", "utils"]

@@ -1,4 +1,8 @@
-"""Command line: ``python -m oaedu env | reproduce NAME | student [--check]``."""
+"""Command line: ``python -m oaedu env | reproduce NAME | student [--check] | headers [--check] | convert-clevr``.
+
+A mistake in what the user typed or set (an unknown name, a bad ``$OAEDU_PROFILE``, a missing folder) ends
+with a one-line argparse error and exit status 2; a traceback means a bug.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +10,115 @@ import argparse
 from collections.abc import Sequence
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="oaedu", description="oaedu course tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("env", help="print versions, device and profile (paste this into bug reports)")
-    student = sub.add_parser("student", help="write student copies of the notebooks into student/")
-    student.add_argument("--check", action="store_true", help="only check that the copies are up to date")
-    rep = sub.add_parser("reproduce", help="run a notebook's experiment headless: JSON results and PNG figures")
-    rep.add_argument("name", help="experiment name or 'all'")
-    rep.add_argument("--profile", default=None, help="smoke, cpu or gpu (default: $OAEDU_PROFILE or the machine's)")
-    rep.add_argument("--seeds", type=int, default=1, help="run seeds 0..N-1 and report mean ± std")
-    rep.add_argument("--out", default="runs", help="output folder (default: runs/)")
-    args = parser.parse_args(argv)
-    if args.command == "env":
-        from .utils import env_report
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    from .config import PROFILES
+    from .reproduce import EXPERIMENTS
 
-        for key, value in env_report().items():
+    parser = argparse.ArgumentParser(prog="oaedu", description="oaedu course tools")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("env", help="print versions, device, threads and profile (paste this into bug reports)")
+    notebooks = argparse.ArgumentParser(add_help=False)
+    notebooks.add_argument(
+        "--notebooks", metavar="DIR", default=None,
+        help="folder of the course notebooks (default: ./notebooks, else the source checkout's)",
+    )
+    student = sub.add_parser(
+        "student", parents=[notebooks], help="write student copies of the notebooks (never over a person's edits)"
+    )
+    student.add_argument("--out", metavar="DIR", default=None, help="where to write them (default: student/ beside)")
+    student.add_argument("--check", action="store_true", help="only check that the copies are up to date")
+    headers = sub.add_parser(
+        "headers", parents=[notebooks], help="set every notebook's badges and Colab cell from pyproject's address"
+    )
+    headers.add_argument("--check", action="store_true", help="only check that they agree")
+    names = [*EXPERIMENTS, "all"]
+    rep = sub.add_parser(
+        "reproduce", parents=[notebooks],
+        help="run a notebook's experiment headless: JSON results and PNG figures",
+        description="Run a notebook's experiment headless. Experiments: " + ", ".join(names) + ".",
+    )
+    rep.add_argument("name", choices=names, metavar="NAME", help="one of: " + ", ".join(names))
+    rep.add_argument("--profile", choices=PROFILES, default=None,
+                     help="smoke, cpu or gpu (default: $OAEDU_PROFILE or the machine's)")
+    rep.add_argument("--seeds", type=_positive_int, default=1, help="run seeds 0..N-1 and report mean ± std")
+    rep.add_argument("--out", default="runs", help="output folder (default: runs/)")
+    clevr = sub.add_parser(
+        "convert-clevr", help="convert DeepMind's CLEVR-with-masks TFRecords into the PNG folders the loader reads"
+    )
+    clevr.add_argument("tfrecords", help="clevr_with_masks_train.tfrecords (GZIP)")
+    clevr.add_argument("out", help="dataset folder, e.g. $OAEDU_DATA/clevr")
+    clevr.add_argument("--split", default="train", help="split folder to write (default: train)")
+    clevr.add_argument("--start", type=_non_negative_int, default=0, help="first scene to convert (default: 0)")
+    clevr.add_argument("--count", type=_positive_int, default=None, help="number of scenes (default: all)")
+    return parser, sub.choices
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return int(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, commands = _parser()
+    args = parser.parse_args(argv)
+
+    def user_input(fn, *a, **kw):
+        """Run a step that only checks what the user typed or set; its ValueError/FileNotFoundError is theirs."""
+        try:
+            return fn(*a, **kw)
+        except (ValueError, FileNotFoundError) as err:
+            commands[args.command].error(str(err))
+
+    if args.command == "env":
+        from .utils import env_report, set_threads
+
+        user_input(set_threads)
+        for key, value in user_input(env_report).items():
             print(f"{key:>10}  {value}")
     elif args.command == "reproduce":
         from .config import get_profile
-        from .reproduce import format_summary, reproduce
+        from .notebook import find_notebooks
+        from .reproduce import format_summary, plan, reproduce
+        from .utils import get_device, set_threads
 
-        report = reproduce(args.name, get_profile(args.profile), args.seeds, args.out)
+        profile = user_input(get_profile, args.profile)
+        folder = user_input(find_notebooks, args.notebooks)
+        user_input(set_threads)
+        user_input(get_device)
+        user_input(plan, args.name, profile, args.seeds, folder)
+        report = reproduce(args.name, profile, args.seeds, args.out, notebooks=folder)
         print(format_summary(report))
         print(f"results and figures in {args.out}/")
     elif args.command == "student":
         from .student import build
 
-        problems = build(check=args.check)
+        problems = user_input(build, args.notebooks, args.out, check=args.check)
         for problem in problems:
             print(problem)
         if problems:
             return 1
         if not args.check:
-            print("student copies written to student/")
+            print("student copies are up to date")
+    elif args.command == "headers":
+        from .notebook import sync_headers
+
+        changed = user_input(sync_headers, args.notebooks, check=args.check)
+        for path in changed:
+            print(f"{path}: badges or Colab cell {'differ from' if args.check else 'set from'} pyproject.toml")
+        if args.check and changed:
+            return 1
+    elif args.command == "convert-clevr":
+        from .data.clevr_tfrecord import convert
+
+        written = user_input(convert, args.tfrecords, args.out, args.split, args.start, args.count)
+        print(f"{written} scenes written to {args.out}/{args.split}/images and .../masks")
     return 0
 
 

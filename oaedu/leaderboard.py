@@ -4,9 +4,16 @@ None of the five papers compares its idea with the other four. Here every method
 synthetic Background Challenge, with the same tiny ViT (or, for the self-supervised BG-Mixup, the course's
 small contrastive CNN read out by a linear probe), the same epochs and the same seeds, through exactly the
 functions the paper notebooks use: ``oaedu.oamixer.oamixer_step``, ``oaedu.spatial_entropy.sar_step`` and
-``remove_last_skip``, ``oaedu.relevance.robustvit_step``, ``oaedu.contracam.mixup_prepare``. Each entry holds the
-eight variant accuracies, the BG-Gap and the training time per epoch. RobustViT is a finetuning method: it starts
-from the trained baseline and adds a short finetuning on a few masked images, which its cost column includes.
+``remove_last_skip``, ``oaedu.relevance.robustvit_step``, ``oaedu.contracam.mixup_prepare``.
+
+**A fair comparison.** Each method's own knob (OAMixer's κ scale, SAR's λ, RobustViT's finetuning learning rate,
+BG-Mixup's probability) is chosen by the same small search: every value of its grid (:data:`SEARCH`, the same number
+of values for every method) is trained on the first seed's training set and scored on a held-out **validation**
+split drawn from the training distribution (Original images, background correlated as in training). The test
+suite is never used to choose. The chosen value then runs on every seed. Each :class:`Entry` holds the eight
+variant accuracies, the BG-Gap, the validation accuracy and the training time per epoch. RobustViT is a finetuning
+method: it starts from the trained baseline and adds a short finetuning on a few masked images, which its cost
+column includes.
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import torch
 
 from .data import VARIANTS, MaskedImageDataset, background_challenge, background_challenge_suite
 from .models import patch_grid, tiny_vit
-from .train import evaluate_background_challenge, fit
+from .stats import Effect, effect
+from .train import ForwardFn, evaluate, evaluate_background_challenge, fit, plain_forward
 from .utils import get_device, seed_everything
 
 METRICS: tuple[str, ...] = (*VARIANTS, "bg_gap")
@@ -32,6 +40,7 @@ class Budget:
     """What every method gets: data, backbone size, epochs and optimiser settings."""
 
     n_train: int = 2000
+    n_val: int = 500
     n_test: int = 400
     epochs: int = 3
     lr: float = 2e-3
@@ -42,30 +51,62 @@ class Budget:
     depth: int = 4
     num_classes: int = 9
     bg_correlation: float = 0.9
-    kappa_scale: float = 20.0
-    sar_lambda: float = 0.05
-    p_mix: float = 0.4
     robustvit_images: int = 144
     robustvit_epochs: int = 10
-    robustvit_lr: float = 1e-4
 
     def vit(self) -> torch.nn.Module:
         return tiny_vit(num_classes=self.num_classes, image_size=self.image_size, patch_size=self.patch_size,
                         embed_dim=self.embed_dim, depth=self.depth)
 
 
+# name: (knob, values searched on the validation split); three values per method, so every search costs the same.
+SEARCH: dict[str, tuple[str, tuple[float, ...]]] = {
+    "OAMixer": ("kappa_scale", (5.0, 20.0, 80.0)),
+    "SAR": ("lambda", (0.01, 0.05, 0.2)),
+    "RobustViT": ("lr", (3e-5, 1e-4, 3e-4)),
+    "MoCo + BG-Mixup (probe)": ("p_mix", (0.2, 0.4, 0.6)),
+}
+
+
 @dataclass
 class Entry:
-    """One method, one seed: accuracies (%) per variant plus ``bg_gap``, and seconds per training epoch."""
+    """One method, one seed: accuracies (%) per variant plus ``bg_gap``, validation accuracy (%), seconds per epoch."""
 
     accuracy: dict[str, float]
     seconds_per_epoch: float
     note: str = ""
+    validation: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The knob value a method's search chose, and the validation accuracy (%) of every value tried."""
+
+    knob: str
+    value: float
+    validation: dict[float, float]
 
 
 @dataclass
-class Context:
+class Leaderboard:
+    """``entries``: ``{method: [Entry per seed]}``; ``choices``: ``{method: Choice}`` for methods with a knob."""
+
+    entries: dict[str, list[Entry]]
+    choices: dict[str, Choice]
+
+
+@dataclass
+class _Trained:
+    model: torch.nn.Module
+    forward: ForwardFn
+    seconds_per_epoch: float
+    note: str
+
+
+@dataclass
+class _Context:
     train: MaskedImageDataset
+    val: MaskedImageDataset
     suite: dict[str, MaskedImageDataset]
     budget: Budget
     seed: int
@@ -74,100 +115,135 @@ class Context:
     cache: dict = field(default_factory=dict)
 
 
-def _baseline(ctx: Context) -> Entry:
-    seed_everything(ctx.seed)
-    model = ctx.budget.vit()
-    history = fit(model, ctx.train, ctx.budget.epochs, ctx.budget.batch_size, ctx.budget.lr, seed=ctx.seed,
-                  device=ctx.device, progress=ctx.progress, desc="baseline")
-    ctx.cache["baseline"], ctx.cache["baseline_seconds"] = model, history.seconds_per_epoch
-    return Entry(evaluate_background_challenge(model, ctx.suite), history.seconds_per_epoch, "ViT, cross-entropy")
-
-
-def _trained_baseline(ctx: Context) -> tuple[torch.nn.Module, float]:
-    """The baseline of this seed (trained now unless the baseline row already did) and its seconds per epoch."""
-    if "baseline" not in ctx.cache:
-        _baseline(ctx)
-    return ctx.cache["baseline"], ctx.cache["baseline_seconds"]
-
-
-def _robustvit(ctx: Context) -> Entry:
-    """Finetune the trained baseline with the exact RobustViT losses on a few masked training images; the cost
-    counts the baseline's training plus the finetuning, spread over the budget's epochs."""
-    from .relevance import robustvit_step
-
-    baseline, seconds = _trained_baseline(ctx)
+def _fit_vit(ctx: _Context, model: torch.nn.Module, desc: str, **kwargs) -> float:
     b = ctx.budget
-    seed_everything(ctx.seed)
-    model = copy.deepcopy(baseline)
-    few = ctx.train.subset(slice(0, min(b.robustvit_images, len(ctx.train))))
-    start = time.perf_counter()
-    fit(model, few, b.robustvit_epochs, 16, b.robustvit_lr, weight_decay=1e-4, seed=ctx.seed, device=ctx.device,
-        progress=ctx.progress, desc="RobustViT", step=robustvit_step(create_graph=True))
-    seconds += (time.perf_counter() - start) / b.epochs
-    note = f"the baseline ViT finetuned {b.robustvit_epochs} epochs on {len(few)} masked images (exact relevance)"
-    return Entry(evaluate_background_challenge(model, ctx.suite), seconds, note)
+    history = fit(model, ctx.train, b.epochs, b.batch_size, b.lr, seed=ctx.seed, device=ctx.device,
+                  progress=ctx.progress, desc=desc, **kwargs)
+    return history.seconds_per_epoch
 
 
-def _oamixer(ctx: Context) -> Entry:
+def _baseline(ctx: _Context) -> _Trained:
+    if "baseline" not in ctx.cache:
+        seed_everything(ctx.seed)
+        model = ctx.budget.vit()
+        seconds = _fit_vit(ctx, model, "baseline")
+        ctx.cache["baseline"] = _Trained(model, plain_forward, seconds, "ViT, cross-entropy")
+    return ctx.cache["baseline"]
+
+
+def _oamixer(ctx: _Context, kappa_scale: float) -> _Trained:
     from .oamixer import GTLabeller, oamixer, oamixer_forward, oamixer_step
 
     seed_everything(ctx.seed)
     vit = ctx.budget.vit()
     labeller = GTLabeller(patch_grid(vit))
-    model = oamixer(vit, "l1", kappa_scale=ctx.budget.kappa_scale)
-    history = fit(model, ctx.train, ctx.budget.epochs, ctx.budget.batch_size, ctx.budget.lr, seed=ctx.seed,
-                  device=ctx.device, progress=ctx.progress, desc="OAMixer", step=oamixer_step(labeller))
-    accuracy = evaluate_background_challenge(model, ctx.suite, forward=oamixer_forward(labeller))
-    return Entry(accuracy, history.seconds_per_epoch, "ViT + OAMixer, ground-truth mask labels (train and test)")
+    model = oamixer(vit, "l1", kappa_scale=kappa_scale)
+    seconds = _fit_vit(ctx, model, "OAMixer", step=oamixer_step(labeller))
+    return _Trained(model, oamixer_forward(labeller), seconds,
+                    f"ViT + OAMixer, ground-truth mask labels (train and test), κ scale {kappa_scale:g}")
 
 
-def _sar(ctx: Context) -> Entry:
+def _sar(ctx: _Context, lam: float) -> _Trained:
     from .spatial_entropy import remove_last_skip, sar_step
 
     seed_everything(ctx.seed)
     model = remove_last_skip(ctx.budget.vit())
-    history = fit(model, ctx.train, ctx.budget.epochs, ctx.budget.batch_size, ctx.budget.lr, seed=ctx.seed,
-                  device=ctx.device, progress=ctx.progress, desc="SAR", step=sar_step(ctx.budget.sar_lambda))
-    note = f"ViT, last skip removed, CE + {ctx.budget.sar_lambda}·spatial entropy"
-    return Entry(evaluate_background_challenge(model, ctx.suite), history.seconds_per_epoch, note)
+    seconds = _fit_vit(ctx, model, "SAR", step=sar_step(lam))
+    return _Trained(model, plain_forward, seconds, f"ViT, last skip and LN removed, CE + {lam:g}·spatial entropy")
 
 
-def _ssl(ctx: Context, mixup: bool) -> Entry:
-    from .contracam import background_only, dataset_contracam, mixup_prepare
-    from .contrastive import MoCo, probe_background_challenge, train_contrastive
+def _robustvit(ctx: _Context, lr: float) -> _Trained:
+    """Finetune the trained baseline with the exact RobustViT losses on a few masked training images; the cost
+    counts the baseline's training plus the finetuning, spread over the budget's epochs."""
+    from .relevance import robustvit_step
 
-    images = ctx.train.images
+    baseline = _baseline(ctx)
+    b = ctx.budget
+    seed_everything(ctx.seed)
+    model = copy.deepcopy(baseline.model)
+    few = ctx.train.subset(slice(0, min(b.robustvit_images, len(ctx.train))))
+    start = time.perf_counter()
+    fit(model, few, b.robustvit_epochs, 16, lr, weight_decay=1e-4, seed=ctx.seed, device=ctx.device,
+        progress=ctx.progress, desc="RobustViT", step=robustvit_step(create_graph=True))
+    seconds = baseline.seconds_per_epoch + (time.perf_counter() - start) / b.epochs
+    note = f"the baseline ViT finetuned {b.robustvit_epochs} epochs on {len(few)} masked images, lr {lr:g}"
+    return _Trained(model, plain_forward, seconds, note)
+
+
+def _moco(ctx: _Context) -> tuple[torch.nn.Module, float]:
+    from .contrastive import MoCo, train_contrastive
+
     if "moco" not in ctx.cache:
         torch.manual_seed(ctx.seed)
         vanilla = MoCo(queue_size=512).to(ctx.device)
         start = time.perf_counter()
-        train_contrastive(vanilla, images, ctx.budget.epochs, ctx.budget.batch_size, seed=ctx.seed,
+        train_contrastive(vanilla, ctx.train.images, ctx.budget.epochs, ctx.budget.batch_size, seed=ctx.seed,
                           progress=ctx.progress, desc="MoCo")
         ctx.cache["moco"] = (vanilla, (time.perf_counter() - start) / ctx.budget.epochs)
-    vanilla, seconds = ctx.cache["moco"]
-    learner = vanilla
-    if mixup:
+    return ctx.cache["moco"]
+
+
+def _probe(ctx: _Context, encoder: torch.nn.Module, seconds: float, note: str) -> _Trained:
+    from .contrastive import linear_probe
+
+    return _Trained(linear_probe(encoder, ctx.train), plain_forward, seconds, note)
+
+
+def _ssl(ctx: _Context) -> _Trained:
+    vanilla, seconds = _moco(ctx)
+    return _probe(ctx, vanilla.encoder, seconds, "small CNN, MoCo, linear probe")
+
+
+def _bg_mixup(ctx: _Context, p_mix: float) -> _Trained:
+    from .contracam import background_only, dataset_contracam, mixup_prepare
+    from .contrastive import MoCo, train_contrastive
+
+    vanilla, _ = _moco(ctx)
+    images = ctx.train.images
+    if "cams" not in ctx.cache:
         cams = dataset_contracam(vanilla, images)
-        prepare = mixup_prepare(cams, background_only(images, cams, threshold=0.2), p=ctx.budget.p_mix)
-        torch.manual_seed(ctx.seed)
-        learner = MoCo(queue_size=512).to(ctx.device)
-        start = time.perf_counter()
-        train_contrastive(learner, images, ctx.budget.epochs, ctx.budget.batch_size, seed=ctx.seed,
-                          prepare=prepare, progress=ctx.progress, desc="MoCo + BG-Mixup")
-        seconds = (time.perf_counter() - start) / ctx.budget.epochs
-    accuracy = probe_background_challenge(learner.encoder, ctx.train, ctx.suite)
-    note = "small CNN, MoCo" + (" + BG-Mixup (ContraCAM of the vanilla MoCo)" if mixup else "") + ", linear probe"
-    return Entry(accuracy, seconds, note)
+        ctx.cache["cams"] = (cams, background_only(images, cams, threshold=0.2))
+    cams, backgrounds = ctx.cache["cams"]
+    torch.manual_seed(ctx.seed)
+    learner = MoCo(queue_size=512).to(ctx.device)
+    start = time.perf_counter()
+    train_contrastive(learner, images, ctx.budget.epochs, ctx.budget.batch_size, seed=ctx.seed,
+                      prepare=mixup_prepare(cams, backgrounds, p=p_mix), progress=ctx.progress,
+                      desc="MoCo + BG-Mixup")
+    seconds = (time.perf_counter() - start) / ctx.budget.epochs
+    note = f"small CNN, MoCo + BG-Mixup (ContraCAM of the vanilla MoCo, p = {p_mix:g}), linear probe"
+    return _probe(ctx, learner.encoder, seconds, note)
 
 
-METHODS: dict[str, Callable[[Context], Entry]] = {
+METHODS: dict[str, Callable[..., _Trained]] = {
     "baseline": _baseline,
     "OAMixer": _oamixer,
     "SAR": _sar,
     "RobustViT": _robustvit,
-    "MoCo (probe)": lambda ctx: _ssl(ctx, mixup=False),
-    "MoCo + BG-Mixup (probe)": lambda ctx: _ssl(ctx, mixup=True),
+    "MoCo (probe)": _ssl,
+    "MoCo + BG-Mixup (probe)": _bg_mixup,
 }
+# The row each method is compared with: the same pipeline without the idea.
+CONTROLS: dict[str, str] = {
+    "OAMixer": "baseline",
+    "SAR": "baseline",
+    "RobustViT": "baseline",
+    "MoCo + BG-Mixup (probe)": "MoCo (probe)",
+}
+
+
+def _context(budget: Budget, seed: int, device: torch.device, progress: bool) -> _Context:
+    b = budget
+    train = background_challenge("original", b.n_train, seed, b.image_size, b.num_classes, b.bg_correlation)
+    val = background_challenge("original", b.n_val, seed + 500, b.image_size, b.num_classes, b.bg_correlation)
+    suite = background_challenge_suite(b.n_test, seed + 1000, b.image_size, b.num_classes, b.bg_correlation)
+    return _Context(train, val, suite, b, seed, device, progress)
+
+
+def _entry(ctx: _Context, trained: _Trained) -> Entry:
+    accuracy = evaluate_background_challenge(trained.model, ctx.suite, forward=trained.forward)
+    validation = evaluate(trained.model, ctx.val, trained.forward)
+    return Entry(accuracy, trained.seconds_per_epoch, trained.note, validation)
 
 
 def run(
@@ -176,24 +252,46 @@ def run(
     methods: Sequence[str] | None = None,
     device: torch.device | str | None = None,
     progress: bool = True,
-) -> dict[str, list[Entry]]:
-    """Train and evaluate every method for every seed; returns ``{method: [Entry per seed]}``."""
-    methods = list(methods or METHODS)
+    search: Mapping[str, tuple[str, Sequence[float]]] | None = None,
+) -> Leaderboard:
+    """Choose every method's knob on the first seed's validation split, then train and evaluate every method for
+    every seed with its chosen knob. ``search`` replaces :data:`SEARCH` (the grids); ``methods=None`` runs all."""
+    methods = list(METHODS) if methods is None else list(methods)
+    if not methods:
+        raise ValueError("methods is empty; pass None for every method")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
     if not seeds:
         raise ValueError("need at least one seed")
+    grids = dict(SEARCH if search is None else search)
+    knobless = [m for m in grids if m not in SEARCH]
+    if knobless:
+        raise ValueError(f"{knobless} have no knob to search; methods with one: {list(SEARCH)}")
+    missing = [m for m in methods if m in SEARCH and not grids.get(m, ("", ()))[1]]
+    if missing:
+        raise ValueError(f"the search grid of {missing} is missing or empty")
     device = torch.device(device) if device is not None else get_device()
-    b = budget
-    results: dict[str, list[Entry]] = {m: [] for m in methods}
-    for seed in seeds:
-        train = background_challenge("original", b.n_train, seed, b.image_size, b.num_classes, b.bg_correlation)
-        suite = background_challenge_suite(b.n_test, seed + 1000, b.image_size, b.num_classes, b.bg_correlation)
-        ctx = Context(train, suite, b, seed, device, progress)
+    contexts = {seed: _context(budget, seed, device, progress) for seed in seeds}
+    first = contexts[seeds[0]]
+    choices: dict[str, Choice] = {}
+    chosen_runs: dict[str, Entry] = {}
+    for m in methods:
+        if m not in grids:
+            continue
+        knob, values = grids[m]
+        tried = {float(v): _entry(first, METHODS[m](first, v)) for v in values}
+        best = max(tried, key=lambda v: tried[v].validation)  # first of equals: the grid's order breaks ties
+        choices[m] = Choice(knob, best, {v: e.validation for v, e in tried.items()})
+        chosen_runs[m] = tried[best]
+    entries: dict[str, list[Entry]] = {m: [] for m in methods}
+    for seed, ctx in contexts.items():
         for m in methods:
-            results[m].append(METHODS[m](ctx))
-    return results
+            if seed == seeds[0] and m in chosen_runs:
+                entries[m].append(chosen_runs[m])
+            else:
+                entries[m].append(_entry(ctx, METHODS[m](ctx, *([choices[m].value] if m in choices else []))))
+    return Leaderboard(entries, choices)
 
 
 def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline") -> dict[str, dict[str, float]]:
@@ -212,6 +310,18 @@ def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline
         row["cost"] = statistics.fmean(e.seconds_per_epoch for e in entries) / ref_time
         table[method] = row
     return table
+
+
+def effects(results: Mapping[str, Sequence[Entry]], metric: str) -> dict[str, Effect]:
+    """The paired effect (:func:`oaedu.stats.effect`, seed by seed) of every method on ``metric`` over its control
+    (:data:`CONTROLS`), for the methods whose control is among the results."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+    return {
+        m: effect([e.accuracy[metric] for e in results[m]], [e.accuracy[metric] for e in results[c]])
+        for m, c in CONTROLS.items()
+        if m in results and c in results
+    }
 
 
 def format_leaderboard(table: Mapping[str, Mapping[str, float]], columns: Sequence[str] = METRICS) -> str:

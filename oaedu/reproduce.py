@@ -1,10 +1,11 @@
-"""``python -m oaedu reproduce NAME [--profile P] [--seeds N] [--out DIR]``: run experiments headless.
+"""``python -m oaedu reproduce NAME [--profile P] [--seeds N] [--out DIR] [--notebooks DIR]``: run experiments
+headless.
 
-An experiment *is* its notebook: the runner executes ``notebooks/NN_*.ipynb`` with ``OAEDU_PROFILE`` and
-``OAEDU_SEED`` set, so the numbers come from exactly the code a student runs. Each notebook leaves its
-headline numbers in a dict named ``RESULTS``. For every seed the runner saves the executed notebook and
-its figures (PNG); it then writes ``results.json`` with the per-seed results and, for every number, the
-mean and standard deviation over seeds.
+An experiment *is* its notebook: the runner executes ``NN_*.ipynb`` from the course's notebook folder (see
+:func:`oaedu.notebook.find_notebooks`) with ``OAEDU_PROFILE`` and ``OAEDU_SEED`` set, so the numbers come from
+exactly the code a student runs. Each notebook leaves its headline numbers in a dict named ``RESULTS``. For
+every seed the runner saves the executed notebook and its figures (PNG); it then writes ``results.json`` with
+the per-seed results and, for every number, the mean and standard deviation over seeds.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .config import PROFILES
+from .notebook import find_notebooks
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 EXPERIMENTS: dict[str, str] = {
     "background_bias": "01_background_bias.ipynb",
     "oamixer": "02_oamixer.ipynb",
@@ -43,9 +44,34 @@ with open(_os.environ["OAEDU_RESULTS_PATH"], "w") as _f:
 """
 
 
-def available() -> dict[str, Path]:
-    """The experiments whose notebook exists, by name."""
-    return {name: NOTEBOOK_DIR / nb for name, nb in EXPERIMENTS.items() if (NOTEBOOK_DIR / nb).is_file()}
+def available(notebooks: str | Path | None = None) -> dict[str, Path]:
+    """The experiments whose notebook exists in ``notebooks`` (default: :func:`oaedu.notebook.find_notebooks`)."""
+    folder = find_notebooks(notebooks)
+    return {name: folder / nb for name, nb in EXPERIMENTS.items() if (folder / nb).is_file()}
+
+
+def plan(name: str, profile: str, seeds: int, notebooks: str | Path | None = None) -> dict[str, Path]:
+    """Check a request and return the notebooks it runs, by experiment name.
+
+    Raises:
+        ValueError: an unknown experiment or profile, or fewer than one seed.
+        FileNotFoundError: no notebook folder, or the experiment's notebook is not in it.
+    """
+    if name != "all" and name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected 'all' or one of {', '.join(EXPERIMENTS)}")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    folder = find_notebooks(notebooks)
+    experiments = available(folder)
+    if name == "all":
+        if not experiments:
+            raise FileNotFoundError(f"no experiment notebook ({', '.join(EXPERIMENTS.values())}) in {folder}")
+        return experiments
+    if name not in experiments:
+        raise FileNotFoundError(f"the notebook for {name!r} ({EXPERIMENTS[name]}) is not in {folder}")
+    return {name: experiments[name]}
 
 
 def flatten(results: Mapping, prefix: str = "") -> dict[str, float]:
@@ -76,9 +102,12 @@ def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
 
 
 def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -> dict:
+    """Run one notebook; the kernel's own stdout/stderr (warnings at start-up, ...) go to ``out/kernel.log``,
+    not into the progress bar."""
     import nbformat
     from nbclient import NotebookClient
 
+    out = out.resolve()  # the kernel runs in the notebook's folder, so a relative path would land there
     out.mkdir(parents=True, exist_ok=True)
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(_DUMP.strip()))
@@ -88,8 +117,9 @@ def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(notebook.parent)}}).execute()
+        with open(out / "kernel.log", "w") as log:
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(notebook.parent)}}).execute(stdout=log, stderr=log)
     finally:
         for k, v in saved.items():
             if v is None:
@@ -108,18 +138,20 @@ def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -
     return json.loads(results_path.read_text())
 
 
-def reproduce(name: str, profile: str = "cpu", seeds: int = 1, out: str | Path = "runs", timeout: int = 3600) -> dict:
-    """Run experiment ``name`` (or ``"all"``) for seeds ``0..seeds-1``; return what ``results.json`` holds."""
-    experiments = available()
-    if name != "all" and name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; expected 'all' or one of {', '.join(EXPERIMENTS)}")
-    if name != "all" and name not in experiments:
-        raise FileNotFoundError(f"the notebook for {name!r} ({EXPERIMENTS[name]}) is not in {NOTEBOOK_DIR}")
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
-    names = list(experiments) if name == "all" else [name]
+def reproduce(
+    name: str,
+    profile: str = "cpu",
+    seeds: int = 1,
+    out: str | Path = "runs",
+    timeout: int = 3600,
+    notebooks: str | Path | None = None,
+) -> dict:
+    """Run experiment ``name`` (or ``"all"``) for seeds ``0..seeds-1``; return what ``results.json`` holds.
+
+    ``notebooks`` is the folder of the course notebooks (default: :func:`oaedu.notebook.find_notebooks`).
+    """
+    experiments = plan(name, profile, seeds, notebooks)
+    names = list(experiments)
     out = Path(out)
     report = {}
     runs = [(n, s) for n in names for s in range(seeds)]

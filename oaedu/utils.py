@@ -65,7 +65,8 @@ def set_threads(n: int | None = None) -> int:
 
 
 def env_report() -> dict[str, str]:
-    """Versions and hardware facts worth pasting into a bug report."""
+    """Versions and hardware facts worth pasting into a bug report (threads: torch's count, and
+    ``$OAEDU_THREADS`` when set; call :func:`set_threads` first to apply it)."""
     import matplotlib
     import timm
 
@@ -73,6 +74,7 @@ def env_report() -> dict[str, str]:
     from .config import get_profile
 
     device = get_device()
+    threads = os.environ.get("OAEDU_THREADS", "").strip()
     info = {
         "oaedu": __version__,
         "python": platform.python_version(),
@@ -81,7 +83,7 @@ def env_report() -> dict[str, str]:
         "numpy": np.__version__,
         "matplotlib": matplotlib.__version__,
         "device": str(device),
-        "threads": str(torch.get_num_threads()),
+        "threads": str(torch.get_num_threads()) + (f" ($OAEDU_THREADS={threads})" if threads else ""),
         "profile": get_profile(),
     }
     if device.type == "cuda":

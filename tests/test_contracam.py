@@ -1,12 +1,11 @@
 """ContraCAM (Eq. 2, 3), Grad-CAM vs captum, boxes, OA-Crop and background mixup (Eq. 4)."""
 
-from pathlib import Path
-
 import pytest
 import torch
 from captum.attr import LayerGradCam
 from torch import nn
 
+from oaedu import checkpoints
 from oaedu.contracam import (
     ContrastiveScore,
     background_mixup,
@@ -26,8 +25,6 @@ from oaedu.contracam import (
 )
 from oaedu.contrastive import MoCo, SmallEncoder, load_online
 from oaedu.contrastive.learners import _Learner
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -260,7 +257,7 @@ def test_background_mixup_weights_sum_to_one():
 
 
 def test_shipped_checkpoint_loads_strictly():
-    path = ROOT / "data" / "contracam_moco.pt"
+    path = checkpoints.path("contracam_moco.pt")
     assert path.stat().st_size < 1_000_000
     learner = load_online(path)
     assert isinstance(learner, _Learner) and not learner.training

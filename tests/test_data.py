@@ -1,14 +1,9 @@
 import time
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from oaedu.data import (
-    VARIANTS,
-    CLEVRWithMasks,
-    ImageNet9,
     background_challenge,
     background_challenge_suite,
     crop_boxes,
@@ -183,77 +178,6 @@ def test_paired_transforms_keep_masks_aligned():
     assert torch.equal(half_m, masks[:, :16, 16:])
     with pytest.raises(ValueError, match="match"):
         paired_hflip(images, masks[:, :16])
-
-
-def _write_png(path, array):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
-
-
-def test_imagenet9_reads_a_fake_tree(tmp_path):
-    rng = np.random.default_rng(0)
-    for c in ("00_dog", "01_bird"):
-        for i in range(2):
-            _write_png(tmp_path / "mixed_rand" / "val" / c / f"img{i}.png", rng.integers(0, 255, (20, 20, 3), np.uint8))
-    mask = np.zeros((20, 20), np.uint8)
-    mask[5:10, 5:10] = 1
-    (tmp_path / "fg_mask" / "val" / "01_bird").mkdir(parents=True)
-    np.save(tmp_path / "fg_mask" / "val" / "01_bird" / "img0.npy", mask)
-    data = ImageNet9(tmp_path, "mixed_rand", "val", image_size=20)
-    assert len(data) == 4 and data.classes == ["00_dog", "01_bird"]
-    image, label, m = data[2]
-    assert image.shape == (3, 20, 20) and label == 1 and m.sum() == 25 and data.has_mask(2)
-    assert not data[0][2].any() and not data.has_mask(0)
-
-
-def test_real_loaders_explain_missing_data(tmp_path):
-    with pytest.raises(FileNotFoundError, match="backgrounds_challenge"):
-        ImageNet9(tmp_path / "nowhere", "original")
-    with pytest.raises(ValueError, match="unknown variant"):
-        ImageNet9(tmp_path, "mixed")
-    with pytest.raises(FileNotFoundError, match="multi_object_datasets"):
-        CLEVRWithMasks(tmp_path / "nowhere")
-
-
-def test_clevr_reads_a_fake_tree(tmp_path):
-    rng = np.random.default_rng(0)
-    for i in range(3):
-        _write_png(tmp_path / "train" / "images" / f"{i}.png", rng.integers(0, 255, (24, 24, 3), np.uint8))
-        _write_png(tmp_path / "train" / "masks" / f"{i}.png", rng.integers(0, 4, (24, 24), np.uint8))
-    data = CLEVRWithMasks(tmp_path, "train", image_size=12)
-    image, mask, attrs = data[1]
-    assert image.shape == (3, 12, 12) and mask.shape == (12, 12) and mask.dtype == torch.int64
-    assert mask.max() <= 3 and attrs == {}
-    (tmp_path / "train" / "masks" / "2.png").unlink()
-    with pytest.raises(FileNotFoundError, match="no mask"):
-        CLEVRWithMasks(tmp_path, "train")
-
-
-def test_background_challenge_data_picks_its_source(tmp_path, monkeypatch):
-    from oaedu.data import background_challenge_data
-
-    monkeypatch.setenv("OAEDU_DATA", str(tmp_path))
-    monkeypatch.delenv("OAEDU_REAL_DATA", raising=False)
-    train, suite, source = background_challenge_data(64, 32, profile="gpu", num_classes=3)
-    assert source.startswith("synthetic") and len(train) == 64 and set(suite) == set(VARIANTS)
-    monkeypatch.setenv("OAEDU_REAL_DATA", "require")
-    with pytest.raises(FileNotFoundError, match="backgrounds_challenge"):
-        background_challenge_data(64, 32, profile="cpu")
-    rng = np.random.default_rng(0)
-    for variant in ["original", *VARIANTS]:
-        for split in ("train", "val"):
-            for c in ("00_dog", "01_bird"):
-                path = tmp_path / "bg_challenge" / variant / split / c / "a.png"
-                _write_png(path, rng.integers(0, 255, (16, 16, 3), np.uint8))
-    monkeypatch.setenv("OAEDU_REAL_DATA", "auto")
-    train, suite, source = background_challenge_data(64, 32, profile="gpu", image_size=16)
-    assert source.startswith("ImageNet-9") and len(train) == 2 and len(suite["mixed_rand"]) == 2
-    images, labels, masks = next(train.batches(2, num_workers=0))
-    assert images.shape == (2, 3, 16, 16) and labels.tolist() == [0, 1] and masks.dtype == torch.bool
-    assert torch.equal(train.labels, torch.tensor([0, 1]))
-    monkeypatch.setenv("OAEDU_REAL_DATA", "maybe")
-    with pytest.raises(ValueError, match="auto, off or require"):
-        background_challenge_data(8, 8)
 
 
 def test_take_and_first_of_each_class():

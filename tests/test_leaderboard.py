@@ -1,6 +1,6 @@
 import pytest
 
-from oaedu.leaderboard import METRICS, Budget, Entry, format_leaderboard, run, summarise
+from oaedu.leaderboard import METRICS, Budget, Choice, Entry, effects, format_leaderboard, run, summarise
 
 
 def _entry(value, seconds):
@@ -20,12 +20,40 @@ def test_summarise_gives_mean_std_and_relative_cost():
         summarise({"other": results["other"]})
 
 
-def test_run_trains_the_requested_methods_on_every_seed(monkeypatch):
-    budget = Budget(n_train=128, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32)
-    results = run(budget, seeds=(0, 1), methods=("baseline", "SAR"), device="cpu", progress=False)
-    assert set(results) == {"baseline", "SAR"} and all(len(v) == 2 for v in results.values())
-    budget_ft = Budget(n_train=64, n_test=16, epochs=1, num_classes=3, depth=1, embed_dim=32, robustvit_images=16,
-                       robustvit_epochs=1)
+def test_effects_pair_each_method_with_its_control_seed_by_seed():
+    results = {
+        "baseline": [_entry(50.0, 1.0), _entry(52.0, 1.0), _entry(54.0, 1.0)],
+        "SAR": [_entry(51.0, 1.0), _entry(53.5, 1.0), _entry(54.5, 1.0)],
+        "MoCo (probe)": [_entry(40.0, 1.0)] * 3,
+    }
+    out = effects(results, "mixed_rand")
+    assert set(out) == {"SAR"}  # BG-Mixup's control is MoCo, but BG-Mixup did not run
+    assert out["SAR"].difference == pytest.approx(1.0) and out["SAR"].n == 3
+    with pytest.raises(ValueError, match="metric"):
+        effects(results, "accuracy")
+
+
+TINY = Budget(n_train=128, n_val=32, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32,
+              robustvit_images=16, robustvit_epochs=1)
+
+
+def test_run_chooses_each_knob_on_the_validation_split_and_reuses_it_on_every_seed():
+    board = run(TINY, seeds=(0, 1), methods=("baseline", "SAR"), device="cpu", progress=False,
+                search={"SAR": ("lambda", (0.0, 0.5))})
+    assert set(board.entries) == {"baseline", "SAR"} and all(len(v) == 2 for v in board.entries.values())
+    choice = board.choices["SAR"]
+    assert isinstance(choice, Choice) and set(choice.validation) == {0.0, 0.5}
+    assert choice.validation[choice.value] == max(choice.validation.values())
+    assert board.entries["SAR"][0].validation == choice.validation[choice.value]
+    assert f"{choice.value:g}·spatial entropy" in board.entries["SAR"][1].note
+    for entries in board.entries.values():
+        for e in entries:
+            assert set(e.accuracy) == set(METRICS) and e.seconds_per_epoch > 0 and 0 <= e.validation <= 100
+            assert e.accuracy["bg_gap"] == pytest.approx(e.accuracy["mixed_same"] - e.accuracy["mixed_rand"])
+    assert "baseline" not in board.choices
+
+
+def test_robustvit_finetunes_the_baseline_of_its_seed(monkeypatch):
     import oaedu.relevance
 
     calls = []
@@ -36,17 +64,23 @@ def test_run_trains_the_requested_methods_on_every_seed(monkeypatch):
         return lambda *args: calls.append(1) or inner(*args)
 
     monkeypatch.setattr(oaedu.relevance, "robustvit_step", counting_step)
-    alone = run(budget_ft, methods=("RobustViT",), device="cpu", progress=False)["RobustViT"][0]
+    grid = {"RobustViT": ("lr", (1e-4,))}
+    alone = run(TINY, methods=("RobustViT",), device="cpu", progress=False, search=grid).entries["RobustViT"][0]
     assert len(calls) == 1  # 16 images, batch 16, one epoch: one finetuning step
-    both = run(budget_ft, methods=("baseline", "RobustViT"), device="cpu", progress=False)
+    both = run(TINY, methods=("baseline", "RobustViT"), device="cpu", progress=False, search=grid)
     # RobustViT finetunes this seed's baseline, trained on demand or reused from the baseline row.
-    assert both["RobustViT"][0].accuracy == pytest.approx(alone.accuracy)
-    assert alone.seconds_per_epoch > 0
-    for entries in results.values():
-        for e in entries:
-            assert set(e.accuracy) == set(METRICS) and e.seconds_per_epoch > 0
-            assert e.accuracy["bg_gap"] == pytest.approx(e.accuracy["mixed_same"] - e.accuracy["mixed_rand"])
+    assert both.entries["RobustViT"][0].accuracy == pytest.approx(alone.accuracy)
+    assert alone.seconds_per_epoch > both.entries["baseline"][0].seconds_per_epoch * 0.5
+
+
+def test_run_rejects_bad_requests():
     with pytest.raises(ValueError, match="unknown method"):
-        run(budget, methods=("Mixup",))
+        run(TINY, methods=("Mixup",))
     with pytest.raises(ValueError, match="seed"):
-        run(budget, seeds=())
+        run(TINY, seeds=())
+    with pytest.raises(ValueError, match="empty"):
+        run(TINY, methods=())
+    with pytest.raises(ValueError, match="no knob"):
+        run(TINY, methods=("baseline",), search={"baseline": ("lr", (1e-3,))})
+    with pytest.raises(ValueError, match="missing or empty"):
+        run(TINY, methods=("SAR",), search={"SAR": ("lambda", ())})

@@ -1,20 +1,25 @@
 """The notebooks follow the course convention and stay executable in CI.
 
 Execution itself is `make notebooks` (nbval under OAEDU_PROFILE=smoke); the root conftest.py fails that
-session if a notebook in notebooks/ is not collected or executes no cell.
+session if a notebook in notebooks/ is not collected or executes no cell. Outputs are checked in what git
+stores, not in the working file: running the course (JupyterLab autosaves) must keep `make test` green.
 """
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from oaedu.notebook import badges
+from oaedu.notebook import badges, binder_url, colab_cell, colab_url, repository, repository_url, stored_in_git
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+STUDENT_COPIES = sorted((ROOT / "student").glob("[0-9][0-9]_*.ipynb"))
 
 
 def _load(path):
@@ -45,12 +50,60 @@ def test_make_runs_every_notebook():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_is_committed_without_outputs(path):
-    for cell in _load(path)["cells"]:
+RECOVER = "git stores outputs: run `make setup`, then `git add --renormalize notebooks student` (see the README)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + STUDENT_COPIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_git_stores_notebooks_without_outputs(path):
+    stored = stored_in_git(path)
+    for cell in json.loads(stored if stored is not None else path.read_text())["cells"]:
         if cell["cell_type"] == "code":
-            assert cell.get("outputs") == [], f"{path.name}: a code cell has outputs"
-            assert cell.get("execution_count") is None, f"{path.name}: a code cell has an execution count"
+            assert cell.get("outputs") == [], f"{path.name}: a code cell has outputs; {RECOVER}"
+            assert cell.get("execution_count") is None, f"{path.name}: a code cell has an execution count; {RECOVER}"
+
+
+def _git(*args, cwd):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def test_git_filter_stores_a_run_notebook_without_outputs(tmp_path):
+    """The filter that `make setup` configures, on a throwaway repository: a notebook saved with outputs (as
+    JupyterLab autosaves it) is stored without them, sources and cell ids unchanged."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert "*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
+    assert "filter.nbstripout.clean '$(BIN)/python -m nbstripout --keep-id'" in (ROOT / "Makefile").read_text()
+    _git("init", "-q", cwd=tmp_path)
+    _git("config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id", cwd=tmp_path)
+    shutil.copy(ROOT / ".gitattributes", tmp_path)
+    clean = _load(NOTEBOOK_DIR / "02_oamixer.ipynb")
+    run = json.loads(json.dumps(clean))
+    for n, cell in enumerate(c for c in run["cells"] if c["cell_type"] == "code"):
+        cell["execution_count"] = n + 1
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "autosaved\n"}]
+    (tmp_path / "02_oamixer.ipynb").write_text(json.dumps(run, indent=1))
+    _git("add", ".", cwd=tmp_path)
+    stored = json.loads(_git("show", ":02_oamixer.ipynb", cwd=tmp_path))
+    assert stored["cells"] == clean["cells"]
+
+
+def test_the_filter_leaves_every_course_notebook_as_it_is(tmp_path):
+    # What git stores must be what the filter stores, or a fresh clone lists the notebook as modified after
+    # `make setup`. (A working file in another form is fine: `git add` stores it through the filter.)
+    texts = [stored_in_git(p) or p.read_text() for p in NOTEBOOKS + STUDENT_COPIES]
+    paths = [tmp_path / f"{i:02d}.ipynb" for i in range(len(texts))]
+    for path, text in zip(paths, texts, strict=True):
+        path.write_text(text)
+    cmd = [sys.executable, "-m", "nbstripout", "--keep-id", "-t", *map(str, paths)]
+    stripped = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    assert stripped == "".join(texts), "a notebook is not in nbstripout's form: `git add` it through the filter"
+
+
+def test_this_clone_has_the_filter_configured():
+    if stored_in_git(ROOT / "Makefile") is None:
+        pytest.skip("not a git work tree")
+    out = subprocess.run(["git", "config", "filter.nbstripout.clean"], cwd=ROOT, capture_output=True, text=True)
+    assert "nbstripout" in out.stdout, "git's nbstripout filter is not configured: run `make setup`"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -59,9 +112,9 @@ def test_notebook_follows_the_header_and_setup_convention(path):
     code = [c for c in cells if c["cell_type"] == "code"]
     assert code, f"{path.name} has no code cell"
     header = _source(cells[0])
-    assert cells[0]["cell_type"] == "markdown" and header.splitlines()[0] == badges(path.name)
+    assert cells[0]["cell_type"] == "markdown" and header.splitlines()[0] == badges(path.name), "run `make headers`"
     assert re.search(rf"^# {path.name[:2]} · ", header, re.M), "title must read '# NN · Title'"
-    assert "google.colab" in _source(code[0]) and "%pip install" in _source(code[0])
+    assert _source(code[0]) == colab_cell(), "the Colab cell differs from pyproject's address: run `make headers`"
     params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(params) == 1 and "config.select(" in _source(params[0])
     assert any("oaedu.notebook.setup(" in _source(c) for c in code)
@@ -76,3 +129,33 @@ def test_notebook_asserts_its_point_and_ends_with_an_exercise(path):
     assert "## Exercise" in markdown
     assert any("solution" in c.get("metadata", {}).get("tags", []) for c in cells)
     assert "## What you learned" in markdown
+
+
+def test_one_repository_address_everywhere():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    assert repository_url() == url, "the installed metadata is stale: run `make setup`"
+    readme, contributing = (ROOT / "README.md").read_text(), (ROOT / "CONTRIBUTING.md").read_text()
+    assert colab_url("00_start_here.ipynb") in readme and binder_url("00_start_here.ipynb") in readme
+    assert colab_cell().splitlines()[-1].strip() in contributing
+    # Any other mention of a GitHub address of the course must be this one.
+    texts = [readme, contributing] + [p.read_text() for p in NOTEBOOKS + STUDENT_COPIES]
+    for text in texts:
+        for owner_name in re.findall(r"(?:github\.com/|/gh/|/github/)([\w.-]+/[\w.-]+)", text):
+            if owner_name.split("/")[1].lower() == "oaedu":
+                assert owner_name == repository(), f"{owner_name} is not {repository()}"
+
+
+def test_headers_command_writes_badges_and_colab_cell_from_the_address(tmp_path):
+    from oaedu.notebook import read_notebook, sync_headers, write_notebook
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    nb = read_notebook(NOTEBOOK_DIR / "00_start_here.ipynb")
+    nb["cells"][0]["source"] = nb["cells"][0]["source"].replace(repository(), "someone/oaedu")
+    nb["cells"][1]["source"] = nb["cells"][1]["source"].replace(repository(), "someone/oaedu")
+    write_notebook(nb, folder / "00_start_here.ipynb")
+    cmd = [sys.executable, "-m", "oaedu", "headers", "--notebooks", str(folder), "--check"]
+    assert subprocess.run(cmd, capture_output=True).returncode == 1
+    assert sync_headers(folder) == [str(folder / "00_start_here.ipynb")] and sync_headers(folder, check=True) == []
+    assert (folder / "00_start_here.ipynb").read_text() == (NOTEBOOK_DIR / "00_start_here.ipynb").read_text()

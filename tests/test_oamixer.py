@@ -15,6 +15,7 @@ from oaedu.oamixer import (
     attention,
     attention_reference,
     conv_mixing,
+    conv_mixing_method,
     conv_mixing_reference,
     conv_toeplitz,
     local_distance,
@@ -156,9 +157,49 @@ def test_toeplitz_equals_conv2d_and_local_equals_reference():
     for dist in ("l1", "cosine"):
         m = reweight_mask(y, 0.9, dist)
         ref = conv_mixing_reference(x, w, 0.25, m, (7, 9))
-        fast = conv_mixing(x, w, 0.25, -0.9 * local_distance(label_map, 5, dist))
-        assert torch.allclose(fast, ref, atol=1e-10)
-    assert torch.allclose(conv_mixing(x, w, 0.0, torch.zeros(2, 25, 63, dtype=torch.float64)), conv, atol=1e-10)
+        for method in ("auto", "dense", "local"):
+            fast = conv_mixing(x, w, 0.25, -0.9 * local_distance(label_map, 5, dist), method=method)
+            assert torch.allclose(fast, ref, atol=1e-10), (dist, method)
+    for method in ("dense", "local"):
+        zero_log = torch.zeros(2, 25, 63, dtype=torch.float64)
+        assert torch.allclose(conv_mixing(x, w, 0.0, zero_log, method=method), conv, atol=1e-10), method
+    with pytest.raises(ValueError, match="method"):
+        conv_mixing(x, w, 0.0, zero_log, method="unfold")
+
+
+@pytest.mark.parametrize("grid", [(6, 5), (3, 11), (12, 12)])
+@pytest.mark.parametrize("kernel", [3, 7])
+def test_local_convmixer_branches_equal_reference_with_gradients(grid, kernel):
+    # dense and local branches, kernels wider than the grid, and the gradients to x, kernel, bias and κ
+    g = torch.Generator().manual_seed(kernel)
+    h, w_ = grid
+    y = _labels(2, h * w_, 3, seed=kernel)
+    x0 = torch.randn(2, 5, h, w_, generator=g, dtype=torch.float64)
+    w0 = torch.randn(kernel, kernel, generator=g, dtype=torch.float64)
+
+    def run(method):
+        x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
+        bias = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+        kappa = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+        if method == "reference":
+            out = conv_mixing_reference(x, w, bias, reweight_mask(y, kappa), grid)
+        else:
+            label_map = y.transpose(1, 2).reshape(2, 3, h, w_)
+            out = conv_mixing(x, w, bias, -kappa * local_distance(label_map, kernel), method=method)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+        return out, x.grad, w.grad, bias.grad, kappa.grad
+
+    expected = run("reference")
+    for method in ("dense", "local"):
+        for got, want in zip(run(method), expected, strict=True):
+            assert torch.allclose(got, want, atol=1e-10), method
+
+
+def test_convmixer_picks_dense_on_small_grids_and_local_on_large():
+    assert conv_mixing_method(8 * 8, 5) == "dense"  # the course's ConvMixers: 8×8 patches
+    assert conv_mixing_method(14 * 14, 9) == "dense"
+    assert conv_mixing_method(28 * 28, 9) == "local"
+    assert conv_mixing_method(56 * 56, 9) == "local"
 
 
 def test_convmixer_shared_kernel_kappa_zero_and_timm_equivalence():

@@ -27,6 +27,24 @@ def test_fast_relevance_equals_the_reference(kwargs, create_graph):
     assert (fast >= 0).all()
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_fast_relevance_gives_the_reference_parameter_gradients(create_graph):
+    # what a RobustViT step backpropagates: with create_graph=True through the gradients themselves
+    torch.manual_seed(1)
+    model = tiny_vit(depth=3).double().eval()
+    images = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    target = torch.tensor([3, 5])
+    weights = torch.randn(2, 64, dtype=torch.float64)
+    grads = []
+    for fn in (relevance_map, relevance_map_reference):
+        model.zero_grad()
+        (fn(model, images, target, create_graph=create_graph) * weights).sum().backward()
+        grads.append([p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()])
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=1e-8)
+    assert any(g.abs().sum() > 0 for g in grads[0])
+
+
 def test_return_logits_gives_the_same_map_and_the_model_logits():
     torch.manual_seed(0)
     model, images = tiny_vit(num_classes=5, depth=2).eval(), torch.rand(3, 3, 32, 32)
@@ -208,13 +226,12 @@ def test_marker_dataset_splits():
 
 
 def test_shipped_marker_vit_loads_strictly_and_follows_the_marker():
-    from pathlib import Path
-
+    from oaedu import checkpoints
     from oaedu.relevance import marker_dataset, marker_vit
     from oaedu.train import evaluate
 
     model = marker_vit()
-    state = torch.load(Path(__file__).parents[1] / "data" / "robustvit_marker_vit.pt", weights_only=True)
+    state = torch.load(checkpoints.path("robustvit_marker_vit.pt"), weights_only=True)
     model.load_state_dict(state, strict=True)
     accuracy = {s: evaluate(model, marker_dataset(s, 400, seed=1)) for s in ("id", "random", "conflict")}
     # Mixed reliance (notes §4.1): the marker is used (conflict well below id), the texture too (far above chance).

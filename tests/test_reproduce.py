@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import nbformat
 import pytest
@@ -20,11 +22,13 @@ def fake_experiments(tmp_path, monkeypatch):
         "plt.plot([0, seed]); plt.show()\n"
         "RESULTS = {'acc': {'a': 50.0 + seed}, 'profile': os.environ['OAEDU_PROFILE'], 'flag': True}"
     )
-    _notebook(tmp_path / "99_toy.ipynb", body)
-    _notebook(tmp_path / "98_silent.ipynb", "x = 1")
-    monkeypatch.setattr(rp, "NOTEBOOK_DIR", tmp_path)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "99_toy.ipynb", body + "\nimport sys; print('KERNEL NOISE', file=sys.__stderr__)")
+    _notebook(folder / "98_silent.ipynb", "x = 1")
     monkeypatch.setattr(rp, "EXPERIMENTS", {"toy": "99_toy.ipynb", "silent": "98_silent.ipynb", "absent": "97.ipynb"})
-    return tmp_path
+    monkeypatch.chdir(tmp_path)  # found as ./notebooks, as from a course folder
+    return folder
 
 
 def test_reproduce_runs_seeds_and_summarises(fake_experiments, tmp_path):
@@ -37,6 +41,7 @@ def test_reproduce_runs_seeds_and_summarises(fake_experiments, tmp_path):
     assert json.loads((out / "toy" / "results.json").read_text())["seeds"] == [0, 1]
     assert (out / "toy" / "seed1" / "figure_01.png").stat().st_size > 0
     assert (out / "toy" / "seed0" / "99_toy.ipynb").is_file()
+    assert "KERNEL NOISE" in (out / "toy" / "seed0" / "kernel.log").read_text()
     assert "acc/a" in rp.format_summary(report)
 
 
@@ -51,6 +56,67 @@ def test_reproduce_explains_bad_requests(fake_experiments):
         rp.reproduce("toy", seeds=0)
     with pytest.raises(Exception, match="defines no RESULTS"):
         rp.reproduce("silent", profile="smoke")
+    with pytest.raises(FileNotFoundError, match="--notebooks"):
+        rp.reproduce("toy", profile="smoke", notebooks=fake_experiments.parent / "elsewhere")
+
+
+def test_notebooks_are_found_without_a_source_checkout(fake_experiments, monkeypatch, tmp_path):
+    from oaedu import notebook
+
+    assert notebook.find_notebooks() == fake_experiments.resolve()
+    monkeypatch.chdir(fake_experiments)  # no ./notebooks here: the checkout's folder, when there is one
+    assert notebook.find_notebooks() == notebook.CHECKOUT_NOTEBOOKS
+    monkeypatch.setattr(notebook, "CHECKOUT_NOTEBOOKS", tmp_path / "wheel-install" / "notebooks")
+    with pytest.raises(FileNotFoundError, match="pass --notebooks DIR"):
+        notebook.find_notebooks()
+    assert notebook.find_notebooks(fake_experiments) == fake_experiments
+
+
+def test_cli_keeps_kernel_noise_out_of_the_progress_bar(tmp_path):
+    folder = tmp_path / "course"
+    folder.mkdir()
+    _notebook(folder / rp.EXPERIMENTS["oamixer"],
+              "import sys\nprint('KERNEL NOISE', file=sys.__stderr__)\nRESULTS = {'acc': 1.0}")
+    cmd = [sys.executable, "-m", "oaedu", "reproduce", "oamixer", "--profile", "smoke", "--notebooks", str(folder),
+           "--out", "runs"]  # relative to where the command runs, not to the notebook
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "KERNEL NOISE" not in out.stdout + out.stderr and "acc" in out.stdout
+    assert "KERNEL NOISE" in (tmp_path / "runs" / "oamixer" / "seed0" / "kernel.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["reproduce", "oamixr"], "invalid choice: 'oamixr'"),
+        (["reproduce", "oamixer", "--seeds", "0"], "expected a positive integer"),
+        (["reproduce", "oamixer", "--profile", "tpu"], "invalid choice: 'tpu'"),
+        (["reproduce", "oamixer", "--notebooks", "nowhere"], "no course notebooks"),
+        (["student", "--notebooks", "nowhere"], "no course notebooks"),
+        (["convert-clevr", "missing.tfrecords", "out"], "missing.tfrecords"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ],
+)
+def test_user_mistakes_end_in_one_argparse_line(argv, message, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "oaedu", *argv], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("oaedu") and message in out.stderr
+
+
+def test_bad_environment_variables_are_user_mistakes_too(tmp_path):
+    import os
+
+    for var, value, command in [("OAEDU_PROFILE", "tpu", "reproduce"), ("OAEDU_THREADS", "x", "env")]:
+        argv = [command, "oamixer"] if command == "reproduce" else [command]
+        env = {**os.environ, var: value}
+        out = subprocess.run([sys.executable, "-m", "oaedu", *argv], capture_output=True, text=True, env=env,
+                             cwd=tmp_path)
+        assert out.returncode == 2 and "Traceback" not in out.stderr and var in out.stderr
+
+
+def test_reproduce_help_lists_the_experiments():
+    out = subprocess.run([sys.executable, "-m", "oaedu", "reproduce", "--help"], capture_output=True, text=True)
+    assert all(name in out.stdout for name in [*rp.EXPERIMENTS, "all"])
 
 
 def test_seed_override_reaches_config(monkeypatch):

@@ -21,6 +21,7 @@ from oaedu.spatial_entropy import (
 )
 
 STRUCT = np.ones((3, 3), dtype=int)
+BACKENDS = ["scipy", "torch"]  # connected_components picks scipy on CPU, torch on a GPU: test both here
 
 
 def scipy_labels(mask: torch.Tensor) -> torch.Tensor:
@@ -71,6 +72,8 @@ def test_components_match_scipy_random(density: float) -> None:
     g = torch.Generator().manual_seed(int(density * 100))
     mask = torch.rand(64, 14, 14, generator=g) < density
     expected = scipy_labels(mask)
+    for backend in BACKENDS:
+        assert torch.equal(connected_components(mask, backend=backend), expected), backend
     assert torch.equal(connected_components(mask), expected)
     assert torch.equal(connected_components_reference(mask[:8]), expected[:8])
 
@@ -79,8 +82,29 @@ def test_components_match_scipy_random(density: float) -> None:
 def test_components_match_scipy_adversarial(name: str) -> None:
     mask = ADVERSARIAL[name]
     expected = scipy_labels(mask)
-    assert torch.equal(connected_components(mask), expected)
+    for backend in BACKENDS:
+        assert torch.equal(connected_components(mask, backend=backend), expected), backend
     assert torch.equal(connected_components_reference(mask), expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_components_stack_of_adversarial_maps_keeps_maps_apart(backend: str) -> None:
+    # full and empty maps next to each other: a labeller that connected neighbouring maps in the stack,
+    # or numbered across them, would merge or offset these labels
+    full = torch.ones(14, 14, dtype=torch.bool)
+    maps = torch.stack([m for m in ADVERSARIAL.values() if m.shape == (14, 14)] + [full])
+    out = connected_components(maps, backend=backend)
+    assert torch.equal(out, scipy_labels(maps))
+    assert torch.equal(out, connected_components_reference(maps))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_components_strided_and_empty_batches(backend: str) -> None:
+    mask = torch.rand(3, 9, 7, generator=torch.Generator().manual_seed(2)) < 0.5
+    transposed = mask.transpose(-1, -2)  # not contiguous
+    assert torch.equal(connected_components(transposed, backend=backend), scipy_labels(transposed.contiguous()))
+    empty = torch.zeros(0, 5, 5, dtype=torch.bool)
+    assert connected_components(empty, backend=backend).shape == (0, 5, 5)
 
 
 def test_nested_rings_count() -> None:
@@ -88,9 +112,10 @@ def test_nested_rings_count() -> None:
     assert int(labels.max()) == int(scipy_labels(spiral(14)).max()) > 1
 
 
-def test_components_leading_dims_and_rectangles() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_components_leading_dims_and_rectangles(backend: str) -> None:
     mask = torch.rand(2, 3, 5, 9, generator=torch.Generator().manual_seed(1)) < 0.45
-    out = connected_components(mask)
+    out = connected_components(mask, backend=backend)
     assert out.shape == mask.shape and out.dtype == torch.int64
     assert torch.equal(out, scipy_labels(mask))
     assert torch.equal(num_components(out), scipy_labels(mask).flatten(-2).amax(-1))
@@ -103,6 +128,8 @@ def test_components_bad_input() -> None:
         connected_components(torch.zeros(4, dtype=torch.bool))
     with pytest.raises(ValueError, match="bool"):
         connected_components_reference(torch.zeros(4, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="backend"):
+        connected_components(torch.zeros(4, 4, dtype=torch.bool), backend="opencv")
 
 
 def test_entropy_closed_forms() -> None:
@@ -261,12 +288,13 @@ def test_spatial_entropy_loss_is_mean_and_differentiable() -> None:
         spatial_entropy_loss(model, torch.randn(3, 16, 16))
 
 
-def test_components_stress_many_sizes() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_components_stress_many_sizes(backend: str) -> None:
     g = torch.Generator().manual_seed(7)
     for h, w in [(1, 17), (17, 1), (3, 3), (8, 8), (14, 14), (31, 23)]:
         density = torch.rand(32, 1, 1, generator=g)
         mask = torch.rand(32, h, w, generator=g) < density
-        assert torch.equal(connected_components(mask), scipy_labels(mask)), (h, w)
+        assert torch.equal(connected_components(mask, backend=backend), scipy_labels(mask)), (h, w)
 
 
 def test_sar_step_adds_lambda_times_the_entropy():

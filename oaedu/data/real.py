@@ -21,16 +21,47 @@ from .background_challenge import VARIANTS
 DATA_ENV_VAR = "OAEDU_DATA"
 REAL_DATA_ENV_VAR = "OAEDU_REAL_DATA"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
-IMAGENET9_URL = "https://github.com/MadryLab/backgrounds_challenge (release 'backgrounds_challenge_data')"
-CLEVR_URL = (
-    "https://github.com/deepmind/multi_object_datasets (clevr_with_masks; convert the TFRecords to PNG "
-    "images and PNG instance masks)"
+BG_CHALLENGE = "bg_challenge"  # the test sets, under $OAEDU_DATA
+BG_CHALLENGE_TRAIN = "bg_challenge_train"  # the training set, under $OAEDU_DATA
+IMAGENET9_REPO = "github.com/MadryLab/backgrounds_challenge"
+IMAGENET9_DOWNLOADS = {
+    "val": (
+        f"the test sets of all eight variants with their foreground masks: the .tar.gz attached to the release "
+        f"of {IMAGENET9_REPO} (it unpacks to {BG_CHALLENGE}/original/val/..., .../mixed_rand/val/..., "
+        f"fg_mask/val/...)"
+    ),
+    "train": (
+        f"the training set, a separate archive: original.tar.gz, the 'Original' link under 'Training Data' in the "
+        f"README of {IMAGENET9_REPO} (in9l.tar.gz is the larger IN-9L; ignore the val/ folder inside either, it is "
+        f"not the cleaned test set)"
+    ),
+}
+CLEVR_DOWNLOAD = (
+    "clevr_with_masks_train.tfrecords (one GZIP TFRecord file, folder clevr_with_masks of DeepMind's "
+    "multi-object-datasets bucket; see github.com/deepmind/multi_object_datasets)"
 )
 
 
 def data_root() -> Path:
     """Where the real datasets live: ``$OAEDU_DATA``, else ``./data/real``."""
     return Path(os.environ.get(DATA_ENV_VAR, "data/real"))
+
+
+def _misplaced(bases: tuple[Path, ...], expected: Path, looks_right, depth: int = 3) -> str:
+    """A hint for a missing ``expected`` folder: a folder of the same name under one of ``bases`` (at most
+    ``depth`` levels down) that ``looks_right``, and how to move it; empty if there is none."""
+    for base in bases:
+        frontier = [base] if base.is_dir() else []
+        for _ in range(depth):
+            frontier = [c for d in frontier for c in sorted(d.iterdir()) if c.is_dir()]
+            found = next((c for c in frontier if c.name == expected.name and c != expected and looks_right(c)), None)
+            if found is not None:
+                return f" A folder like it is at {found}: move it to {expected} (e.g. `mv '{found}' '{expected}'`)."
+    return ""
+
+
+def _has_class_folders(folder: Path) -> bool:
+    return any(c.is_dir() and c.name[:2].isdigit() for c in folder.iterdir())
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -48,10 +79,14 @@ def _load_rgb(path: Path, size: int | None) -> torch.Tensor:
 class ImageNet9(torch.utils.data.Dataset):
     """The Background Challenge (ImageNet-9) in its released folder layout.
 
-    Expected layout (``root`` is the unpacked ``bg_challenge`` folder)::
+    Expected layout::
 
         root/<variant>/<split>/<NN_class>/<image>.JPEG
         root/fg_mask/<split>/<NN_class>/<image>.npy     (optional: foreground masks)
+
+    The release's test sets (split ``val``, all eight variants, masks) unpack to ``$OAEDU_DATA/bg_challenge``;
+    the training set is a separate archive (``original.tar.gz``), unpacked to ``$OAEDU_DATA/bg_challenge_train``
+    so that ``bg_challenge_train/original/train/00_dog/`` exists. :data:`IMAGENET9_DOWNLOADS` names both.
 
     Items are ``(image float[3,H,W] in [0,1], label, mask bool[H,W])``; the mask is all-False where no
     mask file exists (``has_mask(i)`` tells). ``image_size`` resizes on load (masks too).
@@ -66,13 +101,18 @@ class ImageNet9(torch.utils.data.Dataset):
         folder = self.root / variant / split
         if not folder.is_dir():
             raise FileNotFoundError(
-                f"ImageNet-9 folder {folder} not found. Download the Background Challenge data from "
-                f"{IMAGENET9_URL}, unpack it and point root (or ${DATA_ENV_VAR}/bg_challenge) at the folder "
-                f"that holds original/, only_fg/, mixed_rand/, ... and fg_mask/."
+                f"ImageNet-9 folder {folder} not found. It holds {IMAGENET9_DOWNLOADS[split]}; unpack it so that "
+                f"{folder}/00_dog/ exists."
+                # A training archive unpacked beside root instead of into it is found too.
+                + _misplaced((self.root, self.root.parent) if split == "train" else (self.root,), folder,
+                             _has_class_folders)
             )
         self.classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
         if not self.classes:
-            raise FileNotFoundError(f"{folder} holds no class folders (expected 00_dog/, 01_bird/, ...)")
+            raise FileNotFoundError(
+                f"{folder} holds no class folders (expected 00_dog/, 01_bird/, ...): unpack "
+                f"{IMAGENET9_DOWNLOADS[split]} so that the class folders are directly in {folder}"
+            )
         self.samples = [(f, i) for i, c in enumerate(self.classes) for f in _image_files(folder / c)]
         if not self.samples:
             raise FileNotFoundError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -125,7 +165,8 @@ class ImageNet9(torch.utils.data.Dataset):
 class CLEVRWithMasks(torch.utils.data.Dataset):
     """CLEVR scenes with instance masks, from PNG files.
 
-    Expected layout::
+    Expected layout, as ``python -m oaedu convert-clevr`` writes it from DeepMind's TFRecords
+    (:mod:`oaedu.data.clevr_tfrecord`)::
 
         root/<split>/images/<id>.png    RGB scene
         root/<split>/masks/<id>.png     8-bit instance ids, 0 = background
@@ -136,11 +177,13 @@ class CLEVRWithMasks(torch.utils.data.Dataset):
     def __init__(self, root: str | Path, split: str = "train", image_size: int | None = 128):
         self.root = Path(root)
         images, masks = self.root / split / "images", self.root / split / "masks"
-        if not images.is_dir() or not masks.is_dir():
-            raise FileNotFoundError(
-                f"CLEVR folders {images} and {masks} not found. Get CLEVR with masks from {CLEVR_URL} and "
-                f"put the files under {self.root}/<split>/images and {self.root}/<split>/masks."
-            )
+        for folder in (images, masks):
+            if not folder.is_dir():
+                raise FileNotFoundError(
+                    f"CLEVR folder {folder} not found. Download {CLEVR_DOWNLOAD} and convert it with "
+                    f"`python -m oaedu convert-clevr clevr_with_masks_train.tfrecords {self.root} --split {split}`."
+                    + _misplaced((self.root,), folder, lambda f: any(f.glob("*.png")))
+                )
         self.files = _image_files(images)
         if not self.files:
             raise FileNotFoundError(f"{images} holds no images")
@@ -175,10 +218,11 @@ def background_challenge_data(
 ) -> tuple[torch.utils.data.Dataset, dict[str, torch.utils.data.Dataset], str]:
     """Training set, the eight test variants and the source's name, for the active profile.
 
-    Under the ``gpu`` profile the real ImageNet-9 is used when ``$OAEDU_DATA/bg_challenge`` exists
-    (``n_train``/``n_test`` are then ignored; images are resized to ``image_size``). ``$OAEDU_REAL_DATA``
-    is ``auto`` (default), ``off`` (always synthetic) or ``require`` (real data or a clear
-    ``FileNotFoundError``, on any profile). Otherwise the synthetic Background Challenge is generated.
+    Under the ``gpu`` profile the real ImageNet-9 is used when ``$OAEDU_DATA/bg_challenge`` (the test sets) or
+    ``$OAEDU_DATA/bg_challenge_train`` (the training set) exists; both are then needed (``n_train``/``n_test``
+    are ignored; images are resized to ``image_size``). ``$OAEDU_REAL_DATA`` is ``auto`` (default), ``off``
+    (always synthetic) or ``require`` (real data or a clear ``FileNotFoundError``, on any profile). Otherwise
+    the synthetic Background Challenge is generated.
     """
     from ..config import get_profile
     from .background_challenge import background_challenge, background_challenge_suite
@@ -186,11 +230,14 @@ def background_challenge_data(
     mode = os.environ.get(REAL_DATA_ENV_VAR, "auto").strip().lower()
     if mode not in ("auto", "off", "require"):
         raise ValueError(f"${REAL_DATA_ENV_VAR} must be auto, off or require, got {mode!r}")
-    root = data_root() / "bg_challenge"
-    if mode == "require" or (mode == "auto" and get_profile(profile) == "gpu" and root.is_dir()):
-        train = ImageNet9(root, "original", "train", image_size)
-        suite = {v: ImageNet9(root, v, "val", image_size) for v in VARIANTS}
-        return train, suite, f"ImageNet-9 from {root}"
+    tests, training = data_root() / BG_CHALLENGE, data_root() / BG_CHALLENGE_TRAIN
+    present = tests.is_dir() or training.is_dir()
+    if mode == "require" or (mode == "auto" and get_profile(profile) == "gpu" and present):
+        train = ImageNet9(training, "original", "train", image_size)
+        suite = {v: ImageNet9(tests, v, "val", image_size) for v in VARIANTS}
+        if any(data.classes != train.classes for data in suite.values()):
+            raise ValueError(f"the class folders of {training} and {tests} differ: {train.classes}")
+        return train, suite, f"ImageNet-9 from {training} (training) and {tests} (tests)"
     train = background_challenge("original", n_train, seed, image_size, num_classes, bg_correlation)
     suite = background_challenge_suite(n_test, seed + 1, image_size, num_classes, bg_correlation)
     return train, suite, "synthetic Background Challenge"

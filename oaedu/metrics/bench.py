@@ -30,5 +30,7 @@ def cases(quick: bool) -> list[Case]:
             peer=peer,
             peer_name=peer_name,
             note="one bincount for the batch",
+            min_vs_reference=10.0,
+            min_vs_peer=10.0 if peer else None,
         )
     ]

@@ -5,6 +5,7 @@ from .labellers import CamLabeller, DenseCNN, GTLabeller, UniformLabeller, label
 from .mask import check_labels, local_distance, pairwise_distance, reweight_mask
 from .mixing import (
     conv_mixing,
+    conv_mixing_method,
     conv_mixing_reference,
     conv_toeplitz,
     mixer_linearisation,
@@ -31,6 +32,7 @@ __all__ = [
     "attention_reference",
     "check_labels",
     "conv_mixing",
+    "conv_mixing_method",
     "conv_mixing_reference",
     "conv_toeplitz",
     "label_quality",

@@ -128,7 +128,7 @@ class SharedKernelConv(torch.nn.Module):
 
 
 class OAConv(_KappaMixin):
-    """Shared-kernel convolution with the object-aware mask, Eq. (11), computed locally in O(N·S²)."""
+    """Shared-kernel convolution with the object-aware mask, Eq. (11), from the local mask (:func:`conv_mixing`)."""
 
     def __init__(self, conv: SharedKernelConv, ctx: _Context, kappa_scale: float = 1.0) -> None:
         super().__init__()

@@ -78,13 +78,16 @@ def relevance_map(
     create_graph: bool = False,
     return_logits: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Batched: one gradient call for all blocks, and only the CLS row ``v ← v + v·Ā_l`` (l = L…1), O(N²)."""
+    """Batched: one gradient call for all blocks, and only the CLS row ``v ← v + v·Ā_l`` (l = L…1), O(N²).
+
+    The first step starts from ``v = e_CLS``, so it needs only the CLS row of ``Ā_L``: ``v = e_CLS + Ā_L[CLS]``.
+    """
     record, score, logits = _forward(model, images, target)
     grads = torch.autograd.grad(score, record.probs, retain_graph=True, create_graph=create_graph)
-    b, n = images.shape[0], record.probs[0].shape[-1]
-    v = torch.zeros(b, 1, n, dtype=record.probs[0].dtype, device=images.device)
-    v[:, 0, 0] = 1.0
-    for attn, grad in zip(reversed(record.probs), reversed(grads), strict=True):
-        v = v + v @ _weighted(attn, grad)
+    probs = record.probs
+    v = _weighted(probs[-1][:, :, :1], grads[-1][:, :, :1])  # (B, 1, N): the CLS row of Ā_L
+    v = v + torch.eye(1, v.shape[-1], dtype=v.dtype, device=v.device)  # + e_CLS
+    for attn, grad in zip(reversed(probs[:-1]), reversed(grads[:-1]), strict=True):
+        v = torch.baddbmm(v, v, _weighted(attn, grad))  # v + v·Ā_l
     rel = v[:, 0, record.num_prefix_tokens :]
     return (rel, logits) if return_logits else rel
