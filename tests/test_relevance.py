@@ -254,3 +254,59 @@ def test_marker_patches_finds_the_one_painted_patch():
         assert torch.equal(patch, MARKER_COLOURS[data.bg_labels[i]][:, None, None].expand(3, 8, 8))
     with pytest.raises(ValueError, match="marker_dataset"):
         marker_patches(MaskedImageDataset(data.images[:2], data.labels[:2], data.masks[:2]))
+
+
+def test_relevance_on_grid_and_object_share():
+    from oaedu.metrics import mass_on_object
+    from oaedu.relevance import marker_dataset, marker_vit
+    from oaedu.relevance.experiment import object_share, relevance_on_grid
+
+    torch.manual_seed(0)
+    model = marker_vit().eval()
+    data = marker_dataset("id", 10, seed=2)
+    grid = relevance_on_grid(model, data.images)
+    assert grid.shape == (10, 4, 4) and grid.device.type == "cpu" and not grid.requires_grad
+    torch.testing.assert_close(grid, relevance_map(model, data.images).detach().view(10, 4, 4))
+    direct = 100 * mass_on_object(grid, data.masks).mean().item()
+    assert object_share(model, data, n=10) == pytest.approx(direct)
+    assert object_share(model, data, n=10, batch_size=3) == pytest.approx(direct)  # batching changes nothing
+    assert object_share(model, data, n=4) == pytest.approx(100 * mass_on_object(grid[:4], data.masks[:4]).mean().item())
+    assert 0 <= direct <= 100
+    with pytest.raises(ValueError, match="n must"):
+        object_share(model, data, n=0)
+
+
+def test_finetune_copies_the_model_and_is_repeatable():
+    from oaedu.relevance import marker_dataset, marker_vit
+    from oaedu.relevance.experiment import finetune
+
+    torch.manual_seed(0)
+    pretrained = marker_vit()
+    before = {k: v.clone() for k, v in pretrained.state_dict().items()}
+    data = marker_dataset("train", 32, seed=0)
+    step = robustvit_step(create_graph=True)
+    a, history = finetune(pretrained, data, step, lr=1e-3, epochs=1, seed=3, device="cpu")
+    b, _ = finetune(pretrained, data, step, lr=1e-3, epochs=1, seed=3, device="cpu")
+    c, _ = finetune(pretrained, data, step, lr=1e-3, epochs=1, seed=4, device="cpu")
+    assert all(torch.equal(v, before[k]) for k, v in pretrained.state_dict().items())  # the original is untouched
+    assert len(history.loss) == 1 and not a.training
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())  # same seed, same model
+    assert not torch.equal(a.head.weight, c.head.weight)  # another seed shuffles the batches differently
+    assert not torch.equal(a.head.weight, pretrained.head.weight)
+
+
+def test_misplaced_masks_give_each_image_another_images_mask():
+    from oaedu.relevance import marker_dataset
+    from oaedu.relevance.experiment import misplaced_masks
+
+    data = marker_dataset("train", 64, seed=0)
+    moved = misplaced_masks(data)
+    assert torch.equal(moved.images, data.images) and torch.equal(moved.labels, data.labels)
+    assert torch.equal(moved.masks[1:], data.masks[:-1]) and torch.equal(moved.masks[0], data.masks[-1])
+    # same sizes, other places: the object is only partly covered on average
+    assert torch.equal(moved.masks.flatten(1).sum(1), data.masks.flatten(1).sum(1))
+    overlap = (moved.masks & data.masks).flatten(1).sum(1).float() / data.masks.flatten(1).sum(1)
+    assert overlap.mean() < 0.5
+    for shift in (0, 64):
+        with pytest.raises(ValueError, match="shift"):
+            misplaced_masks(data, shift)
