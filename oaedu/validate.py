@@ -1,9 +1,10 @@
 """Argument checks shared by the public API: bad input gets a clear error, never a silent wrong number.
 
-Every check raises ``TypeError`` (the wrong kind of object) or ``ValueError`` (the right kind with a wrong
-value) whose message names the argument, says what was expected and what it got, e.g.
-``tau must be a finite number > 0, got 0.0``. Checks return the value (as a plain ``float``/``int`` for
-scalars), so an entry point reads ``tau = validate.positive(tau, "tau")``.
+Every check raises ``TypeError`` (the wrong kind of object, e.g. a list for a tensor or a string for a
+number) or ``ValueError`` (the right kind with a wrong value, shape or dtype) whose message names the
+argument, says what was expected and what it got, e.g. ``tau must be a positive finite number, got 0.0``.
+Checks return the value (as a plain ``float``/``int`` for scalars), so an entry point reads
+``tau = validate.positive(tau, "tau")``.
 
 Entry points validate once, at the top; the loops of readable ``*_reference`` implementations do not.
 """
@@ -145,10 +146,10 @@ def module(x: Any, name: str = "model") -> torch.nn.Module:
 
 # ------------------------------------------------------------------------------------------------- tensors
 _KINDS = {
-    "float": (lambda t: t.is_floating_point(), "floating"),
-    "integer": (lambda t: not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool, "integer"),
-    "bool": (lambda t: t.dtype == torch.bool, "bool"),
-    "real": (lambda t: not t.is_complex() and t.dtype != torch.bool, "real (integer or floating)"),
+    "float": (lambda t: t.is_floating_point(), "a floating-point"),
+    "integer": (lambda t: not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool, "an integer"),
+    "bool": (lambda t: t.dtype == torch.bool, "a bool"),
+    "real": (lambda t: not t.is_complex() and t.dtype != torch.bool, "a real (integer or floating-point)"),
 }
 
 
@@ -195,9 +196,9 @@ def tensor(
             good = ok(x)
         else:
             dtypes = (dtype,) if isinstance(dtype, torch.dtype) else tuple(dtype)
-            good, what = x.dtype in dtypes, " or ".join(str(d).removeprefix("torch.") for d in dtypes)
+            good, what = x.dtype in dtypes, "a " + " or ".join(str(d).removeprefix("torch.") for d in dtypes)
         if not good:
-            raise TypeError(f"{name} must be a {what} tensor, got {describe(x)}")
+            raise ValueError(f"{name} must be {what} tensor, got {describe(x)}")
     if shape is not None:
         ok = x.ndim == len(shape) and all(s is None or s == g for s, g in zip(shape, x.shape, strict=False))
         if not ok:
