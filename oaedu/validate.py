@@ -99,12 +99,13 @@ def integer(x: Any, name: str, low: int | None = None, high: int | None = None) 
     return x
 
 
-def size2(x: Any, name: str) -> tuple[int, int]:
-    """A 2-D size or grid: an int ``s`` (meaning ``(s, s)``) or a pair of ints, all >= 1."""
-    if isinstance(x, numbers.Integral) and not isinstance(x, bool):
+def size2(x: Any, name: str, allow_int: bool = True) -> tuple[int, int]:
+    """A 2-D size or grid: a pair of ints >= 1, or (with ``allow_int``) one int ``s`` meaning ``(s, s)``."""
+    if allow_int and isinstance(x, numbers.Integral) and not isinstance(x, bool):
         x = (x, x)
     if not isinstance(x, (tuple, list, torch.Size)) or len(x) != 2:
-        raise TypeError(f"{name} must be an int or a pair (h, w) of ints >= 1, got {describe(x)}")
+        expected = "an int or a pair (h, w) of ints >= 1" if allow_int else "a pair (h, w) of ints >= 1"
+        raise TypeError(f"{name} must be {expected}, got {describe(x)}")
     return integer(x[0], f"{name}[0]", low=1), integer(x[1], f"{name}[1]", low=1)
 
 
@@ -165,6 +166,33 @@ def finite(t: torch.Tensor, name: str) -> torch.Tensor:
             bad = int((~torch.isfinite(d)).sum())
             kinds = " and ".join(k for k, hit in (("NaN", d.isnan().any()), ("inf", d.isinf().any())) if hit)
             raise ValueError(f"{name} must be finite, got {kinds} in {bad} of {d.numel()} values")
+    return t
+
+
+def values_in(
+    t: torch.Tensor,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> torch.Tensor:
+    """Every value of a real tensor lies in the range (NaN never does; ±inf only if the range is unbounded
+    there). Two reductions (``amin``, ``amax``), which propagate NaN."""
+    if not t.numel():
+        return t
+    d = t.detach()
+    lo, hi = (d.amin(), d.amax()) if d.dtype != torch.bool else (d.min().float(), d.max().float())
+    lo_v, hi_v = float(lo), float(hi)
+    bad = math.isnan(lo_v) or math.isnan(hi_v)
+    bad |= low is not None and (lo_v <= low if low_open else lo_v < low)
+    bad |= high is not None and (hi_v >= high if high_open else hi_v > high)
+    if bad:
+        left = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
+        right = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
+        interval = f"{left}, {right}"
+        got = "NaN" if math.isnan(lo_v) or math.isnan(hi_v) else f"values from {lo_v:.4g} to {hi_v:.4g}"
+        raise ValueError(f"{name} must hold values in {interval}, got {got}")
     return t
 
 

@@ -110,7 +110,7 @@ def patch_fractions(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     ``H`` and ``W`` must be multiples of the grid (patches tile the image exactly, as in a ViT stem).
     """
     validate.tensor(masks, "masks", ndim=3, finite_values=True)
-    h, w = validate.size2(grid, "grid")
+    h, w = validate.size2(grid, "grid", allow_int=False)
     if masks.shape[1] % h or masks.shape[2] % w:
         raise ValueError(f"mask size {tuple(masks.shape[1:])} is not a multiple of the patch grid {grid}")
     return F.adaptive_avg_pool2d(masks[:, None].float(), (h, w))[:, 0]
