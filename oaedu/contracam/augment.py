@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from .. import validate
 from ..data.transforms import crop_boxes
 from ..spatial_entropy import connected_components
 
@@ -20,6 +21,18 @@ def _check_cam(cam: torch.Tensor, name: str = "cam") -> torch.Tensor:
     return cam if cam.ndim == 3 else cam[None]
 
 
+def _check_backgrounds(backgrounds, n: int) -> None:
+    """``(images (n, C, H, W), valid bool (n,))`` as :func:`background_only` returns them."""
+    ok = isinstance(backgrounds, (tuple, list)) and len(backgrounds) == 2
+    if not ok or not all(isinstance(t, torch.Tensor) for t in backgrounds):
+        got = validate.describe(backgrounds)
+        raise TypeError(f"backgrounds must be the pair (images, valid) from background_only, got {got}")
+    validate.tensor(backgrounds[0], "backgrounds[0]", ndim=4, dtype="float")
+    validate.tensor(backgrounds[1], "backgrounds[1]", shape=(backgrounds[0].shape[0],), dtype=torch.bool)
+    if backgrounds[0].shape[0] != n:
+        raise ValueError(f"backgrounds must hold one background per image ({n}), got {backgrounds[0].shape[0]}")
+
+
 def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 0.01,
                    margin: float = 0.2) -> list[torch.Tensor]:
     """Boxes of the 8-connected components of ``cam ≥ threshold`` (App. B.2): each component's bounding box,
@@ -29,6 +42,8 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     Labelling is :func:`oaedu.spatial_entropy.connected_components`.
     """
     maps = _check_cam(cam)
+    validate.number(threshold, "threshold")
+    validate.non_negative(min_area, "min_area")
     if not 0.0 <= margin:
         raise ValueError(f"margin must be >= 0, got {margin}")
     _, h, w = maps.shape
@@ -60,12 +75,16 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
     """
     if images.ndim != 4:
         raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    validate.images(images, channels=None)
+    if size is not None:
+        validate.integer(size, "size", low=1)
     if len(boxes) != images.shape[0]:
         raise ValueError(f"need one box list per image: {len(boxes)} lists for {images.shape[0]} images")
     chosen = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(images.shape[0], 1)
     for i, b in enumerate(boxes):
         if b.ndim != 2 or b.shape[1] != 4:
             raise ValueError(f"boxes[{i}] must be (n, 4), got {tuple(b.shape)}")
+        validate.finite(b, f"boxes[{i}]")
         if len(b):
             chosen[i] = b[torch.randint(len(b), (1,), generator=generator).item()]
     size = size or images.shape[-1]
@@ -138,9 +157,11 @@ def background_only(
     images are returned unchanged. The paper names no minimum; its released code takes the largest strip outside
     the foreground's bounding box, of any size.
     """
-    maps = _check_cam(cams)
+    maps = _check_cam(cams, "cams")
     if images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
+    validate.images(images, channels=None)
+    validate.number(threshold, "threshold")
     if not 0.0 <= min_area <= 1.0:
         raise ValueError(f"min_area must be a fraction of the image in [0, 1], got {min_area}")
     fg = (maps >= threshold).cpu()
@@ -162,7 +183,9 @@ def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torc
     """Eq. (4): ``x^{bg-mix} = CAM(x)⊙x + (1 − CAM(x))⊙x^{bg}``; the soft CAM in [0,1] is the per-pixel weight
     (the two weights sum to 1), no sampled λ. As in Eq. (4), the background replaces the whole image outside the
     object (the released code pastes it only inside the object's bounding box)."""
-    maps = _check_cam(cams)
+    maps = _check_cam(cams, "cams")
+    validate.images(images, channels=None)
+    validate.images(backgrounds, "backgrounds", channels=None)
     if images.shape != backgrounds.shape or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(
             f"images {tuple(images.shape)}, cams {tuple(maps.shape)} and backgrounds "
@@ -186,6 +209,8 @@ def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshol
     fixed during training, §3)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be a probability, got {p}")
+    if backgrounds is not None:
+        _check_backgrounds(backgrounds, images.shape[0])
     b = images.shape[0]
     bgs, valid = backgrounds if backgrounds is not None else background_only(images, cams, threshold)
     donors = valid.nonzero()[:, 0]
@@ -205,6 +230,9 @@ def mixup_prepare(
     ``cams`` are the training images' fixed ContraCAMs and ``backgrounds = background_only(images, cams)``.
     The mixup hits view 1 only, as in the official code; view 2 keeps its own background.
     """
+    _check_cam(cams, "cams")
+    _check_backgrounds(backgrounds, cams.shape[0])
+    validate.probability(p, "p")
 
     def prepare(batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
         bg = (backgrounds[0][index], backgrounds[1][index])
