@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import validate
 from .matching import hungarian_match
 
 OBJECT_LOSSES: tuple[str, ...] = ("ctrall", "ctrimg", "cossim")
@@ -28,11 +29,14 @@ def _check_pair(x0: torch.Tensor, x1: torch.Tensor, ndim: int, what: str) -> Non
         )
     if not x0.is_floating_point():
         raise ValueError(f"{what} must be floating point, got {x0.dtype}")
+    if x0.ndim == 3 and x0.shape[1] < 1:
+        raise ValueError(f"{what} need at least one slot, got shape {tuple(x0.shape)}")
+    validate.finite(x0, f"{what} of view 0")
+    validate.finite(x1, f"{what} of view 1")
 
 
 def _check_tau(tau: float) -> None:
-    if not tau > 0:
-        raise ValueError(f"tau must be positive, got {tau}")
+    validate.positive(tau, "tau")
 
 
 def _check_perm(perm: torch.Tensor, b: int, k: int) -> None:
