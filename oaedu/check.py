@@ -188,6 +188,10 @@ def effect(
     ``treated − control`` beyond ``k`` standard errors, upwards (``direction=1``) or downwards (``-1``)."""
     from .stats import effect as paired_effect
 
+    if direction not in (1, -1):
+        raise ValueError(f"{name}: direction must be +1 or -1, got {direction!r}")
+    k = validate.positive(k, "k")
+    min_seeds = validate.integer(min_seeds, "min_seeds", low=1)
     e = paired_effect(treated, control)
     if not e.shown(direction, k, min_seeds):
         want = ">" if direction > 0 else "<"

@@ -79,7 +79,7 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
     if size is not None:
         validate.integer(size, "size", low=1)
     if len(boxes) != images.shape[0]:
-        raise ValueError(f"need one box list per image: {len(boxes)} lists for {images.shape[0]} images")
+        raise ValueError(f"boxes must hold one box list per image: {len(boxes)} lists for {images.shape[0]} images")
     chosen = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(images.shape[0], 1)
     for i, b in enumerate(boxes):
         if b.ndim != 2 or b.shape[1] != 4:

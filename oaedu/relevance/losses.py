@@ -39,7 +39,7 @@ def relevance_losses(
     if relevance.shape != fg_mask.shape:
         raise ValueError(f"relevance {tuple(relevance.shape)} and fg_mask {tuple(fg_mask.shape)} must match")
     if relevance.ndim < 2:
-        raise ValueError(f"expected a batch of maps (B, ...), got shape {tuple(relevance.shape)}")
+        raise ValueError(f"relevance must be a batch of maps (B, ...), got shape {tuple(relevance.shape)}")
     s = fg_mask.to(relevance.dtype)
     if (s < 0).any() or (s > 1).any():
         raise ValueError("fg_mask must lie in [0, 1]")

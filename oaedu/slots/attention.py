@@ -16,8 +16,8 @@ from .. import validate
 
 
 def _check_tokens(x: torch.Tensor, dim: int) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != dim or x.shape[1] == 0:
-        raise ValueError(f"tokens must have shape (B, N>=1, {dim}), got {getattr(x, 'shape', None)}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != dim or x.shape[1] == 0 or x.shape[0] == 0:
+        raise ValueError(f"tokens must have shape (B>=1, N>=1, {dim}), got {getattr(x, 'shape', None)}")
     if not x.is_floating_point():
         raise ValueError(f"tokens must be floating point, got {x.dtype}")
     validate.finite(x, "tokens")

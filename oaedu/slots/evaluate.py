@@ -284,7 +284,7 @@ def linear_probe(
     validate.integer(steps, "steps", low=1)
     validate.non_negative(weight_decay, "weight_decay")
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
-        raise ValueError(f"features must both be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
+        raise ValueError(f"train and test must be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
     flat = train.reshape(-1, train.shape[-1]).double()
     mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
     xtr, xte = ((x.double() - mean) / std for x in (train, test))
