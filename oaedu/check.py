@@ -91,7 +91,7 @@ def close(
     a = _tensor(name, actual, "actual").double()
     e = _tensor(name, expected, "expected").double()
     if a.shape != e.shape:
-        raise CheckFailed(f"{name}: shape {tuple(a.shape)} != expected {tuple(e.shape)}")
+        raise CheckFailed(f"{name}: actual has shape {tuple(a.shape)}, expected has {tuple(e.shape)}")
     odd_a, odd_e = ~torch.isfinite(a), ~torch.isfinite(e)
     if not allow_nonfinite:
         for what, odd in (("actual", odd_a), ("expected", odd_e)):
@@ -119,7 +119,7 @@ def shape(name: str, tensor: torch.Tensor, expected: Sequence[int | None], quiet
     got = tuple(tensor.shape)
     ok = len(got) == len(expected) and all(e is None or g == e for g, e in zip(got, expected, strict=True))
     if not ok:
-        raise CheckFailed(f"{name}: shape {got}, expected {tuple(expected)}")
+        raise CheckFailed(f"{name}: tensor has shape {got}, expected {tuple(expected)}")
     _ok(f"{name} has shape {got}", quiet)
 
 
@@ -171,7 +171,7 @@ def finite(name: str, tensor: torch.Tensor, quiet: bool = False) -> None:
     """Check that a tensor holds no NaN or infinity."""
     t = _tensor(name, tensor, "tensor")
     if not torch.isfinite(t).all():
-        raise CheckFailed(f"{name}: {int((~torch.isfinite(t)).sum())} non-finite values")
+        raise CheckFailed(f"{name}: tensor holds {int((~torch.isfinite(t)).sum())} non-finite values")
     _ok(f"{name} is finite", quiet)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from . import validate
 from .plotting import use_style
 from .utils import env_report, get_device, seed_everything, set_threads
 
@@ -156,6 +157,8 @@ def sync_headers(folder: str | Path | None = None, check: bool = False) -> list[
 
 def setup(seed: int = 0, threads: int | None = None, verbose: bool = True) -> torch.device:
     """Seed, set threads and figure style, filter noisy warnings; return the device to use."""
+    if threads is not None:
+        validate.integer(threads, "threads", low=1)
     seed_everything(seed)
     set_threads(threads)
     use_style()

@@ -59,6 +59,11 @@ def _check_batch(images: torch.Tensor, titles: Sequence[str] | None = None, **pe
     return b
 
 
+def _check_map(m: torch.Tensor, name: str) -> None:
+    if not validate.tensor(m, name, ndim=2).numel():
+        raise ValueError(f"{name} must be a non-empty (h, w) map, got shape {tuple(m.shape)}")
+
+
 def show_images(
     images: torch.Tensor,
     masks: torch.Tensor | None = None,
@@ -88,7 +93,7 @@ def show_images(
 def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.45, title: str | None = None) -> None:
     """Draw ``heatmap (h,w)`` upsampled over ``image (3,H,W)`` on ``ax``."""
     validate.tensor(image, "image", ndim=(2, 3))
-    validate.tensor(heatmap, "heatmap", ndim=2)
+    _check_map(heatmap, "heatmap")
     validate.probability(alpha, "alpha")
     ax.imshow(_to_hwc(image))
     ax.imshow(_upsample(heatmap, image.shape[-2:]).numpy(), alpha=alpha, cmap="inferno")
@@ -117,9 +122,9 @@ def heatmap(ax, heatmap: torch.Tensor, outline: torch.Tensor | None = None, titl
     """Draw ``heatmap (h,w)`` on its own (inferno, colours scaled to this map's range); with a mask ``outline (H,W)``,
     upsampled to the mask's size with the mask outlined in white. Easier to read than :func:`overlay` on busy
     images."""
-    validate.tensor(heatmap, "heatmap", ndim=2)
+    _check_map(heatmap, "heatmap")
     if outline is not None:
-        validate.tensor(outline, "outline", ndim=2)
+        _check_map(outline, "outline")
     heat = heatmap if outline is None else _upsample(heatmap, outline.shape[-2:])
     ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno")
     if outline is not None:
@@ -139,6 +144,8 @@ def show_maps(
     """Images ``(B,3,H,W)`` with their masks ``(B,H,W)`` outlined in the top row, then one row of heatmaps per
     entry of ``maps`` (name → ``(B,h,w)``), each with the same outline. Returns the figure."""
     b = _check_batch(images, titles)
+    validate.tensor(masks, "masks")
+    validate.positive(size, "size")
     if masks.shape != (b, *images.shape[-2:]):
         raise ValueError(f"masks must be (B, H, W) = {(b, *images.shape[-2:])}, got {tuple(masks.shape)}")
     bad = {name: tuple(m.shape) for name, m in maps.items() if m.ndim != 3 or m.shape[0] != b}

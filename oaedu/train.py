@@ -97,6 +97,7 @@ def fit(
     validate.integer(epochs, "epochs", low=1)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")
+    validate.integer(seed, "seed", low=0)
     if not len(data):
         raise ValueError("data is empty: there is nothing to train on")
     if step is not None:

@@ -44,8 +44,7 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     maps = _check_cam(cam)
     validate.number(threshold, "threshold")
     validate.non_negative(min_area, "min_area")
-    if not 0.0 <= margin:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    validate.non_negative(margin, "margin")
     _, h, w = maps.shape
     labels = connected_components(maps >= threshold).cpu()
     ys = torch.arange(h)[:, None].expand(h, w)
@@ -96,6 +95,7 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
 def largest_empty_rectangle_reference(mask: torch.Tensor) -> tuple[int, int, int, int]:
     """Brute force over all rectangles (summed-area table): the largest all-False rectangle of a ``bool (H,W)``
     mask as ``(y0, x0, y1, x1)`` (end-exclusive); ``(0, 0, 0, 0)`` when every pixel is True."""
+    validate.tensor(mask, "mask")
     if mask.ndim != 2 or mask.dtype != torch.bool:
         raise ValueError(f"mask must be bool (H, W), got {mask.dtype} {tuple(mask.shape)}")
     h, w = mask.shape
@@ -117,6 +117,7 @@ def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
     cumulative AND down the rows gives the columns free from ``y0`` to ``y1``, and a running run-length along the
     columns gives the widest free span ending at each column (``O(H·W)`` tensor ops for the whole batch).
     Returns ``int64 (B, 4)`` rows ``(y0, x0, y1, x1)``, end-exclusive, zeros where every pixel is True."""
+    validate.tensor(mask, "mask")
     if mask.dtype != torch.bool or mask.ndim not in (2, 3):
         raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
     maps = mask if mask.ndim == 3 else mask[None]
@@ -162,6 +163,7 @@ def background_only(
         raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
     validate.images(images, channels=None)
     validate.number(threshold, "threshold")
+    validate.number(min_area, "min_area")
     if not 0.0 <= min_area <= 1.0:
         raise ValueError(f"min_area must be a fraction of the image in [0, 1], got {min_area}")
     fg = (maps >= threshold).cpu()
@@ -207,8 +209,7 @@ def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshol
     mixing rate without a queue.) Returns ``(mixed, selected bool (B,))``. Pass
     ``backgrounds=background_only(images, cams, threshold)`` when the same images are mixed many times (the masks are
     fixed during training, §3)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability, got {p}")
+    validate.probability(p, "p")
     if backgrounds is not None:
         _check_backgrounds(backgrounds, images.shape[0])
     b = images.shape[0]

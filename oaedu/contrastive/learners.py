@@ -81,6 +81,7 @@ class _Learner(nn.Module):
 
     def __init__(self, encoder: nn.Module | None, proj_dim: int, momentum: float) -> None:
         super().__init__()
+        validate.number(momentum, "momentum")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
         validate.integer(proj_dim, "proj_dim", low=1)
@@ -147,6 +148,7 @@ class MoCo(_Learner):
         tau: float = 0.2,
     ) -> None:
         super().__init__(encoder, proj_dim, momentum)
+        validate.integer(queue_size, "queue_size")
         if queue_size < 0:
             raise ValueError(f"queue_size must be >= 0, got {queue_size}")
         validate.positive(tau, "tau")
@@ -249,6 +251,7 @@ def train_contrastive(
     the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
     """
     validate.integer(epochs, "epochs", low=1)
+    validate.integer(seed, "seed", low=0)
     validate.images(images, min_batch=2)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")

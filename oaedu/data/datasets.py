@@ -31,6 +31,8 @@ class MaskedImageDataset(torch.utils.data.Dataset):
 
     def __post_init__(self) -> None:
         _check_images(self.images)
+        validate.tensor(self.labels, "labels")
+        validate.tensor(self.masks, "masks")
         n, _, h, w = self.images.shape
         if self.labels.shape != (n,) or self.labels.dtype != torch.int64:
             raise ValueError(f"labels must be int64 ({n},), got {self.labels.dtype} {tuple(self.labels.shape)}")
@@ -76,6 +78,7 @@ class SceneDataset(torch.utils.data.Dataset):
 
     def __post_init__(self) -> None:
         _check_images(self.images)
+        validate.tensor(self.instance_masks, "instance_masks")
         n, _, h, w = self.images.shape
         if self.instance_masks.shape != (n, h, w) or self.instance_masks.dtype != torch.int64:
             raise ValueError(

@@ -80,6 +80,7 @@ def reweight_mask(labels: torch.Tensor, kappa, distance: str = "l1") -> torch.Te
     Returns:
         ``(B, N, N)`` mask in ``(0, 1]``, one per image, 1 on the diagonal.
     """
+    check_labels(labels)
     kappa = check_kappa(kappa).to(labels.dtype)
     return torch.exp(-kappa * pairwise_distance(labels, distance))
 
@@ -91,6 +92,7 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
     row-major order (as ``F.unfold``). Out-of-grid neighbours get distance 0; the convolution pads them
     with zeros, so their weight never matters. Used by the local ConvMixer (Eq. 11 without the N×N matrix).
     """
+    validate.tensor(label_map, "label_map")
     if label_map.ndim != 4 or not label_map.is_floating_point():
         raise ValueError(
             f"label_map must be a floating (B, K, h, w) tensor, got {tuple(label_map.shape)} {label_map.dtype}"

@@ -31,6 +31,7 @@ def mixer_mixing_reference(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor
     ``x``, ``f_x``: ``(B, C, N)`` (tokens last, as inside timm's ``MixerBlock``); ``lin``: ``(N, N)``;
     ``mask``: ``(B, N, N)``.
     """
+    validate.tensor(lin, "lin", ndim=2)
     _check_tokens(x, lin.shape[0])
     _check_mixer(f_x, x, lin, mask, log=False)
     out = f_x.clone()
@@ -44,6 +45,7 @@ def mixer_mixing(
     f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask_or_log: torch.Tensor, log: bool = False
 ) -> torch.Tensor:
     """Eq. (7) simplified (biases fold in and cancel): ``f(x) − ((1 − M) ⊙ L)·x`` in one batched product."""
+    validate.tensor(lin, "lin", ndim=2)
     _check_tokens(x, lin.shape[0])
     _check_mixer(f_x, x, lin, mask_or_log, log)
     one_minus = -torch.expm1(mask_or_log) if log else 1.0 - mask_or_log
@@ -63,6 +65,7 @@ def _check_mixer(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: to
 
 
 def _check_kernel(weight: torch.Tensor) -> int:
+    validate.tensor(weight, "weight (the kernel)")
     if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] % 2 == 0:
         raise ValueError(f"kernel must be a square (S, S) tensor with S odd, got {tuple(weight.shape)}")
     validate.finite(weight, "weight (the kernel)")
@@ -112,6 +115,8 @@ def conv_mixing_reference(
     ``mask``: ``(B, N, N)``. Returns ``(B, C, h, w)``.
     """
     h, w = validate.size2(grid, "grid", allow_int=False)
+    validate.tensor(x, "x")
+    validate.tensor(mask, "mask")
     if x.ndim != 4 or x.shape[2:] != (h, w):
         raise ValueError(f"x must be (B, C, {h}, {w}), got {tuple(x.shape)}")
     validate.tensor(x, "x", dtype="float", finite_values=True)
@@ -151,6 +156,8 @@ def conv_mixing(
       no ``N×N`` matrix: faster (and the only one that fits in memory) on large grids.
     """
     s = _check_kernel(weight)
+    validate.tensor(x, "x")
+    validate.tensor(log_mask_local, "log_mask_local")
     if x.ndim != 4 or not x.is_floating_point():
         raise ValueError(f"x must be a floating (B, C, h, w) tensor, got {tuple(x.shape)}")
     validate.finite(x, "x")

@@ -30,8 +30,7 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability, got {p}")
+    validate.probability(p, "p")
     seed = validate.integer(seed, "seed", low=0)
     g = torch.Generator().manual_seed(seed * 4 + SPLITS.index(split))
     k, s, patch = NUM_CLASSES, IMAGE_SIZE, PATCH_SIZE

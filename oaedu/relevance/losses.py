@@ -64,7 +64,7 @@ def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, grid: tuple[int, 
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
     h, w = validate.size2(grid, "grid", allow_int=False)
-    validate.tensor(relevance, "relevance", shape=(None, h * w))
+    validate.tensor(relevance, "relevance", shape=(None, h * w), finite_values=True)
     validate.tensor(masks, "masks", ndim=3, min_batch=1)
     validate.same_batch(relevance=relevance, masks=masks)
     if resolution == "patch":

@@ -133,6 +133,8 @@ def otsu_masks(
 
 # ----------------------------------------------------------------------------------------- segmentation IoU
 def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
+    validate.tensor(masks, "masks")
+    validate.tensor(instance, "instance")
     if masks.ndim != 4 or masks.dtype != torch.bool:
         raise ValueError(f"masks must be bool (B, K, H, W), got {masks.dtype} {tuple(masks.shape)}")
     if instance.ndim != 3 or instance.dtype != torch.int64 or instance.shape != (masks.shape[0], *masks.shape[2:]):
@@ -227,6 +229,8 @@ def fg_ari(attn: torch.Tensor, instance: torch.Tensor, grid: tuple[int, int]) ->
 def auroc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Area under the ROC curve per column of ``scores (N, Q)`` against bool ``labels (N, Q)`` (Mann–Whitney U,
     ties count ½). Columns with only one class are skipped: returns the mean over the others (float)."""
+    validate.tensor(scores, "scores")
+    validate.tensor(labels, "labels")
     if scores.shape != labels.shape or scores.ndim != 2 or labels.dtype != torch.bool:
         raise ValueError(
             f"scores (N, Q) float and labels (N, Q) bool expected, got {tuple(scores.shape)}, {labels.dtype}"
@@ -273,6 +277,8 @@ def linear_probe(
     ``(N, D)``. ``multilabel``: ``y`` is bool ``(N, Q)`` and the loss BCE with ``pos_weight = (1 − π)/π``;
     otherwise ``y`` holds int64 classes and the loss is cross-entropy. L-BFGS, deterministic (zero init); should its
     line search diverge, the fit restarts with Adam."""
+    validate.tensor(train, "train")
+    validate.tensor(test, "test")
     train, test = train.detach(), test.detach()  # frozen features: a graph from the model must not reach the fit
     validate.tensor(train, "train", min_batch=1, finite_values=True)
     validate.tensor(test, "test", finite_values=True)
