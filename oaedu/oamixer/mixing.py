@@ -178,6 +178,8 @@ def conv_mixing(
 
 def conv_mixing_method(num_patches: int, kernel_size: int) -> str:
     """The branch ``conv_mixing(..., method="auto")`` takes for ``N`` patches and an ``S×S`` kernel."""
+    validate.integer(num_patches, "num_patches", low=1)
+    validate.integer(kernel_size, "kernel_size", low=1)
     return "dense" if num_patches <= _DENSE_UP_TO[0] + _DENSE_UP_TO[1] * kernel_size**2 else "local"
 
 
