@@ -165,7 +165,8 @@ def show_maps(
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] | None = None, digits: int = 1) -> str:
-    """A plain-text table of ``{row: {column: value}}``; columns default to the first row's keys."""
+    """A plain-text table of ``{row: {column: value}}``; columns default to the first row's keys. A NaN value marks a
+    cell that does not apply (it prints as ``nan``)."""
     if not rows:
         raise ValueError("format_table needs at least one row (rows is empty)")
     validate.integer(digits, "digits", low=0)
@@ -175,7 +176,7 @@ def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str]
         if missing:
             raise ValueError(f"rows[{name!r}] lacks columns {missing}")
         for c in columns:
-            validate.number(values[c], f"rows[{name!r}][{c!r}]", allow_inf=True)
+            validate.number(values[c], f"rows[{name!r}][{c!r}]", allow_inf=True, allow_nan=True)  # NaN: n/a
     width = max(len(r) for r in rows) + 2
     colw = [max(len(c), digits + 5) for c in columns]
     lines = ["".ljust(width) + " ".join(c.rjust(w) for c, w in zip(columns, colw, strict=True))]

@@ -50,14 +50,17 @@ def number(
     high_open: bool = False,
     allow_inf: bool = False,
     what: str | None = None,
+    allow_nan: bool = False,
 ) -> float:
-    """A real number (never NaN; never ±inf unless ``allow_inf``) in the given range; returns it as a float.
-    ``what`` replaces the generated description of what is expected in the message."""
+    """A real number (never NaN unless ``allow_nan``, never ±inf unless ``allow_inf``) in the given range; returns
+    it as a float. ``what`` replaces the generated description of what is expected in the message."""
     if what is None:
         bounds = [f"{'>' if low_open else '>='} {low:g}"] if low is not None else []
         bounds += [f"{'<' if high_open else '<='} {high:g}"] if high is not None else []
         what = ("a number" if allow_inf else "a finite number") + (" " + " and ".join(bounds) if bounds else "")
     value = float(_as_number(x, name, what))
+    if math.isnan(value) and allow_nan:
+        return value
     if math.isnan(value) or (math.isinf(value) and not allow_inf):
         raise ValueError(f"{name} must be {what}, got {value}")
     too_low = low is not None and (value <= low if low_open else value < low)

@@ -929,3 +929,12 @@ def test_validators_accept_exactly_their_range(x):
     else:
         with pytest.raises((TypeError, ValueError), match="n"):
             validate.integer(x, "n", low=1)
+
+
+def test_format_table_prints_nan_for_cells_that_do_not_apply():
+    """Notebook 02 marks 'label quality' of the vanilla ViT as NaN (no labeller): a table cell, not a wrong number."""
+    from oaedu.plotting import format_table
+
+    assert "nan" in format_table({"vanilla": {"acc": 50.0, "label_quality": NAN}})
+    with pytest.raises(TypeError, match="label_quality"):
+        format_table({"vanilla": {"label_quality": "n/a"}})
