@@ -184,9 +184,10 @@ def values_in(
     there). Two reductions (``amin``, ``amax``), which propagate NaN."""
     if not t.numel():
         return t
-    d = t.detach()
-    lo, hi = (d.amin(), d.amax()) if d.dtype != torch.bool else (d.min().float(), d.max().float())
-    lo_v, hi_v = float(lo), float(hi)
+    d = t.detach() if t.dtype != torch.bool else t.detach().float()
+    # one reduction per bound (amin and amax propagate NaN); an unbounded side still needs one to see a NaN
+    lo_v = float(d.amin()) if low is not None or high is None else -math.inf
+    hi_v = float(d.amax()) if high is not None else lo_v
     bad = math.isnan(lo_v) or math.isnan(hi_v)
     bad |= low is not None and (lo_v <= low if low_open else lo_v < low)
     bad |= high is not None and (hi_v >= high if high_open else hi_v > high)
@@ -194,7 +195,12 @@ def values_in(
         left = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
         right = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
         interval = f"{left}, {right}"
-        got = "NaN" if math.isnan(lo_v) or math.isnan(hi_v) else f"values from {lo_v:.4g} to {hi_v:.4g}"
+        if math.isnan(lo_v) or math.isnan(hi_v):
+            got = "NaN"
+        elif low is not None and high is not None:
+            got = f"values from {lo_v:.4g} to {hi_v:.4g}"
+        else:
+            got = f"a {'largest' if high is not None else 'smallest'} value of {hi_v if high is not None else lo_v:.4g}"
         raise ValueError(f"{name} must hold values in {interval}, got {got}")
     return t
 
