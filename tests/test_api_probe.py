@@ -45,6 +45,7 @@ SUBPACKAGES = (
 MODULES = ("check", "config", "utils", "validate", "stats", "train", "leaderboard", "reproduce", "plotting", "notebook",
            "student", "bench")
 NAN, INF = float("nan"), float("inf")
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def public_callables() -> dict[str, Callable]:
@@ -507,6 +508,19 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "notebook.badges": lambda f: C(notebook.badges, "02_oamixer.ipynb"),
         "notebook.setup": lambda f: C(notebook.setup, 3, threads=torch.get_num_threads(), verbose=False),
         "student.student_copy": lambda f: C(stu.student_copy, nb),
+        "student.fingerprint": lambda f: C(stu.fingerprint, nb),
+        "student.recorded_fingerprint": lambda f: C(stu.recorded_fingerprint, nb),
+        "student.is_untouched_copy": lambda f: C(stu.is_untouched_copy, nb),
+        "notebook.colab_cell": lambda f: C(notebook.colab_cell),
+        "notebook.repository": lambda f: C(notebook.repository),
+        "notebook.find_notebooks": lambda f: C(notebook.find_notebooks, NOTEBOOKS),
+        "notebook.read_notebook": lambda f: C(notebook.read_notebook, NOTEBOOKS / "02_oamixer.ipynb"),
+        "notebook.write_notebook": lambda f: C(notebook.write_notebook, notebook.read_notebook(
+            NOTEBOOKS / "00_start_here.ipynb"), tmp / "copy.ipynb"),
+        "notebook.stored_in_git": lambda f: C(notebook.stored_in_git, NOTEBOOKS / "00_start_here.ipynb"),
+        "notebook.sync_header": lambda f: C(notebook.sync_header, notebook.read_notebook(
+            NOTEBOOKS / "00_start_here.ipynb"), "00_start_here.ipynb"),
+        "reproduce.plan": lambda f: C(reproduce.plan, "oamixer", "smoke", 2, NOTEBOOKS),
         "bench.time_fn": lambda f: C(time_fn, lambda: None, repeats=2, warmup=1, budget_s=1.0),
         "bench.time_together": lambda f: C(time_together, [lambda: None, lambda: None], repeats=2, warmup=1,
                                            budget_s=1.0),
@@ -527,6 +541,8 @@ EXEMPT = {
     "stats.Effect": "a record; stats.effect builds it",
     "slots.ObjectOutput": "a NamedTuple of outputs",
     "student.build": "walks the notebooks folder (no numeric argument); tested in test_student.py",
+    "notebook.sync_headers": "rewrites (or compares) every notebook's header (no numeric argument); tested in "
+                             "test_notebooks.py",
     "bench.Case": "a record of zero-argument callables",
     "bench.Row": "a record of timings",
     "bench.check": "re-measures benchmark rows that miss their goal; tested in test_bench.py",
