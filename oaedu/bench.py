@@ -32,6 +32,7 @@ from types import ModuleType
 
 import torch
 
+from . import validate
 from .utils import set_threads
 
 NOISE = 0.10  # a ratio this far (relative) below its goal counts as noise, not as a miss
@@ -118,6 +119,7 @@ def time_fn(
     timer: Callable[[], float] = time.perf_counter,
 ) -> float:
     """Median time of ``fn()`` in milliseconds by ``timer``, after ``warmup`` calls; stops early past ``budget_s``."""
+    validate.is_callable(fn, "fn")
     return time_together([fn], repeats, warmup, budget_s, timer)[0]
 
 
@@ -132,6 +134,12 @@ def time_together(
 
     At least 3 rounds, at most ``repeats``; no new round starts once ``budget_s`` of wall time has passed.
     """
+    for i, fn in enumerate(fns):
+        validate.is_callable(fn, f"fns[{i}]")
+    validate.integer(repeats, "repeats", low=1)
+    validate.integer(warmup, "warmup", low=0)
+    validate.number(budget_s, "budget_s", low=0.0, low_open=True, allow_inf=True)
+    validate.is_callable(timer, "timer")
     for fn in fns:
         for _ in range(warmup):
             fn()

@@ -6,6 +6,9 @@ line that broke. Use them to assert the *effect* a notebook teaches::
 
     check.greater("Mixed-Rand accuracy, OAMixer vs ViT", acc_oa, acc_vit)
     check.ratio_at_least("entropy drop (baseline / SAR)", h_base, h_sar, factor=2.0)
+
+A NaN or an infinity fails every check (a comparison with NaN means nothing, and an infinite loss is a
+bug, not a win); pass ``allow_nonfinite=True`` where an infinity is the expected value.
 """
 
 from __future__ import annotations
@@ -15,20 +18,37 @@ from collections.abc import Sequence
 
 import torch
 
+from . import validate
+
 
 class CheckFailed(AssertionError):
     """A course check did not hold."""
 
 
-def _scalar(name: str, value) -> float:
+def _scalar(name: str, value, what: str, allow_nonfinite: bool = False) -> float:
+    """``value`` as a float; NaN always fails the check, ±inf fails unless ``allow_nonfinite``."""
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise ValueError(f"{name}: expected a scalar, got a tensor of shape {tuple(value.shape)}")
+            raise ValueError(f"{name}: {what} must be a scalar, got a tensor of shape {tuple(value.shape)}")
         value = value.item()
-    value = float(value)
+    try:
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}") from None
     if math.isnan(value):
-        raise CheckFailed(f"{name}: value is NaN")
+        raise CheckFailed(f"{name}: {what} is NaN")
+    if math.isinf(value) and not allow_nonfinite:
+        raise CheckFailed(f"{name}: {what} is {value} (pass allow_nonfinite=True if an infinity is expected)")
     return value
+
+
+def _tensor(name: str, value, what: str) -> torch.Tensor:
+    try:
+        return torch.as_tensor(value).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise TypeError(f"{name}: {what} must be a tensor or numbers, got {type(value).__name__}: {e}") from None
 
 
 def _ok(message: str, quiet: bool) -> None:
@@ -37,22 +57,55 @@ def _ok(message: str, quiet: bool) -> None:
 
 
 def true(name: str, condition: bool, detail: str = "", quiet: bool = False) -> None:
-    """Check that ``condition`` holds."""
+    """Check that ``condition`` holds (a bool, or a one-element tensor; NaN is not a truth value)."""
+    if isinstance(condition, torch.Tensor):
+        if condition.numel() != 1:
+            raise ValueError(
+                f"{name}: condition must be one truth value, got a tensor of shape {tuple(condition.shape)} "
+                "(use .all() or .any())"
+            )
+        condition = condition.item()
+    if isinstance(condition, float) and math.isnan(condition):
+        raise CheckFailed(f"{name}: condition is NaN. {detail}".strip())
     if not bool(condition):
         raise CheckFailed(f"{name}: does not hold. {detail}".strip())
     _ok(name, quiet)
 
 
-def close(name: str, actual, expected, atol: float = 1e-6, rtol: float = 1e-5, quiet: bool = False) -> None:
-    """Check that two tensors (or numbers) agree elementwise within ``atol + rtol·|expected|``."""
-    a = torch.as_tensor(actual).detach().cpu().double()
-    e = torch.as_tensor(expected).detach().cpu().double()
+def close(
+    name: str,
+    actual,
+    expected,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    quiet: bool = False,
+    allow_nonfinite: bool = False,
+) -> None:
+    """Check that two tensors (or numbers) agree elementwise within ``atol + rtol·|expected|``.
+
+    A NaN or an infinity on either side fails the check, unless ``allow_nonfinite=True``: then NaN must meet
+    NaN and an infinity the same infinity, position by position.
+    """
+    atol = validate.non_negative(atol, "atol")
+    rtol = validate.non_negative(rtol, "rtol")
+    a = _tensor(name, actual, "actual").double()
+    e = _tensor(name, expected, "expected").double()
     if a.shape != e.shape:
-        raise CheckFailed(f"{name}: shape {tuple(a.shape)} != expected {tuple(e.shape)}")
-    if torch.isnan(a).any():
-        raise CheckFailed(f"{name}: result contains NaN")
-    diff = (a - e).abs()
-    bad = diff > atol + rtol * e.abs()
+        raise CheckFailed(f"{name}: actual has shape {tuple(a.shape)}, expected has {tuple(e.shape)}")
+    odd_a, odd_e = ~torch.isfinite(a), ~torch.isfinite(e)
+    if not allow_nonfinite:
+        for what, odd in (("actual", odd_a), ("expected", odd_e)):
+            if odd.any():
+                raise CheckFailed(
+                    f"{name}: {what} holds {int(odd.sum())} NaN/inf value(s) "
+                    "(pass allow_nonfinite=True if they are expected)"
+                )
+    same_odd = (odd_a == odd_e) & (a.isnan() == e.isnan()) & ((a == e) | a.isnan() | ~odd_a)
+    if not same_odd.all():
+        raise CheckFailed(f"{name}: {int((~same_odd).sum())} NaN/inf value(s) differ from expected")
+    both = ~odd_a & ~odd_e
+    diff = torch.where(both, (a - e).abs(), torch.zeros_like(a))
+    bad = diff > atol + rtol * torch.where(both, e.abs(), torch.zeros_like(e))
     maxdiff = diff.max().item() if diff.numel() else 0.0
     if bad.any():
         raise CheckFailed(f"{name}: {int(bad.sum())} of {bad.numel()} values differ; max |diff| = {maxdiff:.3g}")
@@ -61,40 +114,52 @@ def close(name: str, actual, expected, atol: float = 1e-6, rtol: float = 1e-5, q
 
 def shape(name: str, tensor: torch.Tensor, expected: Sequence[int | None], quiet: bool = False) -> None:
     """Check a tensor's shape; ``None`` in ``expected`` matches any size."""
+    if not hasattr(tensor, "shape"):
+        raise TypeError(f"{name}: tensor must be a tensor (anything with a shape), got {type(tensor).__name__}")
     got = tuple(tensor.shape)
     ok = len(got) == len(expected) and all(e is None or g == e for g, e in zip(got, expected, strict=True))
     if not ok:
-        raise CheckFailed(f"{name}: shape {got}, expected {tuple(expected)}")
+        raise CheckFailed(f"{name}: tensor has shape {got}, expected {tuple(expected)}")
     _ok(f"{name} has shape {got}", quiet)
 
 
-def greater(name: str, a, b, margin: float = 0.0, quiet: bool = False) -> None:
+def greater(name: str, a, b, margin: float = 0.0, quiet: bool = False, allow_nonfinite: bool = False) -> None:
     """Check ``a > b + margin``."""
-    a, b = _scalar(name, a), _scalar(name, b)
+    a, b = _scalar(name, a, "a", allow_nonfinite), _scalar(name, b, "b", allow_nonfinite)
+    margin = validate.number(margin, "margin")
     if not a > b + margin:
         raise CheckFailed(f"{name}: expected {a:.4g} > {b:.4g} + {margin:g}")
     _ok(f"{name}: {a:.4g} > {b:.4g}" + (f" + {margin:g}" if margin else ""), quiet)
 
 
-def less(name: str, a, b, margin: float = 0.0, quiet: bool = False) -> None:
+def less(name: str, a, b, margin: float = 0.0, quiet: bool = False, allow_nonfinite: bool = False) -> None:
     """Check ``a < b - margin``."""
-    a, b = _scalar(name, a), _scalar(name, b)
+    a, b = _scalar(name, a, "a", allow_nonfinite), _scalar(name, b, "b", allow_nonfinite)
+    margin = validate.number(margin, "margin")
     if not a < b - margin:
         raise CheckFailed(f"{name}: expected {a:.4g} < {b:.4g} - {margin:g}")
     _ok(f"{name}: {a:.4g} < {b:.4g}" + (f" - {margin:g}" if margin else ""), quiet)
 
 
-def between(name: str, value, low: float, high: float, quiet: bool = False) -> None:
-    """Check ``low <= value <= high``."""
-    v = _scalar(name, value)
+def between(name: str, value, low: float, high: float, quiet: bool = False, allow_nonfinite: bool = False) -> None:
+    """Check ``low <= value <= high`` (the bounds may be infinite; ``low <= high`` is required)."""
+    low = validate.number(low, "low", allow_inf=True)
+    high = validate.number(high, "high", allow_inf=True)
+    if low > high:
+        raise ValueError(f"{name}: low must be <= high, got low={low:g}, high={high:g}")
+    v = _scalar(name, value, "value", allow_nonfinite)
     if not low <= v <= high:
         raise CheckFailed(f"{name}: {v:.4g} is outside [{low:g}, {high:g}]")
     _ok(f"{name}: {v:.4g} in [{low:g}, {high:g}]", quiet)
 
 
-def ratio_at_least(name: str, numerator, denominator, factor: float, quiet: bool = False) -> None:
+def ratio_at_least(
+    name: str, numerator, denominator, factor: float, quiet: bool = False, allow_nonfinite: bool = False
+) -> None:
     """Check ``numerator / denominator >= factor`` (e.g. an entropy that drops several-fold)."""
-    n, d = _scalar(name, numerator), _scalar(name, denominator)
+    factor = validate.number(factor, "factor")
+    n = _scalar(name, numerator, "numerator", allow_nonfinite)
+    d = _scalar(name, denominator, "denominator", allow_nonfinite)
     if d <= 0:
         raise CheckFailed(f"{name}: denominator {d:.4g} must be positive")
     if n / d < factor:
@@ -104,9 +169,9 @@ def ratio_at_least(name: str, numerator, denominator, factor: float, quiet: bool
 
 def finite(name: str, tensor: torch.Tensor, quiet: bool = False) -> None:
     """Check that a tensor holds no NaN or infinity."""
-    t = torch.as_tensor(tensor)
+    t = _tensor(name, tensor, "tensor")
     if not torch.isfinite(t).all():
-        raise CheckFailed(f"{name}: {int((~torch.isfinite(t)).sum())} non-finite values")
+        raise CheckFailed(f"{name}: tensor holds {int((~torch.isfinite(t)).sum())} non-finite values")
     _ok(f"{name} is finite", quiet)
 
 
@@ -123,6 +188,10 @@ def effect(
     ``treated − control`` beyond ``k`` standard errors, upwards (``direction=1``) or downwards (``-1``)."""
     from .stats import effect as paired_effect
 
+    if direction not in (1, -1):
+        raise ValueError(f"{name}: direction must be +1 or -1, got {direction!r}")
+    k = validate.positive(k, "k")
+    min_seeds = validate.integer(min_seeds, "min_seeds", low=1)
     e = paired_effect(treated, control)
     if not e.shown(direction, k, min_seeds):
         want = ">" if direction > 0 else "<"

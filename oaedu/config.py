@@ -35,6 +35,8 @@ def get_profile(profile: str | None = None) -> str:
     Raises:
         ValueError: the name is not one of :data:`PROFILES`.
     """
+    if profile is not None and not isinstance(profile, str):
+        raise TypeError(f"profile must be a profile name ({', '.join(PROFILES)}), got {type(profile).__name__}")
     name = profile if profile is not None else os.environ.get(ENV_VAR, "").strip()
     if not name:
         return default_profile()
@@ -51,6 +53,8 @@ class Config(Mapping[str, Any]):
     """A read-only settings table that also allows attribute access: ``cfg.epochs``."""
 
     def __init__(self, profile: str, values: Mapping[str, Any]):
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values must be a mapping of settings, got {type(values).__name__}")
         self.profile = profile
         self._values = MappingProxyType(dict(values))
 
@@ -82,6 +86,8 @@ def select(table: Mapping[str, Mapping[str, Any]], profile: str | None = None, *
     ``$OAEDU_SEED`` replaces a ``seed`` setting (how ``python -m oaedu reproduce --seeds N`` runs seeds).
     """
     name = get_profile(profile)
+    if not isinstance(table, Mapping) or not all(isinstance(v, Mapping) for v in table.values()):
+        raise TypeError(f"table must map each profile to a dict of settings, got {type(table).__name__}")
     missing = [p for p in PROFILES if p not in table]
     if missing:
         raise ValueError(f"config table lacks profile(s) {missing}; expected keys {list(PROFILES)}")

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import validate
 from .data import VARIANTS, MaskedImageDataset, background_challenge, background_challenge_suite
 from .models import patch_grid, tiny_vit
 from .stats import Effect, effect
 from .train import ForwardFn, evaluate, evaluate_background_challenge, fit, plain_forward
-from .utils import get_device, seed_everything
+from .utils import get_device, parse_device, seed_everything
 
 METRICS: tuple[str, ...] = (*VARIANTS, "bg_gap")
 
@@ -53,6 +54,16 @@ class Budget:
     bg_correlation: float = 0.9
     robustvit_images: int = 144
     robustvit_epochs: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "image_size", "patch_size", "embed_dim",
+                     "depth", "robustvit_images", "robustvit_epochs"):
+            validate.integer(getattr(self, name), name, low=1)
+        validate.integer(self.num_classes, "num_classes", low=2)
+        if self.image_size % self.patch_size:
+            raise ValueError(f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
+        validate.positive(self.lr, "lr")
+        validate.probability(self.bg_correlation, "bg_correlation")
 
     def vit(self) -> torch.nn.Module:
         return tiny_vit(num_classes=self.num_classes, image_size=self.image_size, patch_size=self.patch_size,
@@ -256,14 +267,19 @@ def run(
 ) -> Leaderboard:
     """Choose every method's knob on the first seed's validation split, then train and evaluate every method for
     every seed with its chosen knob. ``search`` replaces :data:`SEARCH` (the grids); ``methods=None`` runs all."""
+    if not isinstance(budget, Budget):
+        raise TypeError(f"budget must be a Budget, got {type(budget).__name__}")
+    if isinstance(methods, str):
+        raise TypeError(f"methods must be a list of method names, got the string {methods!r}; write [{methods!r}]")
     methods = list(METHODS) if methods is None else list(methods)
     if not methods:
         raise ValueError("methods is empty; pass None for every method")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
-    if not seeds:
-        raise ValueError("need at least one seed")
+    if isinstance(seeds, int) or not seeds:
+        raise ValueError(f"seeds must be a non-empty list of seeds, got {seeds!r}")
+    seeds = [validate.integer(seed, "seeds[i]", low=0) for seed in seeds]
     grids = dict(SEARCH if search is None else search)
     knobless = [m for m in grids if m not in SEARCH]
     if knobless:
@@ -271,7 +287,7 @@ def run(
     missing = [m for m in methods if m in SEARCH and not grids.get(m, ("", ()))[1]]
     if missing:
         raise ValueError(f"the search grid of {missing} is missing or empty")
-    device = torch.device(device) if device is not None else get_device()
+    device = parse_device(device) if device is not None else get_device()
     contexts = {seed: _context(budget, seed, device, progress) for seed in seeds}
     first = contexts[seeds[0]]
     choices: dict[str, Choice] = {}
@@ -299,7 +315,19 @@ def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline
     training time per epoch relative to ``reference``."""
     if reference not in results:
         raise ValueError(f"the reference method {reference!r} is not among the results")
+    for method, entries in results.items():
+        if not entries:
+            raise ValueError(f"results[{method!r}] holds no entries (no seed was run)")
+        for e in entries:
+            missing = [m for m in METRICS if m not in e.accuracy]
+            if missing:
+                raise ValueError(f"results[{method!r}]: an entry's accuracy lacks {missing}")
+            for metric in METRICS:
+                validate.number(e.accuracy[metric], f"results[{method!r}] accuracy[{metric!r}]")
+            validate.non_negative(e.seconds_per_epoch, f"results[{method!r}] seconds_per_epoch")
     ref_time = statistics.fmean(e.seconds_per_epoch for e in results[reference])
+    if ref_time <= 0:
+        raise ValueError(f"the reference method {reference!r} has seconds_per_epoch 0: the cost ratio is undefined")
     table = {}
     for method, entries in results.items():
         row: dict[str, float] = {}
@@ -326,6 +354,12 @@ def effects(results: Mapping[str, Sequence[Entry]], metric: str) -> dict[str, Ef
 
 def format_leaderboard(table: Mapping[str, Mapping[str, float]], columns: Sequence[str] = METRICS) -> str:
     """Text table with ``mean ± std`` cells and the cost column."""
+    if not table:
+        raise ValueError("table is empty: pass summarise(run(...))")
+    for method, row in table.items():
+        missing = [c for c in (*columns, *(f"{c}_std" for c in columns), "cost") if c not in row]
+        if missing:
+            raise ValueError(f"table[{method!r}] lacks columns {missing}; pass summarise(run(...))")
     width = max(len(m) for m in table) + 2
     head = "".ljust(width) + "".join(c.replace("_", "-").rjust(13) for c in columns) + "cost".rjust(8)
     lines = [head]

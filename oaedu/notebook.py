@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from . import validate
 from .plotting import use_style
 from .utils import env_report, get_device, seed_everything, set_threads
 
@@ -52,16 +53,25 @@ def repository() -> str:
     return repository_url().removeprefix("https://github.com/")
 
 
+def _check_name(notebook: str) -> str:
+    if not isinstance(notebook, str) or not notebook.endswith(".ipynb") or "/" in notebook or "\\" in notebook:
+        raise ValueError(f"notebook must be a notebook's file name such as '02_oamixer.ipynb', got {notebook!r}")
+    return notebook
+
+
 def colab_url(notebook: str, folder: str = "notebooks") -> str:
+    _check_name(notebook)
     return f"https://colab.research.google.com/github/{repository()}/blob/{BRANCH}/{folder}/{notebook}"
 
 
 def binder_url(notebook: str, folder: str = "notebooks") -> str:
+    _check_name(notebook)
     return f"https://mybinder.org/v2/gh/{repository()}/{BRANCH}?labpath={folder}%2F{notebook}"
 
 
 def badges(notebook: str, folder: str = "notebooks") -> str:
     """The markdown badge line for ``folder/notebook`` (e.g. ``02_oamixer.ipynb``; students' copies: ``student``)."""
+    _check_name(notebook)
     return (
         f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook, folder)}) "
         f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url(notebook, folder)})"
@@ -147,6 +157,8 @@ def sync_headers(folder: str | Path | None = None, check: bool = False) -> list[
 
 def setup(seed: int = 0, threads: int | None = None, verbose: bool = True) -> torch.device:
     """Seed, set threads and figure style, filter noisy warnings; return the device to use."""
+    if threads is not None:
+        validate.integer(threads, "threads", low=1)
     seed_everything(seed)
     set_threads(threads)
     use_style()

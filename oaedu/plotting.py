@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from . import validate
 from .data.background_challenge import VARIANTS
 
 STYLE = {
@@ -45,6 +46,24 @@ def _upsample(heatmap: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
     return torch.nn.functional.interpolate(heat, size=tuple(size), mode="nearest")[0, 0]
 
 
+def _check_batch(images: torch.Tensor, titles: Sequence[str] | None = None, **per_image: torch.Tensor | None) -> int:
+    """``images`` is a non-empty batch; every other tensor and the titles have one entry per image."""
+    validate.tensor(images, "images", ndim=(3, 4), min_batch=1)
+    b = images.shape[0]
+    for name, t in per_image.items():
+        if t is not None:
+            validate.tensor(t, name, ndim=3)
+            validate.same_batch(images=images, **{name: t})
+    if titles is not None and len(titles) != b:
+        raise ValueError(f"titles must hold one title per image ({b}), got {len(titles)}")
+    return b
+
+
+def _check_map(m: torch.Tensor, name: str) -> None:
+    if not validate.tensor(m, name, ndim=2).numel():
+        raise ValueError(f"{name} must be a non-empty (h, w) map, got shape {tuple(m.shape)}")
+
+
 def show_images(
     images: torch.Tensor,
     masks: torch.Tensor | None = None,
@@ -53,8 +72,9 @@ def show_images(
     size: float = 1.4,
 ):
     """Show a batch ``(B,3,H,W)``; with ``masks (B,H,W)``, outline each mask in white. Returns the figure."""
-    b = images.shape[0]
-    ncols = min(ncols, b)
+    b = _check_batch(images, titles, masks=masks)
+    ncols = min(validate.integer(ncols, "ncols", low=1), b)
+    validate.positive(size, "size")
     nrows = -(-b // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.2 * bool(titles)), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -72,6 +92,9 @@ def show_images(
 
 def overlay(ax, image: torch.Tensor, heatmap: torch.Tensor, alpha: float = 0.45, title: str | None = None) -> None:
     """Draw ``heatmap (h,w)`` upsampled over ``image (3,H,W)`` on ``ax``."""
+    validate.tensor(image, "image", ndim=(2, 3))
+    _check_map(heatmap, "heatmap")
+    validate.probability(alpha, "alpha")
     ax.imshow(_to_hwc(image))
     ax.imshow(_upsample(heatmap, image.shape[-2:]).numpy(), alpha=alpha, cmap="inferno")
     ax.axis("off")
@@ -83,8 +106,8 @@ def show_heatmaps(
     images: torch.Tensor, heatmaps: torch.Tensor, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.4
 ):
     """Overlay one heatmap ``(B,h,w)`` on each image ``(B,3,H,W)``. Returns the figure."""
-    b = images.shape[0]
-    ncols = min(ncols, b)
+    b = _check_batch(images, titles, heatmaps=heatmaps)
+    ncols = min(validate.integer(ncols, "ncols", low=1), b)
     nrows = -(-b // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -99,6 +122,9 @@ def heatmap(ax, heatmap: torch.Tensor, outline: torch.Tensor | None = None, titl
     """Draw ``heatmap (h,w)`` on its own (inferno, colours scaled to this map's range); with a mask ``outline (H,W)``,
     upsampled to the mask's size with the mask outlined in white. Easier to read than :func:`overlay` on busy
     images."""
+    _check_map(heatmap, "heatmap")
+    if outline is not None:
+        _check_map(outline, "outline")
     heat = heatmap if outline is None else _upsample(heatmap, outline.shape[-2:])
     ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno")
     if outline is not None:
@@ -117,7 +143,9 @@ def show_maps(
 ):
     """Images ``(B,3,H,W)`` with their masks ``(B,H,W)`` outlined in the top row, then one row of heatmaps per
     entry of ``maps`` (name → ``(B,h,w)``), each with the same outline. Returns the figure."""
-    b = images.shape[0]
+    b = _check_batch(images, titles)
+    validate.tensor(masks, "masks")
+    validate.positive(size, "size")
     if masks.shape != (b, *images.shape[-2:]):
         raise ValueError(f"masks must be (B, H, W) = {(b, *images.shape[-2:])}, got {tuple(masks.shape)}")
     bad = {name: tuple(m.shape) for name, m in maps.items() if m.ndim != 3 or m.shape[0] != b}
@@ -137,10 +165,18 @@ def show_maps(
 
 
 def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] | None = None, digits: int = 1) -> str:
-    """A plain-text table of ``{row: {column: value}}``; columns default to the first row's keys."""
+    """A plain-text table of ``{row: {column: value}}``; columns default to the first row's keys. A NaN value marks a
+    cell that does not apply (it prints as ``nan``)."""
     if not rows:
-        raise ValueError("format_table needs at least one row")
+        raise ValueError("format_table needs at least one row (rows is empty)")
+    validate.integer(digits, "digits", low=0)
     columns = list(columns or next(iter(rows.values())).keys())
+    for name, values in rows.items():
+        missing = [c for c in columns if c not in values]
+        if missing:
+            raise ValueError(f"rows[{name!r}] lacks columns {missing}")
+        for c in columns:
+            validate.number(values[c], f"rows[{name!r}][{c!r}]", allow_inf=True, allow_nan=True)  # NaN: n/a
     width = max(len(r) for r in rows) + 2
     colw = [max(len(c), digits + 5) for c in columns]
     lines = ["".ljust(width) + " ".join(c.rjust(w) for c, w in zip(columns, colw, strict=True))]
@@ -173,6 +209,12 @@ def plot_sweep(
 
 def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title: str = "Background Challenge"):
     """Grouped bars of the eight variant accuracies, one colour per model. Returns the figure."""
+    if not results:
+        raise ValueError("results is empty: pass {model name: evaluate_background_challenge(...)}")
+    for name, row in results.items():
+        missing = [v for v in (*VARIANTS, "bg_gap") if v not in row]
+        if missing:
+            raise ValueError(f"results[{name!r}] lacks {missing}")
     fig, ax = plt.subplots(figsize=(9, 3.6))
     names = list(results)
     width = 0.8 / len(names)

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from . import validate
 from .config import PROFILES
 from .notebook import find_notebooks
+from .utils import default_threads
 
 EXPERIMENTS: dict[str, str] = {
     "background_bias": "01_background_bias.ipynb",
@@ -61,8 +63,7 @@ def plan(name: str, profile: str, seeds: int, notebooks: str | Path | None = Non
         raise ValueError(f"unknown experiment {name!r}; expected 'all' or one of {', '.join(EXPERIMENTS)}")
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {', '.join(PROFILES)}")
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
+    validate.integer(seeds, "seeds", low=1)
     folder = find_notebooks(notebooks)
     experiments = available(folder)
     if name == "all":
@@ -76,6 +77,8 @@ def plan(name: str, profile: str, seeds: int, notebooks: str | Path | None = Non
 
 def flatten(results: Mapping, prefix: str = "") -> dict[str, float]:
     """Numeric leaves of a nested dict as ``{"a/b": value}``."""
+    if not isinstance(results, Mapping):
+        raise TypeError(f"results must be a dict (a notebook's RESULTS), got {type(results).__name__}")
     out: dict[str, float] = {}
     for key, value in results.items():
         name = f"{prefix}{key}"
@@ -87,8 +90,14 @@ def flatten(results: Mapping, prefix: str = "") -> dict[str, float]:
 
 
 def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
-    """Mean and sample standard deviation over seeds of every numeric result."""
+    """Mean and sample standard deviation over seeds of every numeric result (a NaN or inf result is an error:
+    the per-seed ``results.json`` files keep every value)."""
+    if not per_seed:
+        raise ValueError("per_seed is empty: need the results of at least one seed")
     flat = [flatten(r) for r in per_seed]
+    odd = [f"{k} (seed index {i})" for i, f in enumerate(flat) for k, v in f.items() if not math.isfinite(v)]
+    if odd:
+        raise ValueError(f"per_seed holds non-finite results: {', '.join(odd[:5])}")
     keys = [k for k in flat[0] if all(k in f for f in flat)]
     summary = {}
     for key in keys:
@@ -101,7 +110,7 @@ def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
     return summary
 
 
-def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -> dict:
+def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int, threads: int) -> dict:
     """Run one notebook; the kernel's own stdout/stderr (warnings at start-up, ...) go to ``out/kernel.log``,
     not into the progress bar."""
     import nbformat
@@ -113,7 +122,7 @@ def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int) -
     nb.cells.append(nbformat.v4.new_code_cell(_DUMP.strip()))
     results_path = out / "results.json"
     env = {"OAEDU_PROFILE": profile, "OAEDU_SEED": str(seed), "OAEDU_RESULTS_PATH": str(results_path),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+           "OAEDU_THREADS": str(threads), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -148,8 +157,12 @@ def reproduce(
 ) -> dict:
     """Run experiment ``name`` (or ``"all"``) for seeds ``0..seeds-1``; return what ``results.json`` holds.
 
-    ``notebooks`` is the folder of the course notebooks (default: :func:`oaedu.notebook.find_notebooks`).
+    ``notebooks`` is the folder of the course notebooks (default: :func:`oaedu.notebook.find_notebooks`). Every
+    notebook runs with the same torch thread count (``$OAEDU_THREADS``, else :func:`oaedu.utils.default_threads`),
+    recorded as ``threads``: results are bit-identical for a fixed seed *and* thread count.
     """
+    validate.integer(timeout, "timeout", low=1)
+    threads = default_threads()
     experiments = plan(name, profile, seeds, notebooks)
     names = list(experiments)
     out = Path(out)
@@ -159,12 +172,13 @@ def reproduce(
     seconds: dict[str, float] = dict.fromkeys(names, 0.0)
     for exp, seed in tqdm(runs, desc=f"reproduce ({profile})"):
         start = time.perf_counter()
-        per_seed[exp].append(_execute(experiments[exp], profile, seed, out / exp / f"seed{seed}", timeout))
+        per_seed[exp].append(_execute(experiments[exp], profile, seed, out / exp / f"seed{seed}", timeout, threads))
         seconds[exp] += time.perf_counter() - start
     for exp in names:
         report[exp] = {
             "notebook": EXPERIMENTS[exp],
             "profile": profile,
+            "threads": threads,
             "seeds": list(range(seeds)),
             "seconds": round(seconds[exp], 1),
             "per_seed": per_seed[exp],
@@ -178,7 +192,10 @@ def format_summary(report: Mapping) -> str:
     """A short text rendering of ``reproduce``'s report: ``name  metric  mean ± std``."""
     lines = []
     for exp, entry in report.items():
-        lines.append(f"{exp} ({entry['profile']}, {len(entry['seeds'])} seed(s), {entry['seconds']} s)")
+        if not isinstance(entry, Mapping) or not {"profile", "seeds", "seconds", "summary"} <= set(entry):
+            raise ValueError(f"report[{exp!r}] is not an entry of reproduce()'s report: {validate.describe(entry)}")
+        threads = f", {entry['threads']} thread(s)" if "threads" in entry else ""
+        lines.append(f"{exp} ({entry['profile']}, {len(entry['seeds'])} seed(s){threads}, {entry['seconds']} s)")
         for key, stats in entry["summary"].items():
             if math.isfinite(stats["mean"]):
                 lines.append(f"  {key:<48} {stats['mean']:8.2f} ± {stats['std']:.2f}")

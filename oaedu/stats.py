@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:
-    out = [float(v) for v in values]
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: values must be a sequence of numbers, got {values!r}") from None
     if not out:
         raise ValueError(f"{name}: need at least one value")
     bad = [v for v in out if not math.isfinite(v)]

@@ -27,8 +27,14 @@ STUB = (
 FOLDER = "student"
 
 
+def _check_notebook(notebook: dict) -> None:
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError(f"notebook must be notebook JSON (a dict with a 'cells' list), got {type(notebook).__name__}")
+
+
 def fingerprint(notebook: dict) -> str:
     """SHA-256 of what a person can change in a notebook: each cell's type, source and tags (not outputs)."""
+    _check_notebook(notebook)
     cells = [
         (c["cell_type"], "".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
         for c in notebook["cells"]
@@ -51,6 +57,7 @@ def student_copy(notebook: dict, name: str | None = None) -> dict:
 
     With ``name`` (the notebook's file name) the header's badges point at ``student/name``.
     """
+    _check_notebook(notebook)
     out = _copy.deepcopy(notebook)
     found = False
     for cell in out["cells"]:

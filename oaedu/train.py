@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from . import validate
 from .data.background_challenge import VARIANTS, background_challenge_suite
 from .data.datasets import MaskedImageDataset
 from .data.transforms import paired_hflip
 from .metrics import bg_gap
-from .utils import get_device
+from .utils import get_device, parse_device
 
 StepFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 ForwardFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -28,17 +29,26 @@ ForwardFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor
 def plain_forward(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """``model(images)``: the forward pass of a model that needs no masks."""
     del masks
+    validate.images(images, model=model)
     return model(images)
 
 
 def cross_entropy_step(label_smoothing: float = 0.0, forward: ForwardFn = plain_forward) -> StepFn:
     """The default step: cross-entropy of ``forward(model, images, masks)`` against the labels."""
+    validate.probability(label_smoothing, "label_smoothing")
+    validate.is_callable(forward, "forward")
 
     def step(model, images, labels, masks):
         logits = forward(model, images, masks)
+        _check_classes(labels, logits)
         return F.cross_entropy(logits, labels, label_smoothing=label_smoothing), logits
 
     return step
+
+
+def _check_classes(labels: torch.Tensor, logits: torch.Tensor) -> None:
+    """The labels are classes of the model: ``0 <= label < logits.shape[1]``."""
+    validate.class_labels(labels, f"labels (classes of a model with {logits.shape[1]} outputs)", logits.shape[1])
 
 
 @dataclass
@@ -56,6 +66,7 @@ class History:
 
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """AdamW groups: no weight decay on biases, norms, embeddings' scalars or learnable κ (ndim ≤ 1)."""
+    validate.non_negative(weight_decay, "weight_decay")
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -83,9 +94,15 @@ def fit(
     Each batch is ``(images, labels, masks)``; with ``flip`` the image and its mask are flipped
     together. ``step`` computes ``(loss, logits)`` (default: cross-entropy).
     """
-    if epochs <= 0:
-        raise ValueError(f"epochs must be positive, got {epochs}")
-    device = torch.device(device) if device is not None else get_device()
+    validate.integer(epochs, "epochs", low=1)
+    batch_size = validate.integer(batch_size, "batch_size", low=1)
+    validate.positive(lr, "lr")
+    validate.integer(seed, "seed", low=0)
+    if not len(data):
+        raise ValueError("data is empty: there is nothing to train on")
+    if step is not None:
+        validate.is_callable(step, "step")
+    device = parse_device(device) if device is not None else get_device()
     step = step or cross_entropy_step()
     model.to(device).train()
     opt = torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr)
@@ -129,7 +146,10 @@ def predict(
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """Logits for every image in ``data``, on the CPU."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    validate.integer(batch_size, "batch_size", low=1)
+    if not len(data):
+        raise ValueError("data is empty: there is nothing to predict")
+    device = parse_device(device) if device is not None else next(model.parameters()).device
     model.eval()
     out = [forward(model, x.to(device), m.to(device)).cpu() for x, _, m in data.batches(batch_size)]
     return torch.cat(out)
@@ -138,6 +158,7 @@ def predict(
 def evaluate(model: torch.nn.Module, data: MaskedImageDataset, forward: ForwardFn = plain_forward) -> float:
     """Top-1 accuracy (%) of ``model`` on ``data``."""
     logits = predict(model, data, forward=forward)
+    _check_classes(data.labels, logits)
     return (logits.argmax(1) == data.labels).double().mean().item() * 100.0
 
 
@@ -155,10 +176,13 @@ def evaluate_background_challenge(
     Pass a prepared ``suite`` (from :func:`background_challenge_suite`) to evaluate several models on
     the same images; otherwise one is generated from ``n``, ``seed``, ``image_size`` and ``num_classes``.
     """
-    suite = suite or background_challenge_suite(n, seed, image_size, num_classes)
+    if suite is None:
+        suite = background_challenge_suite(n, seed, image_size, num_classes)
+    if not isinstance(suite, Mapping):
+        raise TypeError(f"suite must map variant names to datasets, got {type(suite).__name__}")
     missing = [v for v in VARIANTS if v not in suite]
     if missing:
-        raise ValueError(f"suite lacks variant(s) {missing}")
+        raise ValueError(f"suite lacks variant(s) {missing}: pass all eight, or suite=None to generate them")
     result = {v: evaluate(model, suite[v], forward) for v in VARIANTS}
     result["bg_gap"] = bg_gap(result["mixed_same"], result["mixed_rand"])
     return result

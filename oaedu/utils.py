@@ -9,6 +9,8 @@ import random
 import numpy as np
 import torch
 
+from . import validate
+
 DEVICE_ENV_VAR = "OAEDU_DEVICE"
 
 
@@ -20,7 +22,7 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     name = prefer or os.environ.get(DEVICE_ENV_VAR, "").strip()
     if name:
-        device = torch.device(name)
+        device = parse_device(name, "prefer" if prefer else f"${DEVICE_ENV_VAR}")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"{DEVICE_ENV_VAR}={name!r} asks for CUDA, but torch sees no CUDA device")
         if device.type == "mps" and not _mps_available():
@@ -33,6 +35,18 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def parse_device(device: torch.device | str, name: str = "device") -> torch.device:
+    """``torch.device(device)``, with a ``ValueError`` naming ``name`` for a string torch does not know."""
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"{name} must be a device name such as 'cpu' or 'cuda:0', got {type(device).__name__}")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{name} must be a device such as 'cpu', 'cuda', 'cuda:1' or 'mps', got {device!r}") from None
+
+
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
@@ -40,26 +54,31 @@ def _mps_available() -> bool:
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same way."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = validate.integer(seed, "seed", low=0, high=2**64 - 1)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the legacy global RNG that libraries use)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
 
-def set_threads(n: int | None = None) -> int:
-    """Use ``n`` intra-op threads (default: ``$OAEDU_THREADS``, else every core, at most 8); return the number set.
-
-    Small models on small batches gain nothing from more threads and lose to contention: when several
-    notebooks share a machine, give each ``OAEDU_THREADS=1``.
-    """
+def default_threads() -> int:
+    """The thread count :func:`set_threads` uses without an argument: ``$OAEDU_THREADS``, else every core, at most 8."""
     env = os.environ.get("OAEDU_THREADS", "").strip()
-    if n is None and env:
+    if env:
         if not env.isdigit() or int(env) < 1:
             raise ValueError(f"$OAEDU_THREADS must be a positive integer, got {env!r}")
-        n = int(env)
-    n = n or min(os.cpu_count() or 1, 8)
+        return int(env)
+    return min(os.cpu_count() or 1, 8)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use ``n`` intra-op threads (default: :func:`default_threads`); return the number set.
+
+    Small models on small batches gain nothing from more threads and lose to contention: when several
+    notebooks share a machine, give each ``OAEDU_THREADS=1``. Results are bit-identical for a fixed seed
+    *and* thread count (a different thread count may change the order of floating-point sums).
+    """
+    n = default_threads() if n is None else validate.integer(n, "n", low=1)
     torch.set_num_threads(n)
     return n
 

@@ -136,3 +136,15 @@ def test_reproduce_background_bias_under_smoke(tmp_path):
     summary = report["background_bias"]["summary"]
     assert summary["accuracy/vit/bg_gap"]["mean"] > 20
     assert len(list((tmp_path / "background_bias" / "seed0").glob("figure_*.png"))) >= 3
+
+
+def test_reproduce_records_the_thread_count(fake_experiments, tmp_path, monkeypatch):
+    """Results are bit-identical for a fixed seed *and* thread count: every kernel gets the same count, recorded."""
+    body = "import os\nRESULTS = {'threads': int(os.environ['OAEDU_THREADS'])}"
+    _notebook(fake_experiments / "96_threads.ipynb", body)
+    monkeypatch.setitem(rp.EXPERIMENTS, "threads", "96_threads.ipynb")
+    monkeypatch.setenv("OAEDU_THREADS", "3")
+    report = rp.reproduce("threads", profile="smoke", out=tmp_path / "runs")
+    assert report["threads"]["threads"] == 3 == report["threads"]["per_seed"][0]["threads"]
+    assert json.loads((tmp_path / "runs" / "threads" / "results.json").read_text())["threads"] == 3
+    assert "3 thread(s)" in rp.format_summary(report)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from .. import validate
 from ..data.transforms import crop_boxes
 from ..spatial_entropy import connected_components
 
@@ -20,6 +21,18 @@ def _check_cam(cam: torch.Tensor, name: str = "cam") -> torch.Tensor:
     return cam if cam.ndim == 3 else cam[None]
 
 
+def _check_backgrounds(backgrounds, n: int) -> None:
+    """``(images (n, C, H, W), valid bool (n,))`` as :func:`background_only` returns them."""
+    ok = isinstance(backgrounds, (tuple, list)) and len(backgrounds) == 2
+    if not ok or not all(isinstance(t, torch.Tensor) for t in backgrounds):
+        got = validate.describe(backgrounds)
+        raise TypeError(f"backgrounds must be the pair (images, valid) from background_only, got {got}")
+    validate.tensor(backgrounds[0], "backgrounds[0]", ndim=4, dtype="float")
+    validate.tensor(backgrounds[1], "backgrounds[1]", shape=(backgrounds[0].shape[0],), dtype=torch.bool)
+    if backgrounds[0].shape[0] != n:
+        raise ValueError(f"backgrounds must hold one background per image ({n}), got {backgrounds[0].shape[0]}")
+
+
 def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 0.01,
                    margin: float = 0.2) -> list[torch.Tensor]:
     """Boxes of the 8-connected components of ``cam ≥ threshold`` (App. B.2): each component's bounding box,
@@ -29,8 +42,9 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     Labelling is :func:`oaedu.spatial_entropy.connected_components`.
     """
     maps = _check_cam(cam)
-    if not 0.0 <= margin:
-        raise ValueError(f"margin must be >= 0, got {margin}")
+    validate.number(threshold, "threshold")
+    validate.non_negative(min_area, "min_area")
+    validate.non_negative(margin, "margin")
     _, h, w = maps.shape
     labels = connected_components(maps >= threshold).cpu()
     ys = torch.arange(h)[:, None].expand(h, w)
@@ -60,12 +74,16 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
     """
     if images.ndim != 4:
         raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    validate.images(images, channels=None)
+    if size is not None:
+        validate.integer(size, "size", low=1)
     if len(boxes) != images.shape[0]:
-        raise ValueError(f"need one box list per image: {len(boxes)} lists for {images.shape[0]} images")
+        raise ValueError(f"boxes must hold one box list per image: {len(boxes)} lists for {images.shape[0]} images")
     chosen = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(images.shape[0], 1)
     for i, b in enumerate(boxes):
         if b.ndim != 2 or b.shape[1] != 4:
             raise ValueError(f"boxes[{i}] must be (n, 4), got {tuple(b.shape)}")
+        validate.finite(b, f"boxes[{i}]")
         if len(b):
             chosen[i] = b[torch.randint(len(b), (1,), generator=generator).item()]
     size = size or images.shape[-1]
@@ -77,6 +95,7 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
 def largest_empty_rectangle_reference(mask: torch.Tensor) -> tuple[int, int, int, int]:
     """Brute force over all rectangles (summed-area table): the largest all-False rectangle of a ``bool (H,W)``
     mask as ``(y0, x0, y1, x1)`` (end-exclusive); ``(0, 0, 0, 0)`` when every pixel is True."""
+    validate.tensor(mask, "mask")
     if mask.ndim != 2 or mask.dtype != torch.bool:
         raise ValueError(f"mask must be bool (H, W), got {mask.dtype} {tuple(mask.shape)}")
     h, w = mask.shape
@@ -98,6 +117,7 @@ def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
     cumulative AND down the rows gives the columns free from ``y0`` to ``y1``, and a running run-length along the
     columns gives the widest free span ending at each column (``O(H·W)`` tensor ops for the whole batch).
     Returns ``int64 (B, 4)`` rows ``(y0, x0, y1, x1)``, end-exclusive, zeros where every pixel is True."""
+    validate.tensor(mask, "mask")
     if mask.dtype != torch.bool or mask.ndim not in (2, 3):
         raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
     maps = mask if mask.ndim == 3 else mask[None]
@@ -138,9 +158,12 @@ def background_only(
     images are returned unchanged. The paper names no minimum; its released code takes the largest strip outside
     the foreground's bounding box, of any size.
     """
-    maps = _check_cam(cams)
+    maps = _check_cam(cams, "cams")
     if images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
+    validate.images(images, channels=None)
+    validate.number(threshold, "threshold")
+    validate.number(min_area, "min_area")
     if not 0.0 <= min_area <= 1.0:
         raise ValueError(f"min_area must be a fraction of the image in [0, 1], got {min_area}")
     fg = (maps >= threshold).cpu()
@@ -162,7 +185,9 @@ def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torc
     """Eq. (4): ``x^{bg-mix} = CAM(x)⊙x + (1 − CAM(x))⊙x^{bg}``; the soft CAM in [0,1] is the per-pixel weight
     (the two weights sum to 1), no sampled λ. As in Eq. (4), the background replaces the whole image outside the
     object (the released code pastes it only inside the object's bounding box)."""
-    maps = _check_cam(cams)
+    maps = _check_cam(cams, "cams")
+    validate.images(images, channels=None)
+    validate.images(backgrounds, "backgrounds", channels=None)
     if images.shape != backgrounds.shape or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(
             f"images {tuple(images.shape)}, cams {tuple(maps.shape)} and backgrounds "
@@ -184,8 +209,9 @@ def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshol
     mixing rate without a queue.) Returns ``(mixed, selected bool (B,))``. Pass
     ``backgrounds=background_only(images, cams, threshold)`` when the same images are mixed many times (the masks are
     fixed during training, §3)."""
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability, got {p}")
+    validate.probability(p, "p")
+    if backgrounds is not None:
+        _check_backgrounds(backgrounds, images.shape[0])
     b = images.shape[0]
     bgs, valid = backgrounds if backgrounds is not None else background_only(images, cams, threshold)
     donors = valid.nonzero()[:, 0]
@@ -205,6 +231,9 @@ def mixup_prepare(
     ``cams`` are the training images' fixed ContraCAMs and ``backgrounds = background_only(images, cams)``.
     The mixup hits view 1 only, as in the official code; view 2 keeps its own background.
     """
+    _check_cam(cams, "cams")
+    _check_backgrounds(backgrounds, cams.shape[0])
+    validate.probability(p, "p")
 
     def prepare(batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
         bg = (backgrounds[0][index], backgrounds[1][index])

@@ -10,14 +10,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import validate
+
 
 def _check_images(images: torch.Tensor) -> None:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or not images.dtype.is_floating_point:
-        raise ValueError(f"images must be a float tensor (B, C, H, W), got {getattr(images, 'shape', type(images))}")
+    validate.images(images, channels=None)
 
 
 def minmax(maps: torch.Tensor) -> torch.Tensor:
     """Per-map min–max to [0, 1] over the last two dims (``Normalize`` of Eq. 2); a constant map becomes 0."""
+    validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
+    if not maps.shape[-1] or not maps.shape[-2]:
+        raise ValueError(f"maps must be (..., h, w) with h, w >= 1, got {tuple(maps.shape)}")
     lo = maps.flatten(-2).amin(-1)[..., None, None]
     hi = maps.flatten(-2).amax(-1)[..., None, None]
     span = hi - lo
@@ -64,8 +68,8 @@ class ContrastiveScore(nn.Module):
 
     def __init__(self, encoder: nn.Module, tau: float = 1.0) -> None:
         super().__init__()
-        if tau <= 0:
-            raise ValueError(f"tau must be positive, got {tau}")
+        validate.module(encoder, "encoder")
+        validate.positive(tau, "tau")
         self.encoder, self.tau = encoder, tau
 
     def forward(self, x: torch.Tensor, keys: torch.Tensor, positives: torch.Tensor | None = None,
@@ -77,6 +81,12 @@ class ContrastiveScore(nn.Module):
 def score_from_embeddings(q: torch.Tensor, keys: torch.Tensor, positives: torch.Tensor | None,
                           extra: torch.Tensor | None, tau: float, offset: int = 0) -> torch.Tensor:
     """Eq. (1)/(3) for queries ``q (b,D)`` that are images ``offset … offset+b−1`` of a batch of keys ``(B,D)``."""
+    validate.positive(tau, "tau")
+    if q.ndim != 2:
+        raise ValueError(f"the encoder must return one embedding per image, q (B, D), got shape {tuple(q.shape)}")
+    for name, t in (("keys", keys), ("positives", positives), ("extra", extra)):
+        if t is not None and (t.ndim != 2 or t.shape[1] != q.shape[1]):
+            raise ValueError(f"{name} must be (N, D) embeddings with D = {q.shape[1]} like q, got {tuple(t.shape)}")
     b, big_b = q.shape[0], keys.shape[0]
     if big_b < 2 and (extra is None or extra.shape[0] < 2):
         raise ValueError("ContraCAM needs at least two images: the rest of the batch are the negatives")
@@ -122,6 +132,7 @@ def contracam_reference(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     """
     _check_images(images)
     _check_layer(encoder, layer)
+    validate.positive(tau, "tau")
     was = _in_eval(encoder)
     cap = _Capture(layer)
     try:
@@ -163,6 +174,7 @@ def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: f
     """
     _check_images(images)
     _check_layer(encoder, layer)
+    validate.positive(tau, "tau")
     was = _in_eval(encoder)
     cap = _Capture(layer)
     try:
@@ -191,6 +203,7 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     _check_layer(encoder, layer)
     if not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    validate.positive(tau, "tau")
     was = _in_eval(encoder)
     cap = _Capture(layer)
     size = images.shape[-2:]
@@ -222,7 +235,7 @@ def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:
     targets = torch.as_tensor(targets)
     if targets.shape != (b,) or targets.dtype != torch.int64:
         raise ValueError(f"targets must be int64 ({b},), got {targets.dtype} {tuple(targets.shape)}")
-    return targets
+    return validate.class_labels(targets, "targets")
 
 
 def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
@@ -237,7 +250,9 @@ def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, 
         maps = []
         for i in range(images.shape[0]):
             with torch.enable_grad():
-                y = model(images[i : i + 1])[0, targets[i]]
+                logits = model(images[i : i + 1])
+                validate.class_labels(targets[i : i + 1], "targets", logits.shape[1])
+                y = logits[0, targets[i]]
                 (g,) = torch.autograd.grad(y, cap.value)
             maps.append(_cam_from(cap.value, g, nsr=False))
         raw = torch.cat(maps)
@@ -263,6 +278,7 @@ def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: t
     try:
         with torch.enable_grad():
             logits = model(images)
+            validate.class_labels(targets, "targets", logits.shape[1])
             y = logits.gather(1, targets.to(logits.device)[:, None]).sum()
             (g,) = torch.autograd.grad(y, cap.value)
         raw = _cam_from(cap.value, g, nsr=False)
@@ -276,7 +292,9 @@ def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: t
 
 def centre_prior(n: int, size: tuple[int, int], sigma: float = 0.25) -> torch.Tensor:
     """A centred isotropic Gaussian map in [0,1] (std ``sigma`` × side): the no-model baseline of Tab. 1."""
-    h, w = size
+    n = validate.integer(n, "n", low=0)
+    h, w = validate.size2(size, "size", allow_int=False)
+    validate.positive(sigma, "sigma")
     ys = (torch.arange(h) + 0.5) / h - 0.5
     xs = (torch.arange(w) + 0.5) / w - 0.5
     g = torch.exp(-(ys[:, None] ** 2 + xs[None] ** 2) / (2 * sigma**2))
@@ -288,6 +306,10 @@ def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size
 
     The other images of each batch are the negatives of Eq. (2).
     """
+    validate.integer(batch_size, "batch_size", low=2)
+    validate.images(images, channels=None)
+    if not isinstance(getattr(getattr(learner, "encoder", None), "layer", None), nn.Module):
+        raise TypeError(f"learner must have an encoder.layer to explain (a MoCo or BYOL), got {type(learner).__name__}")
     device = next(learner.parameters()).device
     chunks = [
         contracam(learner, learner.encoder.layer, images[i : i + batch_size].to(device), **kwargs).cpu()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import validate
 from ..metrics import iou
 
 
@@ -13,11 +14,16 @@ def localisation_scores(cams: torch.Tensor, instance_masks: torch.Tensor, thresh
     ``miou``: mean IoU with the union of objects (Tab. 1); ``recall``: share of objects with ≥ 50% of their pixels
     covered; ``precision``: share of predicted pixels on an object; ``area``: predicted share of the image.
     """
+    validate.tensor(cams, "cams", dtype="float", finite_values=True, min_batch=1)
+    validate.tensor(instance_masks, "instance_masks")
     if cams.shape != instance_masks.shape or cams.ndim != 3:
-        raise ValueError(f"cams {tuple(cams.shape)} and masks {tuple(instance_masks.shape)} must both be (B, H, W)")
+        raise ValueError(
+            f"cams {tuple(cams.shape)} and instance_masks {tuple(instance_masks.shape)} must both be (B, H, W)"
+        )
+    validate.number(threshold, "threshold")
+    ids = validate.label_ids(instance_masks, "instance_masks")  # ids are names: 0, 1, 2, … keeps one_hot small
     pred = cams >= threshold
-    fg = instance_masks > 0
-    ids = instance_masks.long()
+    fg = ids > 0
     k = int(ids.max()) + 1
     onehot = torch.nn.functional.one_hot(ids, k).flatten(1, 2)[..., 1:].float()  # (B, HW, K-1)
     size = onehot.sum(1)
@@ -35,8 +41,8 @@ def localisation_scores(cams: torch.Tensor, instance_masks: torch.Tensor, thresh
 
 def instance_boxes(instance_masks: torch.Tensor, margin: float = 0.2) -> list[torch.Tensor]:
     """GT boxes ``(x0, y0, x1, y1)`` in [0,1] of every object of ``instance_masks (B,H,W)``, grown by ``margin``."""
-    if instance_masks.ndim != 3:
-        raise ValueError(f"instance_masks must be (B, H, W), got {tuple(instance_masks.shape)}")
+    validate.tensor(instance_masks, "instance_masks", ndim=3, dtype="integer")
+    validate.non_negative(margin, "margin")
     _, h, w = instance_masks.shape
     out = []
     for m in instance_masks:
@@ -56,7 +62,9 @@ def instance_boxes(instance_masks: torch.Tensor, margin: float = 0.2) -> list[to
 def cooccurrence_distance(fx: torch.Tensor, fy: torch.Tensor) -> float:
     """Eq. (5), App. D.2: ``mean_x min_y ‖x − y‖ + mean_y min_x ‖x − y‖`` between two sets of (L2-normalised)
     features; larger = the two classes are less entangled."""
+    validate.tensor(fx, "fx", finite_values=True)
+    validate.tensor(fy, "fy", finite_values=True)
     if fx.ndim != 2 or fy.ndim != 2 or fx.shape[1] != fy.shape[1] or not len(fx) or not len(fy):
-        raise ValueError(f"need two non-empty (N, D) feature sets, got {tuple(fx.shape)} and {tuple(fy.shape)}")
+        raise ValueError(f"fx and fy must be non-empty (N, D) features, got {tuple(fx.shape)} and {tuple(fy.shape)}")
     d = torch.cdist(fx.double(), fy.double())
     return (d.min(1).values.mean() + d.min(0).values.mean()).item()

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .. import validate
 from ..data.transforms import crop_boxes
 
 
@@ -49,6 +52,9 @@ class SmallEncoder(nn.Module):
         super().__init__()
         if len(widths) != len(strides) or not widths:
             raise ValueError("widths and strides must be non-empty and of the same length")
+        for i, (w, s) in enumerate(zip(widths, strides, strict=True)):
+            validate.integer(w, f"widths[{i}]", low=1)
+            validate.integer(s, f"strides[{i}]", low=1)
         self.stem = nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU())
         blocks, c = [], widths[0]
         for w, s in zip(widths, strides, strict=False):
@@ -59,8 +65,7 @@ class SmallEncoder(nn.Module):
         self.out_dim = c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W), got {tuple(x.shape)}")
+        validate.images(x)
         return self.layer(self.blocks(self.stem(x)))
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,8 +81,10 @@ class _Learner(nn.Module):
 
     def __init__(self, encoder: nn.Module | None, proj_dim: int, momentum: float) -> None:
         super().__init__()
+        validate.number(momentum, "momentum")
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        validate.integer(proj_dim, "proj_dim", low=1)
         self.encoder = encoder or SmallEncoder()
         d = self.encoder.out_dim
         self.projector = _mlp(d, d, proj_dim)
@@ -106,16 +113,26 @@ class _Learner(nn.Module):
 def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None, tau: float) -> torch.Tensor:
     """Mean InfoNCE loss, the negative of Eq. (1): positive ``q_i·k_i``, negatives ``negatives`` (a queue) or,
     when ``negatives`` is None, the other keys of the batch (in-batch negatives, positive on the diagonal)."""
+    validate.tensor(q, "q", min_batch=1, finite_values=True)
+    validate.tensor(k, "k", finite_values=True)
     if q.shape != k.shape or q.ndim != 2:
         raise ValueError(f"q and k must both be (B, D), got {tuple(q.shape)} and {tuple(k.shape)}")
-    if tau <= 0:
-        raise ValueError(f"tau must be positive, got {tau}")
+    validate.positive(tau, "tau")
+    if negatives is not None:
+        validate.tensor(negatives, "negatives", shape=(None, q.shape[1]), finite_values=True)
     if negatives is None:
         logits = q @ k.t() / tau
         return F.cross_entropy(logits, torch.arange(len(q), device=q.device))
     pos = (q * k).sum(1, keepdim=True)
     logits = torch.cat([pos, q @ negatives.t()], 1) / tau
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+def _check_views(view1: torch.Tensor, view2: torch.Tensor) -> None:
+    validate.images(view1, "view1")
+    validate.images(view2, "view2")
+    if view1.shape != view2.shape:
+        raise ValueError(f"view1 and view2 must have the same shape, got {tuple(view1.shape)} and {tuple(view2.shape)}")
 
 
 class MoCo(_Learner):
@@ -131,8 +148,10 @@ class MoCo(_Learner):
         tau: float = 0.2,
     ) -> None:
         super().__init__(encoder, proj_dim, momentum)
+        validate.integer(queue_size, "queue_size")
         if queue_size < 0:
             raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+        validate.positive(tau, "tau")
         self.tau = tau
         self.queue_size = queue_size
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, proj_dim), dim=1))
@@ -140,6 +159,7 @@ class MoCo(_Learner):
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         """Symmetrised InfoNCE between the two views; enqueues the keys."""
+        _check_views(view1, view2)
         q1, q2 = self(view1), self(view2)
         k1, k2 = self.target(view1), self.target(view2)
         negs = self.queue.clone() if self.queue_size else None
@@ -165,6 +185,8 @@ class BYOL(_Learner):
         self.predictor = _mlp(proj_dim, proj_dim, proj_dim)
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
+        _check_views(view1, view2)
+
         def one(a, b):
             p = F.normalize(self.predictor(self.projector(self.encoder(a).mean((2, 3)))), dim=1)
             return (2 - 2 * (p * self.target(b)).sum(1)).mean()
@@ -176,8 +198,11 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None, scal
             jitter: float = 0.4, p_jitter: float = 0.8, p_gray: float = 0.2) -> torch.Tensor:
     """One random view per image (MoCo-v2 recipe at toy scale, notes §4.1): random resized crop with area share in
     ``scale``, horizontal flip, brightness/contrast/saturation jitter, random grayscale. Batched."""
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    validate.images(images)
+    validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
+    validate.non_negative(jitter, "jitter")
+    validate.probability(p_jitter, "p_jitter")
+    validate.probability(p_gray, "p_gray")
     b, _, h, w = images.shape
     dev = images.device
 
@@ -225,10 +250,14 @@ def train_contrastive(
     ``prepare(batch, index, generator) -> (base1, base2)`` builds the two base images before augmentation:
     the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
     """
-    if epochs <= 0:
-        raise ValueError(f"epochs must be positive, got {epochs}")
-    if images.ndim != 4 or images.shape[1] != 3 or len(images) < 2:
-        raise ValueError(f"images must be (N>=2, 3, H, W), got {tuple(images.shape)}")
+    validate.integer(epochs, "epochs", low=1)
+    validate.integer(seed, "seed", low=0)
+    validate.images(images, min_batch=2)
+    batch_size = validate.integer(batch_size, "batch_size", low=1)
+    validate.positive(lr, "lr")
+    validate.non_negative(weight_decay, "weight_decay")
+    if prepare is not None:
+        validate.is_callable(prepare, "prepare")
     gen = torch.Generator().manual_seed(seed)
     device = next(learner.parameters()).device
     params = [p for p in learner.parameters() if p.requires_grad]
@@ -263,15 +292,24 @@ def train_contrastive(
 
 def save_online(learner: _Learner, path) -> None:
     """Save only the online encoder and projector (what ContraCAM and the probe use) to ``path``."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"path {path}: the folder {folder} does not exist")
     torch.save({"encoder": learner.encoder.state_dict(), "projector": learner.projector.state_dict()}, path)
 
 
 def load_online(path, learner: _Learner | None = None) -> _Learner:
     """Load :func:`save_online` weights strictly into ``learner`` (default: a fresh :class:`MoCo`); eval mode."""
     learner = learner or MoCo(queue_size=0)
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if set(state) != {"encoder", "projector"}:
-        raise ValueError(f"{path} is not a save_online checkpoint: keys {sorted(state)}")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"path {path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+        raise ValueError(f"path {path} is not a save_online checkpoint: {str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict) or set(state) != {"encoder", "projector"}:
+        got = f"keys {sorted(state)}" if isinstance(state, dict) else validate.describe(state)
+        raise ValueError(f"{path} is not a save_online checkpoint: {got}")
     learner.encoder.load_state_dict(state["encoder"], strict=True)
     learner.projector.load_state_dict(state["projector"], strict=True)
     learner.target_encoder.load_state_dict(state["encoder"], strict=True)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import validate
 from ..data.datasets import MaskedImageDataset
 from ..train import evaluate_background_challenge
 
@@ -13,12 +14,17 @@ from ..train import evaluate_background_challenge
 @torch.no_grad()
 def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Global-average-pooled encoder features ``(N, D)`` (encoder in eval mode)."""
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be (N, 3, H, W), got {tuple(images.shape)}")
+    validate.images(images)
+    batch_size = validate.integer(batch_size, "batch_size", low=1)
     encoder.eval()
     dev = next(encoder.parameters()).device
-    chunks = range(0, len(images), batch_size)
-    return torch.cat([encoder(images[i : i + batch_size].to(dev)).mean((2, 3)).cpu() for i in chunks])
+    features = []
+    for i in range(0, len(images), batch_size):
+        maps = encoder(images[i : i + batch_size].to(dev))
+        if maps.ndim != 4:
+            raise ValueError(f"encoder must return spatial maps (B, C, h, w) to pool, got shape {tuple(maps.shape)}")
+        features.append(maps.mean((2, 3)).cpu())
+    return torch.cat(features)
 
 
 class FrozenClassifier(nn.Module):
@@ -26,6 +32,10 @@ class FrozenClassifier(nn.Module):
 
     def __init__(self, encoder: nn.Module, mean: torch.Tensor, std: torch.Tensor, linear: nn.Linear) -> None:
         super().__init__()
+        d = linear.in_features
+        validate.tensor(mean, "mean", shape=(d,), finite_values=True)
+        validate.tensor(std, "std", shape=(d,), finite_values=True)
+        validate.values_in(std, "std", low=0.0, low_open=True)
         self.encoder, self.linear = encoder, linear
         self.register_buffer("mean", mean)
         self.register_buffer("std", std)
@@ -39,7 +49,9 @@ def linear_probe(
 ) -> FrozenClassifier:
     """Fit a multinomial logistic regression on standardised frozen features with L-BFGS (deterministic)."""
     if len(data) < 2:
-        raise ValueError("the probe needs at least two training images")
+        raise ValueError(f"the probe needs at least two training images, data has {len(data)}")
+    validate.integer(steps, "steps", low=1)
+    validate.non_negative(weight_decay, "weight_decay")
     feats = extract_features(encoder, data.images)
     mean, std = feats.mean(0), feats.std(0).clamp_min(1e-6)
     z = (feats - mean) / std

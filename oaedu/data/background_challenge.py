@@ -30,6 +30,7 @@ import math
 
 import torch
 
+from .. import validate
 from .datasets import MaskedImageDataset
 
 VARIANTS: tuple[str, ...] = (
@@ -132,14 +133,12 @@ def background_challenge(
     """
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not 2 <= num_classes <= MAX_CLASSES:
-        raise ValueError(f"num_classes must be in [2, {MAX_CLASSES}], got {num_classes}")
-    if image_size < 16:
-        raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
-    if not 0.0 <= bg_correlation <= 1.0:
-        raise ValueError(f"bg_correlation must be a probability in [0, 1], got {bg_correlation}")
+    n = validate.integer(n, "n", low=1)
+    seed = validate.integer(seed, "seed", low=0)
+    num_classes = validate.integer(num_classes, "num_classes", low=2, high=MAX_CLASSES)
+    image_size = validate.integer(image_size, "image_size", low=16)
+    bg_correlation = validate.probability(bg_correlation, "bg_correlation")
+    fg_hue_jitter = validate.non_negative(fg_hue_jitter, "fg_hue_jitter")
 
     g = torch.Generator().manual_seed(seed)
     s = image_size

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .. import validate
 from .background_challenge import VARIANTS
 
 DATA_ENV_VAR = "OAEDU_DATA"
@@ -44,7 +45,7 @@ CLEVR_DOWNLOAD = (
 
 def data_root() -> Path:
     """Where the real datasets live: ``$OAEDU_DATA``, else ``./data/real``."""
-    return Path(os.environ.get(DATA_ENV_VAR, "data/real"))
+    return Path(os.environ.get(DATA_ENV_VAR) or "data/real")
 
 
 def _misplaced(bases: tuple[Path, ...], expected: Path, looks_right, depth: int = 3) -> str:
@@ -97,6 +98,8 @@ class ImageNet9(torch.utils.data.Dataset):
             raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        if image_size is not None:
+            validate.integer(image_size, "image_size", low=1)
         self.root = Path(root)
         folder = self.root / variant / split
         if not folder.is_dir():
@@ -133,6 +136,7 @@ class ImageNet9(torch.utils.data.Dataset):
         """Yield ``(images, labels, masks)`` batches from disk, so ``oaedu.train`` works unchanged."""
         if self.image_size is None:
             raise ValueError("batching needs a fixed image_size")
+        batch_size = validate.integer(batch_size, "batch_size", low=1)
         loader = torch.utils.data.DataLoader(
             self, batch_size=batch_size, shuffle=shuffle, generator=generator, num_workers=num_workers
         )
@@ -175,6 +179,8 @@ class CLEVRWithMasks(torch.utils.data.Dataset):
     """
 
     def __init__(self, root: str | Path, split: str = "train", image_size: int | None = 128):
+        if image_size is not None:
+            validate.integer(image_size, "image_size", low=1)
         self.root = Path(root)
         images, masks = self.root / split / "images", self.root / split / "masks"
         for folder in (images, masks):
@@ -227,6 +233,8 @@ def background_challenge_data(
     from ..config import get_profile
     from .background_challenge import background_challenge, background_challenge_suite
 
+    validate.integer(n_train, "n_train", low=1)
+    validate.integer(n_test, "n_test", low=1)
     mode = os.environ.get(REAL_DATA_ENV_VAR, "auto").strip().lower()
     if mode not in ("auto", "off", "require"):
         raise ValueError(f"${REAL_DATA_ENV_VAR} must be auto, off or require, got {mode!r}")

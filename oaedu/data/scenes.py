@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import validate
 from .datasets import SceneDataset
 
 SCENE_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
@@ -64,17 +65,20 @@ def multi_object_scenes(
     ``size`` (0 small, 1 large), ``radius`` (pixels), ``position`` (x, y in [0, 1]), plus ``count`` per
     scene. Object ``k`` (1-based id in the mask) is at index ``k - 1``.
     """
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = validate.integer(n, "n", low=1)
+    seed = validate.integer(seed, "seed", low=0)
+    min_objects = validate.integer(min_objects, "min_objects")
+    max_objects = validate.integer(max_objects, "max_objects")
     if not 1 <= min_objects <= max_objects:
         raise ValueError(f"need 1 <= min_objects <= max_objects, got {min_objects} and {max_objects}")
-    if image_size < 16:
-        raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
-    if overlap not in ("occlude", "avoid"):
-        raise ValueError(f"overlap must be 'occlude' or 'avoid', got {overlap!r}")
-    if not 0.0 <= cooccurrence <= 1.0 or not 0.0 <= min_visible <= 1.0:
-        raise ValueError("cooccurrence and min_visible must lie in [0, 1]")
-    for a, b in cooccur_pairs:
+    image_size = validate.integer(image_size, "image_size", low=16)
+    overlap = validate.choice(overlap, "overlap", ("occlude", "avoid"))
+    cooccurrence = validate.probability(cooccurrence, "cooccurrence")
+    min_visible = validate.probability(min_visible, "min_visible")
+    for pair in cooccur_pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"cooccur_pairs must hold pairs (a, b) of shape ids, got {pair!r}")
+        a, b = pair
         if not (0 <= a < len(SCENE_SHAPES) and 0 <= b < len(SCENE_SHAPES)):
             raise ValueError(f"cooccur_pairs refer to shapes 0..{len(SCENE_SHAPES) - 1}, got {(a, b)}")
 

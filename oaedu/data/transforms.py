@@ -12,8 +12,12 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import validate
+
 
 def _batchify(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    validate.tensor(images, "images", ndim=(3, 4), dtype="float", finite_values=True)
+    validate.tensor(masks, "masks", ndim=(2, 3), finite_values=True)
     single = images.ndim == 3
     if single:
         images, masks = images[None], masks[None]
@@ -36,7 +40,7 @@ def _resample(images, masks, theta, size):
 def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[int, int]):
     """Resize images (bilinear) and masks (nearest) to ``size``."""
     images, masks, single = _batchify(images, masks)
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    size = validate.size2(size, "size")
     out = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
     m = F.interpolate(masks[:, None].float(), size=size, mode="nearest")[:, 0].to(masks.dtype)
     return (out[0], m[0]) if single else (out, m)
@@ -44,6 +48,7 @@ def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[i
 
 def paired_hflip(images: torch.Tensor, masks: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None):
     """Flip each image and its mask left-right with probability ``p``."""
+    p = validate.probability(p, "p")
     images, masks, single = _batchify(images, masks)
     flip = (torch.rand(images.shape[0], generator=generator) < p).to(images.device)
     out = torch.where(flip[:, None, None, None], images.flip(-1), images)
@@ -64,9 +69,9 @@ def paired_random_resized_crop(
     Returns ``(images, masks, boxes)`` where ``boxes[b] = (x0, y0, x1, y1)`` in [0, 1] image fractions.
     """
     images, masks, single = _batchify(images, masks)
-    if not 0 < scale[0] <= scale[1] <= 1:
-        raise ValueError(f"scale must satisfy 0 < low <= high <= 1, got {scale}")
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    scale = validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
+    ratio = validate.interval(ratio, "ratio", low=0.0, low_open=True)
+    size = validate.size2(size, "size")
     b = images.shape[0]
     area = scale[0] + (scale[1] - scale[0]) * torch.rand(b, generator=generator)
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(b, generator=generator)
@@ -83,11 +88,12 @@ def paired_random_resized_crop(
 def crop_boxes(images: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, size: int | tuple[int, int]):
     """Crop each image and mask to its box ``(x0, y0, x1, y1)`` in [0, 1] fractions and resize to ``size``."""
     images, masks, single = _batchify(images, masks)
+    validate.tensor(boxes, "boxes", ndim=(1, 2), dtype="real", finite_values=True)
     if boxes.ndim == 1:
         boxes = boxes[None]
     if boxes.shape != (images.shape[0], 4):
         raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
-    size = (size, size) if isinstance(size, int) else tuple(size)
+    size = validate.size2(size, "size")
     x0, y0, x1, y1 = boxes.float().unbind(1)
     theta = torch.zeros(images.shape[0], 2, 3)
     theta[:, 0, 0] = x1 - x0
@@ -103,9 +109,8 @@ def patch_fractions(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
 
     ``H`` and ``W`` must be multiples of the grid (patches tile the image exactly, as in a ViT stem).
     """
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
-    h, w = grid
+    validate.tensor(masks, "masks", ndim=3, finite_values=True)
+    h, w = validate.size2(grid, "grid", allow_int=False)
     if masks.shape[1] % h or masks.shape[2] % w:
         raise ValueError(f"mask size {tuple(masks.shape[1:])} is not a multiple of the patch grid {grid}")
     return F.adaptive_avg_pool2d(masks[:, None].float(), (h, w))[:, 0]

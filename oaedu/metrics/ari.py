@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import torch
 
+from .. import validate
+
 
 def _check(true: torch.Tensor, pred: torch.Tensor) -> None:
+    validate.tensor(true, "true", ndim=(1, 2), dtype="integer")
+    validate.tensor(pred, "pred", ndim=(1, 2), dtype="integer")
     if true.shape != pred.shape:
-        raise ValueError(f"adjusted_rand_index: shapes differ, {tuple(true.shape)} vs {tuple(pred.shape)}")
-    if true.ndim not in (1, 2):
-        raise ValueError(f"adjusted_rand_index expects (P,) or (B, P) labels, got shape {tuple(true.shape)}")
+        raise ValueError(f"adjusted_rand_index: shapes differ, true {tuple(true.shape)} vs pred {tuple(pred.shape)}")
     for name, t in (("true", true), ("pred", pred)):
-        if t.dtype.is_floating_point or t.dtype == torch.bool or t.is_complex():
-            raise ValueError(f"adjusted_rand_index expects integer labels, {name} has dtype {t.dtype}")
         if t.numel() and t.min() < 0:
             raise ValueError(f"adjusted_rand_index expects non-negative labels, {name} has {int(t.min())}")
 
@@ -48,7 +48,7 @@ def adjusted_rand_index_reference(true: torch.Tensor, pred: torch.Tensor, foregr
     _check(true, pred)
     single = true.ndim == 1
     true2, pred2 = (true[None], pred[None]) if single else (true, pred)
-    out = []
+    out: list[torch.Tensor] = []
     for t, p in zip(true2.tolist(), pred2.tolist(), strict=True):
         pairs = [(a, b) for a, b in zip(t, p, strict=True) if not (foreground_only and a == 0)]
         if not pairs:
@@ -65,7 +65,7 @@ def adjusted_rand_index_reference(true: torch.Tensor, pred: torch.Tensor, foregr
         sum_a = torch.tensor(sum(c2(v) for v in rows.values()), dtype=torch.float64)
         sum_b = torch.tensor(sum(c2(v) for v in cols.values()), dtype=torch.float64)
         out.append(_ari_from_counts(index, sum_a, sum_b, torch.tensor(float(len(pairs)), dtype=torch.float64)))
-    result = torch.stack(out)
+    result = torch.stack(out) if out else torch.zeros(0, dtype=torch.float64)
     return result[0] if single else result
 
 
@@ -73,13 +73,16 @@ def adjusted_rand_index(true: torch.Tensor, pred: torch.Tensor, foreground_only:
     """Batched ARI of integer labels ``(P,)`` or ``(B, P)``; returns float64 ``()`` or ``(B,)``.
 
     One contingency table per sample, built with a single ``bincount`` over ``(sample, true, pred)``
-    codes. Matches ``sklearn.metrics.adjusted_rand_score``.
+    codes. Labels are names, not sizes: they are renumbered ``0, 1, 2, …`` first (0 stays 0), so ids such
+    as ``1_000_000`` cost nothing. Matches ``sklearn.metrics.adjusted_rand_score``.
     """
     _check(true, pred)
     single = true.ndim == 1
-    t = (true[None] if single else true).long()
-    p = (pred[None] if single else pred).long()
+    t = validate.label_ids(true[None] if single else true, "true")
+    p = validate.label_ids(pred[None] if single else pred, "pred")
     batch, _ = t.shape
+    if batch == 0:
+        return torch.zeros(0, dtype=torch.float64, device=t.device)
     weight = (t != 0).double() if foreground_only else torch.ones_like(t, dtype=torch.float64)
     n = weight.sum(1)
     if (n == 0).any():

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import torch
 
+from .. import validate
+
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy in percent of ``logits (B, C)`` against ``labels (B,)``."""
+    validate.tensor(logits, "logits", dtype="float", finite_values=True)
+    validate.tensor(labels, "labels", dtype="integer")
     if logits.ndim != 2 or labels.ndim != 1 or logits.shape[0] != labels.shape[0]:
         raise ValueError(
             f"accuracy expects logits (B, C) and labels (B,), got {tuple(logits.shape)} and {tuple(labels.shape)}"
         )
     if labels.numel() == 0:
         raise ValueError("accuracy of an empty batch is undefined")
+    validate.class_labels(labels, "labels", logits.shape[1])
     return (logits.argmax(1) == labels).double().mean().item() * 100.0
 
 
@@ -22,7 +27,9 @@ def bg_gap(mixed_same_acc: float, mixed_rand_acc: float) -> float:
     How much accuracy a model loses when the background stops agreeing with the object: 0 means the
     model ignores the background.
     """
-    return float(mixed_same_acc) - float(mixed_rand_acc)
+    same = validate.number(mixed_same_acc, "mixed_same_acc", low=0.0, high=100.0, what="an accuracy in [0, 100] (%)")
+    rand = validate.number(mixed_rand_acc, "mixed_rand_acc", low=0.0, high=100.0, what="an accuracy in [0, 100] (%)")
+    return same - rand
 
 
 def iou(pred: torch.Tensor, target: torch.Tensor, empty: float = 1.0) -> torch.Tensor:
@@ -31,6 +38,9 @@ def iou(pred: torch.Tensor, target: torch.Tensor, empty: float = 1.0) -> torch.T
     ``pred`` and ``target`` are ``bool[..., H, W]`` of the same shape; returns ``float64[...]``. Where
     both masks are empty the IoU is ``empty`` (1 by default: nothing predicted, nothing there).
     """
+    empty = validate.number(empty, "empty")
+    validate.tensor(pred, "pred")
+    validate.tensor(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"iou: pred shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
     if pred.dtype != torch.bool or target.dtype != torch.bool:
@@ -50,6 +60,8 @@ def mass_on_object(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     all-zero map spreads no mass anywhere; it is scored as a uniform map (the object's area share), never NaN.
     Returns ``float64 (B,)``.
     """
+    validate.tensor(maps, "maps", dtype="real", finite_values=True)
+    validate.tensor(masks, "masks")
     if maps.ndim != 3 or masks.ndim != 3 or maps.shape[0] != masks.shape[0]:
         raise ValueError(f"expected maps (B, h, w) and masks (B, H, W), got {tuple(maps.shape)}, {tuple(masks.shape)}")
     if masks.dtype != torch.bool:
@@ -58,7 +70,10 @@ def mass_on_object(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         raise ValueError("maps must be non-negative (clamp or min-max normalise them first)")
     from ..data.transforms import patch_fractions
 
-    fg = patch_fractions(masks, tuple(maps.shape[-2:])).double()
+    h, w = maps.shape[-2:]
+    if not h or not w or masks.shape[1] % h or masks.shape[2] % w:
+        raise ValueError(f"masks' (H, W) must be a multiple of the maps' grid, got {tuple(masks.shape)} and {(h, w)}")
+    fg = patch_fractions(masks, (h, w)).double()
     m = maps.detach().double()
     total = m.flatten(1).sum(1)
     uniform = fg.flatten(1).mean(1)

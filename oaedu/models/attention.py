@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from timm.layers import Attention
 
+from .. import validate
 from .builders import num_prefix_tokens, patch_grid
 
 
@@ -41,6 +42,7 @@ class AttentionRecord:
         self.k.clear()
 
     def _require(self, block: int) -> None:
+        validate.integer(block, "block")
         if not self.probs:
             raise ValueError("no attention recorded yet: run a forward pass inside capture_attention first")
         if not -len(self.probs) <= block < len(self.probs):
@@ -70,6 +72,7 @@ class AttentionRecord:
 
 def attention_modules(model: torch.nn.Module) -> list[Attention]:
     """The timm ``Attention`` modules of ``model`` in forward order."""
+    validate.module(model)
     return [m for m in model.modules() if isinstance(m, Attention)]
 
 

@@ -7,6 +7,20 @@ from timm.models.convmixer import ConvMixer
 from timm.models.mlp_mixer import MlpMixer
 from timm.models.vision_transformer import VisionTransformer
 
+from .. import validate
+
+
+def _check_sizes(
+    num_classes: int, image_size: int, patch_size: int, embed_dim: int, depth: int, square_patches: bool = True
+) -> None:
+    validate.integer(num_classes, "num_classes", low=0)
+    validate.integer(image_size, "image_size", low=1)
+    validate.integer(patch_size, "patch_size", low=1)
+    validate.integer(embed_dim, "embed_dim", low=1)
+    validate.integer(depth, "depth", low=1)
+    if square_patches and image_size % patch_size:
+        raise ValueError(f"image_size {image_size} must be a multiple of patch_size {patch_size}")
+
 
 def tiny_vit(
     num_classes: int = 9,
@@ -19,6 +33,11 @@ def tiny_vit(
     **kwargs,
 ) -> VisionTransformer:
     """A DeiT-style ViT with a CLS token: 4 blocks of width 64 on an 8×8 patch grid by default (~0.14M params)."""
+    _check_sizes(num_classes, image_size, patch_size, embed_dim, depth)
+    validate.integer(num_heads, "num_heads", low=1)
+    if embed_dim % num_heads:
+        raise ValueError(f"embed_dim {embed_dim} must be a multiple of num_heads {num_heads}")
+    validate.positive(mlp_ratio, "mlp_ratio")
     return VisionTransformer(
         img_size=image_size,
         patch_size=patch_size,
@@ -40,6 +59,7 @@ def tiny_mixer(
     **kwargs,
 ) -> MlpMixer:
     """An MLP-Mixer with token-mixing MLPs over the 8×8 patch grid (no CLS token)."""
+    _check_sizes(num_classes, image_size, patch_size, embed_dim, depth)
     return MlpMixer(
         num_classes=num_classes,
         img_size=image_size,
@@ -61,6 +81,8 @@ def tiny_convmixer(
 ) -> ConvMixer:
     """A ConvMixer: patch stem, then depthwise k×k convolutions over the patch grid."""
     del image_size  # ConvMixer is fully convolutional; the argument keeps the builders interchangeable.
+    _check_sizes(num_classes, 1, patch_size, embed_dim, depth, square_patches=False)
+    validate.integer(kernel_size, "kernel_size", low=1)
     return ConvMixer(
         dim=embed_dim,
         depth=depth,
@@ -83,11 +105,13 @@ def build_model(name: str, **kwargs) -> torch.nn.Module:
 
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of trainable parameters."""
+    validate.module(model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def patch_grid(model: torch.nn.Module) -> tuple[int, int]:
     """The patch grid ``(h, w)`` of a timm ViT or Mixer; never hard-code 14×14."""
+    validate.module(model)
     embed = getattr(model, "patch_embed", None) or getattr(model, "stem", None)
     grid = getattr(embed, "grid_size", None)
     if grid is None:
@@ -97,4 +121,5 @@ def patch_grid(model: torch.nn.Module) -> tuple[int, int]:
 
 def num_prefix_tokens(model: torch.nn.Module) -> int:
     """Tokens before the patches (CLS, distillation, registers); 0 for models without them."""
+    validate.module(model)
     return int(getattr(model, "num_prefix_tokens", 0))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import validate
+
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     for name, t in (("q", q), ("k", k), ("v", v)):
@@ -12,6 +14,7 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
             raise ValueError(f"{name} must be a (B, H, N, D) tensor, got {getattr(t, 'shape', type(t))}")
         if not t.is_floating_point():
             raise ValueError(f"{name} must be floating point, got {t.dtype}")
+        validate.finite(t, name)
     if q.shape[:3] != k.shape[:3] or k.shape[:3] != v.shape[:3] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q, k, v shapes disagree: {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
 
@@ -32,8 +35,7 @@ def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask:
     """
     _check_qkv(q, k, v)
     _check_mask(mask, q)
-    if (mask <= 0).any() or (mask > 1).any():
-        raise ValueError("mask values must lie in (0, 1]; a zero would make a row empty")
+    validate.values_in(mask, "mask", 0.0, 1.0, low_open=True)  # (0, 1]: a zero would make a row empty
     a = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
     a = a * mask[:, None]
     a = a / a.sum(-1, keepdim=True)
@@ -61,13 +63,14 @@ def attention(
     forward with a hand-written bias gradient (measured), so that path is kept.
     """
     _check_qkv(q, k, v)
+    validate.probability(dropout_p, "dropout_p")
     if (mask is None) == (log_mask is None):
         raise ValueError("pass exactly one of mask or log_mask")
     if mask is not None:
         _check_mask(mask, q)
-        if (mask <= 0).any():
-            raise ValueError("mask values must lie in (0, 1]; a zero would make a row empty")
+        validate.values_in(mask, "mask", 0.0, 1.0, low_open=True)  # (0, 1]: a zero would make a row empty
         log_mask = mask.log()
     else:
         _check_mask(log_mask, q, "log_mask")
+        validate.values_in(log_mask, "log_mask", high=0.0)  # log M <= 0, as M <= 1
     return F.scaled_dot_product_attention(q, k, v, attn_mask=log_mask[:, None].to(q.dtype), dropout_p=dropout_p)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import validate
 from ..data.transforms import patch_fractions
 
 
 def _check_grid(grid: tuple[int, int]) -> tuple[int, int]:
-    if len(grid) != 2 or min(grid) < 1:
-        raise ValueError(f"grid must be (h, w) with positive sides, got {grid}")
-    return int(grid[0]), int(grid[1])
+    return validate.size2(grid, "grid", allow_int=False)
 
 
 def _pool_to_grid(maps: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
@@ -40,6 +39,8 @@ class GTLabeller:
         self.grid = _check_grid(grid)
 
     def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        validate.tensor(images, "images", ndim=4)
+        validate.tensor(masks, "masks")
         if masks.ndim != 3:
             raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
         if masks.shape[0] != images.shape[0]:
@@ -55,6 +56,7 @@ class UniformLabeller:
 
     def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         del masks
+        validate.tensor(images, "images", ndim=4)
         return images.new_ones(images.shape[0], self.grid[0] * self.grid[1], 1)
 
 
@@ -67,8 +69,8 @@ class DenseCNN(torch.nn.Module):
 
     def __init__(self, num_classes: int, width: int = 32) -> None:
         super().__init__()
-        if num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
+        validate.integer(num_classes, "num_classes", low=2)
+        validate.integer(width, "width", low=1)
 
         def block(cin, cout, stride):
             return [torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
@@ -80,8 +82,7 @@ class DenseCNN(torch.nn.Module):
 
     def class_map(self, images: torch.Tensor) -> torch.Tensor:
         """Dense class logits ``(B, C, H/2, W/2)``."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        validate.images(images)
         return self.classifier(self.features(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -106,8 +107,7 @@ class DenseCNN(torch.nn.Module):
     @torch.no_grad()
     def relabel(self, images: torch.Tensor, grid: tuple[int, int], temperature: float = 1.0) -> torch.Tensor:
         """ReLabel-style multi-class patch maps: pooled class logits, softmax over classes, ``(B, N, C)``."""
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        validate.positive(temperature, "temperature")
         grid = _check_grid(grid)
         return torch.softmax(_pool_to_grid(self.class_map(images), grid) / temperature, dim=-1)
 
@@ -118,6 +118,8 @@ class CamLabeller:
     def __init__(self, cnn: DenseCNN, grid: tuple[int, int], mode: str = "saliency") -> None:
         if mode not in ("saliency", "relabel"):
             raise ValueError(f"mode must be 'saliency' or 'relabel', got {mode!r}")
+        if not isinstance(cnn, DenseCNN):
+            raise TypeError(f"cnn must be a DenseCNN, got {type(cnn).__name__}")
         self.cnn, self.grid, self.mode = cnn, _check_grid(grid), mode
 
     def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -129,7 +131,15 @@ class CamLabeller:
 
 def label_quality(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int]) -> float:
     """Pearson correlation between a saliency channel (``K = 1``) or the max-class share and the GT patch fractions."""
-    gt = patch_fractions(masks, _check_grid(grid)).flatten(1)
+    grid = _check_grid(grid)
+    validate.tensor(labels, "labels", ndim=3, dtype="float", finite_values=True)
+    validate.tensor(masks, "masks", ndim=3)
+    if labels.shape[:2] != (masks.shape[0], grid[0] * grid[1]):
+        raise ValueError(
+            f"labels must be (B, N, K) with B = {masks.shape[0]} masks and N = {grid[0] * grid[1]} patches, "
+            f"got {tuple(labels.shape)}"
+        )
+    gt = patch_fractions(masks, grid).flatten(1)
     y = labels[..., 0] if labels.shape[-1] == 1 else labels.max(-1).values
     a = (y - y.mean()).flatten()
     b = (gt - gt.mean()).flatten()

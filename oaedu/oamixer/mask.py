@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import validate
+
 DISTANCES = ("l1", "cosine")
 _EPS = 1e-8
 
@@ -58,7 +60,8 @@ def pairwise_distance(labels: torch.Tensor, distance: str = "l1") -> torch.Tenso
 
 def check_kappa(kappa) -> torch.Tensor:
     """Return κ as a tensor, raising ``ValueError`` if it is negative, non-finite or not a scalar."""
-    kappa = torch.as_tensor(kappa, dtype=torch.float64) if not isinstance(kappa, torch.Tensor) else kappa
+    if not isinstance(kappa, torch.Tensor):
+        kappa = torch.as_tensor(validate.number(kappa, "kappa", allow_inf=True), dtype=torch.float64)
     if kappa.numel() != 1:
         raise ValueError(f"kappa must be a scalar, got shape {tuple(kappa.shape)}")
     if not torch.isfinite(kappa).all() or (kappa.detach() < 0).any():
@@ -77,6 +80,7 @@ def reweight_mask(labels: torch.Tensor, kappa, distance: str = "l1") -> torch.Te
     Returns:
         ``(B, N, N)`` mask in ``(0, 1]``, one per image, 1 on the diagonal.
     """
+    check_labels(labels)
     kappa = check_kappa(kappa).to(labels.dtype)
     return torch.exp(-kappa * pairwise_distance(labels, distance))
 
@@ -88,10 +92,13 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
     row-major order (as ``F.unfold``). Out-of-grid neighbours get distance 0; the convolution pads them
     with zeros, so their weight never matters. Used by the local ConvMixer (Eq. 11 without the N×N matrix).
     """
+    validate.tensor(label_map, "label_map")
     if label_map.ndim != 4 or not label_map.is_floating_point():
         raise ValueError(
             f"label_map must be a floating (B, K, h, w) tensor, got {tuple(label_map.shape)} {label_map.dtype}"
         )
+    validate.finite(label_map, "label_map")
+    kernel_size = validate.integer(kernel_size, "kernel_size")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     _check_distance(distance)

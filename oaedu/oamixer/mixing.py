@@ -5,16 +5,21 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import validate
+
 
 def _check_tokens(x: torch.Tensor, n: int | None = None) -> None:
     if not isinstance(x, torch.Tensor) or x.ndim != 3 or not x.is_floating_point():
         raise ValueError(f"x must be a floating (B, C, N) tensor (tokens last), got {getattr(x, 'shape', type(x))}")
+    validate.finite(x, "x")
     if n is not None and x.shape[-1] != n:
         raise ValueError(f"x has {x.shape[-1]} tokens but the mixing matrix is {n}×{n}")
 
 
 def mixer_linearisation(fc1_weight: torch.Tensor, fc2_weight: torch.Tensor) -> torch.Tensor:
     """``L = W2 · W1``, the token-mixing MLP with its non-linearity dropped, Eq. (8), OAMixer §3.2."""
+    validate.tensor(fc1_weight, "fc1_weight", finite_values=True)
+    validate.tensor(fc2_weight, "fc2_weight", finite_values=True)
     if fc1_weight.ndim != 2 or fc2_weight.ndim != 2 or fc2_weight.shape[1] != fc1_weight.shape[0]:
         raise ValueError(f"expected W1 (T, N) and W2 (N, T), got {tuple(fc1_weight.shape)}, {tuple(fc2_weight.shape)}")
     return fc2_weight @ fc1_weight
@@ -26,7 +31,9 @@ def mixer_mixing_reference(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor
     ``x``, ``f_x``: ``(B, C, N)`` (tokens last, as inside timm's ``MixerBlock``); ``lin``: ``(N, N)``;
     ``mask``: ``(B, N, N)``.
     """
+    validate.tensor(lin, "lin", ndim=2)
     _check_tokens(x, lin.shape[0])
+    _check_mixer(f_x, x, lin, mask, log=False)
     out = f_x.clone()
     for b in range(x.shape[0]):
         masked = mask[b] * lin
@@ -38,18 +45,30 @@ def mixer_mixing(
     f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask_or_log: torch.Tensor, log: bool = False
 ) -> torch.Tensor:
     """Eq. (7) simplified (biases fold in and cancel): ``f(x) − ((1 − M) ⊙ L)·x`` in one batched product."""
+    validate.tensor(lin, "lin", ndim=2)
     _check_tokens(x, lin.shape[0])
-    if mask_or_log.shape != (x.shape[0], lin.shape[0], lin.shape[0]):
-        raise ValueError(
-            f"mask must be (B, N, N) = {(x.shape[0], lin.shape[0], lin.shape[0])}, got {tuple(mask_or_log.shape)}"
-        )
+    _check_mixer(f_x, x, lin, mask_or_log, log)
     one_minus = -torch.expm1(mask_or_log) if log else 1.0 - mask_or_log
     return f_x - torch.einsum("bij,bcj->bci", one_minus * lin, x)
 
 
+def _check_mixer(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: torch.Tensor, log: bool) -> None:
+    """``f_x`` like ``x``, ``lin`` a finite (N, N) matrix, ``mask`` (B, N, N) in [0, 1] (``log``: in [−inf, 0])."""
+    validate.tensor(f_x, "f_x", shape=tuple(x.shape), finite_values=True)
+    validate.tensor(lin, "lin", shape=(x.shape[-1], x.shape[-1]), finite_values=True)
+    name = "log mask (mask_or_log)" if log else "mask (mask_or_log)"
+    validate.tensor(mask, name, shape=(x.shape[0], x.shape[-1], x.shape[-1]))
+    if log:
+        validate.values_in(mask, name, high=0.0)
+    else:
+        validate.values_in(mask, name, 0.0, 1.0)
+
+
 def _check_kernel(weight: torch.Tensor) -> int:
+    validate.tensor(weight, "weight (the kernel)")
     if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] % 2 == 0:
         raise ValueError(f"kernel must be a square (S, S) tensor with S odd, got {tuple(weight.shape)}")
+    validate.finite(weight, "weight (the kernel)")
     return weight.shape[0]
 
 
@@ -62,6 +81,10 @@ def toeplitz_index(h: int, w: int, kernel_size: int) -> tuple[torch.Tensor, torc
     ``T = kernel.flatten()[idx] * valid`` is the doubly block-Toeplitz matrix of a 'same'-padded
     convolution (cross-correlation, as ``F.conv2d``) on an ``h×w`` grid, Eq. (10).
     """
+    h, w = validate.integer(h, "h", low=1), validate.integer(w, "w", low=1)
+    validate.integer(kernel_size, "kernel_size", low=1)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd, got {kernel_size}")
     key = (h, w, kernel_size)
     if key not in _INDEX_CACHE:
         r = kernel_size // 2
@@ -91,12 +114,17 @@ def conv_mixing_reference(
     ``x``: ``(B, C, h, w)``; ``weight``: one ``(S, S)`` kernel shared over channels; ``bias``: scalar;
     ``mask``: ``(B, N, N)``. Returns ``(B, C, h, w)``.
     """
-    h, w = grid
+    h, w = validate.size2(grid, "grid", allow_int=False)
+    validate.tensor(x, "x")
+    validate.tensor(mask, "mask")
     if x.ndim != 4 or x.shape[2:] != (h, w):
         raise ValueError(f"x must be (B, C, {h}, {w}), got {tuple(x.shape)}")
+    validate.tensor(x, "x", dtype="float", finite_values=True)
+    validate.number(bias, "bias")
     t = conv_toeplitz(weight, h, w)
     if mask.shape != (x.shape[0], h * w, h * w):
         raise ValueError(f"mask must be (B, N, N) with N = {h * w}, got {tuple(mask.shape)}")
+    validate.values_in(mask, "mask", 0.0, 1.0)
     xt = x.flatten(2)  # (B, C, N)
     out = torch.einsum("bij,bcj->bci", mask * t, xt) + bias
     return out.view_as(x)
@@ -128,11 +156,16 @@ def conv_mixing(
       no ``N×N`` matrix: faster (and the only one that fits in memory) on large grids.
     """
     s = _check_kernel(weight)
+    validate.tensor(x, "x")
+    validate.tensor(log_mask_local, "log_mask_local")
     if x.ndim != 4 or not x.is_floating_point():
         raise ValueError(f"x must be a floating (B, C, h, w) tensor, got {tuple(x.shape)}")
+    validate.finite(x, "x")
+    validate.number(bias, "bias")
     b, c, h, w = x.shape
     if log_mask_local.shape != (b, s * s, h * w):
         raise ValueError(f"log_mask_local must be (B, S², N) = {(b, s * s, h * w)}, got {tuple(log_mask_local.shape)}")
+    validate.values_in(log_mask_local, "log_mask_local", high=0.0)  # log M <= 0, as M <= 1
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
@@ -145,6 +178,8 @@ def conv_mixing(
 
 def conv_mixing_method(num_patches: int, kernel_size: int) -> str:
     """The branch ``conv_mixing(..., method="auto")`` takes for ``N`` patches and an ``S×S`` kernel."""
+    validate.integer(num_patches, "num_patches", low=1)
+    validate.integer(kernel_size, "kernel_size", low=1)
     return "dense" if num_patches <= _DENSE_UP_TO[0] + _DENSE_UP_TO[1] * kernel_size**2 else "local"
 
 

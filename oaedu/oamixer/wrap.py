@@ -24,6 +24,7 @@ from timm.models.convmixer import ConvMixer
 from timm.models.mlp_mixer import MlpMixer
 from timm.models.vision_transformer import VisionTransformer
 
+from .. import validate
 from ..models import num_prefix_tokens, patch_grid
 from ..train import StepFn
 from .attention import attention
@@ -109,8 +110,13 @@ class SharedKernelConv(torch.nn.Module):
 
     def __init__(self, kernel_size: int, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> None:
         super().__init__()
+        validate.integer(kernel_size, "kernel_size", low=1)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd for a 'same' Toeplitz matrix, got {kernel_size}")
+        if weight is not None:
+            validate.tensor(weight, "weight", shape=(kernel_size, kernel_size), finite_values=True)
+        if bias is not None and validate.tensor(bias, "bias", finite_values=True).numel() != 1:
+            raise ValueError(f"bias must hold one value (shared by all channels), got shape {tuple(bias.shape)}")
         if weight is None:
             w = torch.empty(1, 1, kernel_size, kernel_size)
             torch.nn.init.kaiming_uniform_(w, a=math.sqrt(5))
@@ -184,6 +190,7 @@ class OAMixerModel(torch.nn.Module):
         super().__init__()
         if distance not in ("l1", "cosine"):
             raise ValueError(f"distance must be 'l1' or 'cosine', got {distance!r}")
+        validate.positive(kappa_scale, "kappa_scale")
         model = copy.deepcopy(model) if copy_model else model
         self.distance = distance
         self._ctx = _Context()
@@ -240,6 +247,7 @@ class OAMixerModel(torch.nn.Module):
     def forward(self, images: torch.Tensor, patch_labels: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4:
             raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        validate.images(images, model=self.model)
         self._ctx.dist = self.distance_matrix(images, patch_labels)
         try:
             return self.model(images)
@@ -258,6 +266,7 @@ def oamixer_forward(labeller: Labeller) -> Callable[[torch.nn.Module, torch.Tens
     The labeller runs on every batch, so training images (after the paired flip) and every test
     variant get labels computed from the image actually seen.
     """
+    validate.is_callable(labeller, "labeller")
 
     def forward(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -269,6 +278,7 @@ def oamixer_forward(labeller: Labeller) -> Callable[[torch.nn.Module, torch.Tens
 
 def oamixer_step(labeller: Labeller, label_smoothing: float = 0.0) -> StepFn:
     """A ``step`` for :func:`oaedu.train.fit`: cross-entropy of :func:`oamixer_forward`."""
+    validate.probability(label_smoothing, "label_smoothing")
     forward = oamixer_forward(labeller)
 
     def step(model, images, labels, masks):

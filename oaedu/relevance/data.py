@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from .. import validate
 from ..data import MaskedImageDataset
 
 MARKER_COLOURS = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
@@ -29,8 +30,8 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     if not isinstance(n, int) or n <= 0:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be a probability, got {p}")
+    validate.probability(p, "p")
+    seed = validate.integer(seed, "seed", low=0)
     g = torch.Generator().manual_seed(seed * 4 + SPLITS.index(split))
     k, s, patch = NUM_CLASSES, IMAGE_SIZE, PATCH_SIZE
     labels = torch.randint(k, (n,), generator=g)
@@ -64,8 +65,9 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
 
 def marker_patches(data: MaskedImageDataset) -> torch.Tensor:
     """``bool (n, 4, 4)``: the marker patch of each image of a marker dataset (exactly one per image)."""
-    if data.bg_labels is None or data.images.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError("expected a dataset made by marker_dataset (32×32 images with marker classes in bg_labels)")
+    made_here = isinstance(data, MaskedImageDataset) and data.variant in SPLITS and data.bg_labels is not None
+    if not made_here or data.images.shape[-2:] != (IMAGE_SIZE, IMAGE_SIZE) or int(data.bg_labels.max()) >= NUM_CLASSES:
+        raise ValueError("data must be a dataset made by marker_dataset (32×32 images, marker classes in bg_labels)")
     colour = MARKER_COLOURS[data.bg_labels][:, :, None, None]
     hit = (data.images == colour).all(1) & ~data.masks
     return hit.view(-1, GRID, PATCH_SIZE, GRID, PATCH_SIZE).all(4).all(2)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import validate
 from ..models import patch_grid
 from .maps import relevance_map, relevance_map_reference
 
 
 def minmax(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """Min–max normalise each map of ``(B, ...)`` to [0, 1]; a constant map becomes all zeros (no NaN)."""
+    validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
+    if not maps.shape[1:].numel():
+        raise ValueError(f"maps must be (B, ...) with non-empty maps, got {tuple(maps.shape)}")
+    validate.non_negative(eps, "eps")
     flat = maps.flatten(1)
     low = flat.min(1, keepdim=True).values
     span = flat.max(1, keepdim=True).values - low
@@ -27,10 +32,14 @@ def relevance_losses(
     released form differs from it by the constant ``mean(1 − S)`` only and has the same gradient.
     ``relevance`` and ``fg_mask`` have the same shape ``(B, ...)``; the mask is bool or a fraction in [0, 1].
     """
+    validate.tensor(relevance, "relevance", dtype="float", min_batch=1, finite_values=True)
+    validate.tensor(fg_mask, "fg_mask", finite_values=True)
+    validate.non_negative(lambda_bg, "lambda_bg")
+    validate.non_negative(lambda_fg, "lambda_fg")
     if relevance.shape != fg_mask.shape:
         raise ValueError(f"relevance {tuple(relevance.shape)} and fg_mask {tuple(fg_mask.shape)} must match")
     if relevance.ndim < 2:
-        raise ValueError(f"expected a batch of maps (B, ...), got shape {tuple(relevance.shape)}")
+        raise ValueError(f"relevance must be a batch of maps (B, ...), got shape {tuple(relevance.shape)}")
     s = fg_mask.to(relevance.dtype)
     if (s < 0).any() or (s > 1).any():
         raise ValueError("fg_mask must lie in [0, 1]")
@@ -54,7 +63,10 @@ def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, grid: tuple[int, 
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
-    h, w = grid
+    h, w = validate.size2(grid, "grid", allow_int=False)
+    validate.tensor(relevance, "relevance", shape=(None, h * w), finite_values=True)
+    validate.tensor(masks, "masks", ndim=3, min_batch=1)
+    validate.same_batch(relevance=relevance, masks=masks)
     if resolution == "patch":
         return relevance, F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
     up = F.interpolate(relevance.view(-1, 1, h, w), size=masks.shape[-2:], mode="bilinear", align_corners=False)
@@ -79,12 +91,16 @@ def robustvit_step(
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
+    for name, value in (("lambda_rel", lambda_rel), ("lambda_cls", lambda_cls), ("lambda_bg", lambda_bg),
+                        ("lambda_fg", lambda_fg)):
+        validate.non_negative(value, name)
     relevance = relevance_map_reference if reference else relevance_map
 
     def confidence(logits):
         return F.cross_entropy(logits, logits.detach().argmax(1))
 
     def step(model, images, labels, masks):
+        validate.same_batch(images=images, labels=labels, masks=masks)
         if lambda_rel == 0:
             logits = model(images)
             return lambda_cls * confidence(logits), logits

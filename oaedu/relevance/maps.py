@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import torch
 
+from .. import validate
 from ..models import capture_attention
 
 
 def _forward(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None):
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"images must be (B, C, H, W), got {getattr(images, 'shape', type(images))}")
+    validate.images(images, model=validate.module(model))
     if not torch.is_grad_enabled():
         raise ValueError("relevance maps need gradients: do not call them under torch.no_grad()")
     with capture_attention(model) as record:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import validate
+
 
 def normalized_cut_mask(features: torch.Tensor, tau: float = 0.2, eps: float = 1e-5) -> torch.Tensor:
     """Bipartition the patches of each image by the normalised cut; returns ``bool (B, N)`` foreground.
@@ -15,8 +17,11 @@ def normalized_cut_mask(features: torch.Tensor, tau: float = 0.2, eps: float = 1
     ``D^{-1/2}(D − W)D^{-1/2}``) splits the graph at its mean. The foreground is the side that holds the
     *seed*, the patch with the largest absolute eigenvector entry.
     """
+    validate.tensor(features, "features", finite_values=True)
     if features.ndim != 3 or features.shape[1] < 2:
         raise ValueError(f"features must be (B, N, D) with N >= 2 patches, got {tuple(features.shape)}")
+    validate.number(tau, "tau")
+    validate.positive(eps, "eps")
     f = F.normalize(features.double(), dim=-1)
     sim = f @ f.transpose(1, 2)
     w = torch.where(sim > tau, torch.ones_like(sim), torch.full_like(sim, eps))

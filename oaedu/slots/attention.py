@@ -12,12 +12,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import validate
+
 
 def _check_tokens(x: torch.Tensor, dim: int) -> None:
-    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != dim or x.shape[1] == 0:
-        raise ValueError(f"tokens must have shape (B, N>=1, {dim}), got {getattr(x, 'shape', None)}")
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != dim or x.shape[1] == 0 or x.shape[0] == 0:
+        raise ValueError(f"tokens must have shape (B>=1, N>=1, {dim}), got {getattr(x, 'shape', None)}")
     if not x.is_floating_point():
         raise ValueError(f"tokens must be floating point, got {x.dtype}")
+    validate.finite(x, "tokens")
 
 
 def _check_sizes(dim: int, num_slots: int, **counts: int) -> None:
@@ -44,8 +47,7 @@ class SlotAttention(nn.Module):
     def __init__(self, dim: int, num_slots: int, iters: int = 1, eps: float = 1e-8) -> None:
         super().__init__()
         _check_sizes(dim, num_slots, iters=iters)
-        if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps}")
+        validate.positive(eps, "eps")
         self.dim, self.num_slots, self.iters, self.eps = dim, num_slots, iters, eps
         self.slots = _learned_queries(num_slots, dim)
         self.norm_x, self.norm_s, self.norm_m = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -105,6 +107,7 @@ class CrossAttentionDecoder(nn.Module):
         _check_sizes(dim, num_slots, layers=layers, num_heads=num_heads)
         if dim % num_heads:
             raise ValueError(f"dim {dim} must be a multiple of num_heads {num_heads}")
+        validate.positive(mlp_ratio, "mlp_ratio")
         self.dim, self.num_slots = dim, num_slots
         self.slots = _learned_queries(num_slots, dim)
         self.layers = nn.ModuleList(_DecoderLayer(dim, num_heads, mlp_ratio) for _ in range(layers))

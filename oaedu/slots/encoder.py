@@ -16,6 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .. import validate
 from ..models import tiny_vit
 from .attention import CrossAttentionDecoder, SlotAttention
 
@@ -59,6 +60,9 @@ class ObjectEncoder(nn.Module):
         super().__init__()
         if attention not in ("slot", "cross"):
             raise ValueError(f"attention must be 'slot' or 'cross', got {attention!r}")
+        validate.integer(image_size, "image_size", low=1)
+        validate.integer(patch_size, "patch_size", low=1)
+        validate.integer(num_slots, "num_slots", low=1)
         if image_size % patch_size:
             raise ValueError(f"image_size {image_size} must be a multiple of patch_size {patch_size}")
         self.attention, self.num_slots = attention, num_slots
@@ -86,8 +90,7 @@ class ObjectEncoder(nn.Module):
 
     def patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone patch tokens ``(B, N, D)`` (no CLS token)."""
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+        validate.images(images, model=self.backbone)
         return self.backbone.forward_features(images)
 
     def forward(self, images: torch.Tensor) -> ObjectOutput:

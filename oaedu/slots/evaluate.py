@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
+from .. import validate
 from ..metrics import adjusted_rand_index, iou
 from .matching import hungarian_match
 
@@ -107,6 +108,8 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
 
 
 def _check_attn(attn: torch.Tensor, grid: tuple[int, int]) -> None:
+    validate.size2(grid, "grid", allow_int=False)
+    validate.tensor(attn, "attn", dtype="float", finite_values=True)
     if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
         raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
 
@@ -121,6 +124,7 @@ def otsu_masks(
     scales every histogram count by the same factor, and thresholding on the patch grid first gives the same masks
     as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
     _check_attn(attn, grid)
+    size = validate.size2(size, "size")
     masks = attn.double() > otsu_threshold(attn, bins)[..., None]
     b, k, _ = attn.shape
     up = F.interpolate(masks.reshape(b, k, *grid).float(), size=size, mode="nearest")
@@ -129,13 +133,17 @@ def otsu_masks(
 
 # ----------------------------------------------------------------------------------------- segmentation IoU
 def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
+    validate.tensor(masks, "masks")
+    validate.tensor(instance, "instance")
     if masks.ndim != 4 or masks.dtype != torch.bool:
         raise ValueError(f"masks must be bool (B, K, H, W), got {masks.dtype} {tuple(masks.shape)}")
     if instance.ndim != 3 or instance.dtype != torch.int64 or instance.shape != (masks.shape[0], *masks.shape[2:]):
         raise ValueError(
             f"instance must be int64 (B, H, W) matching masks, got {instance.dtype} {tuple(instance.shape)}"
         )
-    if (instance.flatten(1).max(1).values <= 0).any():
+    if instance.numel() and int(instance.min()) < 0:
+        raise ValueError(f"instance must hold ids >= 0 (0 = background), got {int(instance.min())}")
+    if not instance.shape[0] or (instance.flatten(1).max(1).values <= 0).any():
         raise ValueError("every image needs at least one foreground object (instance id > 0)")
 
 
@@ -176,6 +184,7 @@ def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tenso
     """Batched mean best-match IoU: IoU matrices from one ``einsum`` of one-hot GT and masks, padded to square
     and solved with :func:`~oaedu.slots.matching.hungarian_match`. Same values as the reference, ``(B,)``."""
     _check_seg(masks, instance)
+    instance = validate.label_ids(instance, "instance")  # ids are names: 0, 1, 2, … keeps the one-hot small
     b, k = masks.shape[:2]
     m = int(instance.max()) + 1
     gt = F.one_hot(instance.flatten(1), m).double()  # (B, P, M) incl. background column 0
@@ -200,12 +209,18 @@ def slot_partition(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, i
     """Owner of every pixel: argmax over slots of ``attn (B, K, N)`` (use α, before any renormalisation over
     patches), upsampled (nearest) to ``size``. Returns int64 ``(B, H, W)``."""
     _check_attn(attn, grid)
+    size = validate.size2(size, "size")
     owner = attn.argmax(1).reshape(-1, 1, *grid).float()
     return F.interpolate(owner, size=size, mode="nearest")[:, 0].long()
 
 
 def fg_ari(attn: torch.Tensor, instance: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """Foreground ARI of the slot partition against the instance masks (background pixels ignored), ``(B,)``."""
+    validate.tensor(instance, "instance", ndim=3, dtype="integer")
+    _check_attn(attn, grid)
+    validate.same_batch(attn=attn, instance=instance)
+    if (instance.flatten(1) <= 0).all(1).any():
+        raise ValueError("instance: every image needs a foreground pixel (id > 0) for the foreground ARI")
     part = slot_partition(attn, grid, tuple(instance.shape[-2:]))
     return adjusted_rand_index(instance.flatten(1), part.flatten(1), foreground_only=True)
 
@@ -214,10 +229,13 @@ def fg_ari(attn: torch.Tensor, instance: torch.Tensor, grid: tuple[int, int]) ->
 def auroc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Area under the ROC curve per column of ``scores (N, Q)`` against bool ``labels (N, Q)`` (Mann–Whitney U,
     ties count ½). Columns with only one class are skipped: returns the mean over the others (float)."""
+    validate.tensor(scores, "scores")
+    validate.tensor(labels, "labels")
     if scores.shape != labels.shape or scores.ndim != 2 or labels.dtype != torch.bool:
         raise ValueError(
             f"scores (N, Q) float and labels (N, Q) bool expected, got {tuple(scores.shape)}, {labels.dtype}"
         )
+    validate.finite(scores, "scores")
     s = scores.double()
     less = (s[:, None, :] < s[None, :, :]).double() + 0.5 * (s[:, None, :] == s[None, :, :]).double()  # (N, N, Q)
     neg, pos = (~labels).double(), labels.double()
@@ -225,13 +243,16 @@ def auroc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     wins = torch.einsum("iq,ijq,jq->q", neg, less, pos)
     ok = pairs > 0
     if not ok.any():
-        raise ValueError("auroc needs at least one column with both classes")
+        raise ValueError("auroc needs at least one column of labels with both classes")
     return (wins[ok] / pairs[ok]).mean()
 
 
 def presence_targets(attributes: dict[str, torch.Tensor], key: str, num_values: int) -> torch.Tensor:
     """``bool (N, num_values)``: is there at least one object whose ``attributes[key]`` equals each value?"""
-    vals = attributes[key]
+    if key not in attributes:
+        raise ValueError(f"key {key!r} is not an attribute; expected one of {sorted(attributes)}")
+    validate.integer(num_values, "num_values", low=1)
+    vals = validate.tensor(attributes[key], f"attributes[{key!r}]", dtype="integer")
     if vals.ndim != 2:
         raise ValueError(f"attributes[{key!r}] must be (N, max_objects), got {tuple(vals.shape)}")
     return (vals[:, :, None] == torch.arange(num_values)).any(1)
@@ -256,8 +277,20 @@ def linear_probe(
     ``(N, D)``. ``multilabel``: ``y`` is bool ``(N, Q)`` and the loss BCE with ``pos_weight = (1 − π)/π``;
     otherwise ``y`` holds int64 classes and the loss is cross-entropy. L-BFGS, deterministic (zero init); should its
     line search diverge, the fit restarts with Adam."""
+    validate.tensor(train, "train")
+    validate.tensor(test, "test")
+    train, test = train.detach(), test.detach()  # frozen features: a graph from the model must not reach the fit
+    validate.tensor(train, "train", min_batch=1, finite_values=True)
+    validate.tensor(test, "test", finite_values=True)
+    validate.tensor(y_train, "y_train", min_batch=len(train))
+    if len(y_train) != len(train):
+        raise ValueError(f"y_train must have one row per training item ({len(train)}), got {tuple(y_train.shape)}")
+    if not multilabel:
+        validate.class_labels(y_train, "y_train", ndim=y_train.ndim)
+    validate.integer(steps, "steps", low=1)
+    validate.non_negative(weight_decay, "weight_decay")
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
-        raise ValueError(f"features must both be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
+        raise ValueError(f"train and test must be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
     flat = train.reshape(-1, train.shape[-1]).double()
     mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
     xtr, xte = ((x.double() - mean) / std for x in (train, test))

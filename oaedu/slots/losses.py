@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import validate
 from .matching import hungarian_match
 
 OBJECT_LOSSES: tuple[str, ...] = ("ctrall", "ctrimg", "cossim")
@@ -20,22 +21,27 @@ OBJECT_LOSSES: tuple[str, ...] = ("ctrall", "ctrimg", "cossim")
 
 def _check_pair(x0: torch.Tensor, x1: torch.Tensor, ndim: int, what: str) -> None:
     shape = "(B, D)" if ndim == 2 else "(B, K, D)"
-    if not isinstance(x0, torch.Tensor) or not isinstance(x1, torch.Tensor):
-        raise ValueError(f"{what} must be tensors")
+    validate.tensor(x0, f"{what} of view 0")
+    validate.tensor(x1, f"{what} of view 1")
     if x0.shape != x1.shape or x0.ndim != ndim or x0.shape[0] < 1:
         raise ValueError(
-            f"{what} of both views must have the same shape {shape}, got {tuple(x0.shape)}, {tuple(x1.shape)}"
+            f"{what} of view 0 {tuple(x0.shape)} and {what} of view 1 {tuple(x1.shape)} must have the same shape "
+            f"{shape} with B >= 1"
         )
     if not x0.is_floating_point():
         raise ValueError(f"{what} must be floating point, got {x0.dtype}")
+    if x0.ndim == 3 and x0.shape[1] < 1:
+        raise ValueError(f"{what} need at least one slot, got shape {tuple(x0.shape)}")
+    validate.finite(x0, f"{what} of view 0")
+    validate.finite(x1, f"{what} of view 1")
 
 
 def _check_tau(tau: float) -> None:
-    if not tau > 0:
-        raise ValueError(f"tau must be positive, got {tau}")
+    validate.positive(tau, "tau")
 
 
 def _check_perm(perm: torch.Tensor, b: int, k: int) -> None:
+    validate.tensor(perm, "perm")
     if perm.shape != (b, k) or perm.dtype != torch.int64:
         raise ValueError(f"perm must be int64 (B={b}, K={k}), got {perm.dtype} {tuple(perm.shape)}")
     if not torch.equal(perm.sort(1).values.cpu(), torch.arange(k).expand(b, k)):
@@ -230,6 +236,7 @@ def object_loss(
     """
     if kind not in OBJECT_LOSSES:
         raise ValueError(f"object loss must be one of {OBJECT_LOSSES}, got {kind!r}")
+    _check_tau(tau)
     if kind == "cossim":
         perm = match_slots(s0, s1)
         return cossim_loss(p0, p1, s0, s1, perm), perm

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from .. import validate
 from ..data.datasets import MaskedImageDataset, SceneDataset
 from ..data.transforms import paired_hflip, paired_random_resized_crop
 from .encoder import ObjectEncoder, ObjectOutput
@@ -24,6 +25,8 @@ def two_views(
     generator: torch.Generator | None = None,
 ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Two independent views ``((img0, mask0), (img1, mask1))`` of a batch; masks are warped with the images."""
+    validate.non_negative(brightness, "brightness")
+    validate.tensor(images, "images", min_ndim=2)
     size = tuple(images.shape[-2:])
     views = []
     for _ in range(2):
@@ -42,6 +45,12 @@ def ssl_losses(
     tau: float = 0.1,
 ) -> tuple[torch.Tensor, torch.Tensor, ObjectOutput, ObjectOutput]:
     """``(L^G, L^O, out0, out1)`` for two views: SimCLR on ``p^G`` (Eq. 1) and the matched object loss."""
+    validate.choice(object_kind, "object_kind", OBJECT_LOSSES)
+    validate.positive(tau, "tau")
+    validate.images(view0, "view0", model=model.backbone)
+    validate.images(view1, "view1", model=model.backbone)
+    if view0.shape != view1.shape:
+        raise ValueError(f"view0 and view1 must have the same shape, got {tuple(view0.shape)} and {tuple(view1.shape)}")
     out0, out1 = model(view0), model(view1)
     lg = simclr_loss(out0.global_proj, out1.global_proj, tau)
     lo, _ = object_loss(object_kind, out0.proj, out1.proj, out0.slots, out1.slots, tau)
@@ -63,8 +72,13 @@ def ssl_step(
     ``log`` is a list, each step appends ``{"global": L^G, "object": L^O}``."""
     if object_kind not in OBJECT_LOSSES:
         raise ValueError(f"object_kind must be one of {OBJECT_LOSSES}, got {object_kind!r}")
-    if lambda_global < 0 or lambda_object < 0 or lambda_global + lambda_object == 0:
-        raise ValueError("loss weights must be non-negative and not both zero")
+    validate.non_negative(lambda_global, "lambda_global")
+    validate.non_negative(lambda_object, "lambda_object")
+    if lambda_global + lambda_object == 0:
+        raise ValueError("loss weights lambda_global and lambda_object must not both be zero")
+    validate.positive(tau, "tau")
+    validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
+    seed = validate.integer(seed, "seed", low=0)
     gen = torch.Generator().manual_seed(seed)
 
     def step(model, images, labels, masks):
@@ -81,6 +95,8 @@ def ssl_step(
 
 def as_training_data(scenes: SceneDataset) -> MaskedImageDataset:
     """Scenes as the ``MaskedImageDataset`` that ``fit`` iterates (labels unused, mask = foreground)."""
+    if not isinstance(scenes, SceneDataset):
+        raise TypeError(f"scenes must be a SceneDataset (from multi_object_scenes), got {type(scenes).__name__}")
     n = len(scenes)
     return MaskedImageDataset(
         scenes.images, torch.zeros(n, dtype=torch.int64), scenes.instance_masks > 0, num_classes=1
@@ -90,6 +106,8 @@ def as_training_data(scenes: SceneDataset) -> MaskedImageDataset:
 @torch.no_grad()
 def encode(model: ObjectEncoder, images: torch.Tensor, batch_size: int = 256) -> ObjectOutput:
     """Run the encoder (eval mode) over ``images`` in batches; outputs on the CPU."""
+    validate.images(images, model=model.backbone)
+    batch_size = validate.integer(batch_size, "batch_size", low=1)
     model.eval()
     dev = next(model.parameters()).device
     parts = [model(images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]

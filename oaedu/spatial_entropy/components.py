@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from .. import validate
+
 _ROUNDS_PER_CHECK = 2
 _NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
 # 8-connected inside a map, nothing across maps: labels a (B, H, W) stack as B separate images.
@@ -23,9 +25,8 @@ _BACKENDS = ("auto", "scipy", "torch")
 
 
 def _check(mask: torch.Tensor) -> None:
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise ValueError(f"connected components need a bool tensor, got {getattr(mask, 'dtype', type(mask))}")
-    if mask.ndim < 2 or mask.shape[-1] == 0 or mask.shape[-2] == 0:
+    validate.tensor(mask, "mask", dtype=torch.bool, min_ndim=2)
+    if mask.shape[-1] == 0 or mask.shape[-2] == 0:
         raise ValueError(f"connected components need a mask of shape (..., H, W), got {tuple(mask.shape)}")
 
 
@@ -71,6 +72,8 @@ def connected_components(
       ``max_iterations`` bounds its rounds (default ``H·W + 1``).
     """
     _check(mask)
+    if max_iterations is not None:
+        validate.integer(max_iterations, "max_iterations", low=1)
     if backend not in _BACKENDS:
         raise ValueError(f"backend must be one of {_BACKENDS}, got {backend!r}")
     if backend == "auto":
@@ -164,4 +167,7 @@ def _neighbourhood_min(labels: torch.Tensor, fill: float) -> torch.Tensor:
 
 def num_components(labels: torch.Tensor) -> torch.Tensor:
     """Number of components per map of a labelling ``int64[..., H, W]``: ``int64[...]``."""
+    validate.tensor(labels, "labels", dtype="integer", min_ndim=2)
+    if labels.shape[-1] == 0 or labels.shape[-2] == 0 or (labels.numel() and int(labels.min()) < 0):
+        raise ValueError(f"labels must be a non-empty labelling (..., H, W) with ids >= 0, got {tuple(labels.shape)}")
     return labels.flatten(-2).amax(-1)

@@ -22,12 +22,12 @@ import math
 
 import torch
 
+from .. import validate
 from .components import connected_components, connected_components_reference
 
 
 def _check_scores(scores: torch.Tensor) -> None:
-    if not isinstance(scores, torch.Tensor) or not scores.is_floating_point():
-        raise ValueError(f"spatial entropy needs a floating tensor, got {getattr(scores, 'dtype', type(scores))}")
+    validate.tensor(scores, "scores", dtype="float")
     if scores.ndim < 2 or scores.shape[-1] == 0 or scores.shape[-2] == 0:
         raise ValueError(f"spatial entropy needs scores of shape (..., k, k), got {tuple(scores.shape)}")
     if not torch.isfinite(scores.detach()).all():
@@ -45,6 +45,8 @@ def _unit_scale(maps: torch.Tensor) -> torch.Tensor:
 def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
     """Eq. (5)–(8) one map and one component at a time (loops, BFS labelling). Returns ``[...]``."""
     _check_scores(scores)
+    if not scores.numel():
+        return scores.new_zeros(scores.shape[:-2])
     h, w = scores.shape[-2:]
     maps = _unit_scale(scores.reshape(-1, h * w)).view(-1, h, w)
     out = []
@@ -88,4 +90,5 @@ def spatial_entropy(scores: torch.Tensor, return_components: bool = False):
 
 def max_entropy(num_components: int) -> float:
     """Upper bound ``log n`` of Eq. (7) for ``n`` equally heavy blobs."""
+    validate.integer(num_components, "num_components", low=0)
     return math.log(num_components) if num_components > 0 else 0.0

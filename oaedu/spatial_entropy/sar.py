@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Block
 from torch import nn
 
+from oaedu import validate
 from oaedu.models import capture_attention
 
 from .entropy import spatial_entropy
@@ -27,6 +28,7 @@ def spatial_entropy_loss(model: torch.nn.Module, images: torch.Tensor) -> tuple[
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError(f"images must be (B, C, H, W), got {getattr(images, 'shape', type(images))}")
+    validate.images(images, model=validate.module(model))
     with capture_attention(model) as record:
         logits = model(images)
         scores = record.cls_scores(-1)
@@ -76,8 +78,8 @@ def sar_step(lam: float, label_smoothing: float = 0.0):
 
     Pair it with :func:`remove_last_skip` for full SAR; ``lam = 0`` trains with plain cross-entropy.
     """
-    if lam < 0:
-        raise ValueError(f"lam must be non-negative, got {lam}")
+    validate.non_negative(lam, "lam")
+    validate.probability(label_smoothing, "label_smoothing")
 
     def step(model, images, labels, masks):
         del masks
