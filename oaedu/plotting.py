@@ -193,6 +193,11 @@ def plot_sweep(
     (``{setting: [result of each seed]}``), the settings in order along the x axis. Returns the figure."""
     if not runs or any(len(r) == 0 for r in runs.values()):
         raise ValueError("plot_sweep needs at least one result for every setting")
+    if isinstance(keys, str) or not keys:
+        raise ValueError(f"keys must be a non-empty sequence of metric names, got {keys!r}")
+    missing = sorted({str(k) for r in runs.values() for result in r for k in keys if k not in result})
+    if missing:
+        raise ValueError(f"plot_sweep: metric(s) {missing} missing from some results")
     settings = list(runs)
     fig, axes = plt.subplots(1, len(keys), figsize=(size * len(keys), size * 0.85), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):

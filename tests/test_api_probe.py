@@ -503,6 +503,8 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
                                           valid={"images": {"drop_dim", "nan", "inf"}}),
         "plotting.format_table": lambda f: C(plotting.format_table, {"a": {"x": 1.5, "y": 2.5}}, ["x"], digits=2),
         "plotting.plot_background_challenge": lambda f: C(plotting.plot_background_challenge, {"vit": acc}),
+        "plotting.plot_sweep": lambda f: C(plotting.plot_sweep, {0.0: [{"a": 1.0}, {"a": 2.0}], 0.1: [{"a": 1.5}]},
+                                           ["a"]),
         "notebook.colab_url": lambda f: C(notebook.colab_url, "02_oamixer.ipynb"),
         "notebook.binder_url": lambda f: C(notebook.binder_url, "02_oamixer.ipynb"),
         "notebook.badges": lambda f: C(notebook.badges, "02_oamixer.ipynb"),

@@ -185,6 +185,12 @@ def test_patch_resolution_is_the_area_pooled_variant_and_underweights_boundaries
     torch.testing.assert_close(patch["fg"], torch.tensor(0.0))
     torch.testing.assert_close(patch["bg"], torch.tensor(0.25 / 4))
     assert pixel["fg"] > 0 and not torch.isclose(pixel["bg"], patch["bg"])
+    for resolution in ("pixel", "patch"):  # a map already on the grid gives the same pair
+        for a, b in zip(relevance_at(rel.view(1, 2, 2), masks, (2, 2), resolution),
+                        relevance_at(rel, masks, (2, 2), resolution), strict=True):
+            torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match=r"shape \(\*, 2, 2\)"):
+        relevance_at(rel.view(1, 1, 4), masks, (2, 2))
     with pytest.raises(ValueError, match="resolution"):
         relevance_at(rel, masks, (2, 2), "token")
     with pytest.raises(ValueError, match="resolution"):

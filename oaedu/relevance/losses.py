@@ -55,15 +55,18 @@ RESOLUTIONS = ("pixel", "patch")
 def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], resolution: str = "pixel"):
     """The map and the mask that RobustViT's losses compare, at ``resolution``; returns ``(map, mask)``.
 
-    ``"pixel"`` (the paper, §3, and its released code): the ``(B, h·w)`` patch map is upsampled bilinearly to the
-    ``(H, W)`` of the bool pixel ``masks``, which stay binary. ``"patch"`` (a cheaper variant): the map stays on the
-    ``h×w`` grid and each patch's target is its object fraction (area pooling). The patch form weighs a boundary
-    patch covered by a fraction ``f`` by ``f²`` in ``L_fg`` where the pixel form weighs it about ``f``, so it
-    under-weights object boundaries.
+    ``"pixel"`` (the paper, §3, and its released code): the ``(B, h·w)`` (or ``(B, h, w)``) patch map is upsampled
+    bilinearly to the ``(H, W)`` of the bool pixel ``masks``, which stay binary. ``"patch"`` (a cheaper variant):
+    the map stays on the ``h×w`` grid and each patch's target is its object fraction (area pooling). The patch form
+    weighs a boundary patch covered by a fraction ``f`` by ``f²`` in ``L_fg`` where the pixel form weighs it about
+    ``f``, so it under-weights object boundaries.
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
     h, w = validate.size2(grid, "grid", allow_int=False)
+    if isinstance(relevance, torch.Tensor) and relevance.ndim == 3:
+        validate.tensor(relevance, "relevance", shape=(None, h, w), finite_values=True)
+        relevance = relevance.flatten(1)
     validate.tensor(relevance, "relevance", shape=(None, h * w), finite_values=True)
     validate.tensor(masks, "masks", ndim=3, min_batch=1)
     validate.same_batch(relevance=relevance, masks=masks)
