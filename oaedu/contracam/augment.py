@@ -197,6 +197,20 @@ def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshol
     return torch.where(selected.to(images.device)[:, None, None, None], mixed, images), selected
 
 
+def oa_crop_prepare(
+    boxes: list[torch.Tensor],
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+    """A ``prepare`` hook for :func:`oaedu.contrastive.train_contrastive` that applies OA-Crop (§2.3): each image is
+    cropped to one of its ``boxes`` (one ``(n_i, 4)`` tensor per training image, chosen at random each time), and both
+    views are then augmented from that same crop."""
+
+    def prepare(batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
+        crops, _ = object_aware_crop(batch, [boxes[i] for i in index.tolist()], generator=generator)
+        return crops, crops
+
+    return prepare
+
+
 def mixup_prepare(
     cams: torch.Tensor, backgrounds: tuple[torch.Tensor, torch.Tensor], p: float = 0.4
 ) -> Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
