@@ -230,7 +230,8 @@ def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title:
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title)
-    ax.legend(fontsize=8, ncols=min(len(names), 3))
+    # below the axes: the bars reach 100%, a legend inside would cover them
+    ax.legend(fontsize=8, ncols=min(len(names), 3), loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     return fig
 

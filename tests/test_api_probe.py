@@ -384,6 +384,8 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
                                                   aliases=_shared("images", "cams", "backgrounds")),
         "contracam.mix_batch": lambda f: C(cc.mix_batch, f.images, f.cams, p=0.5, threshold=0.3,
                                            aliases=_shared("images", "cams")),
+        "contracam.oa_crop_prepare": lambda f: C(cc.oa_crop_prepare, [torch.tensor([[0.1, 0.1, 0.6, 0.7]]),
+                                                                      torch.zeros(0, 4)]),
         "contracam.mixup_prepare": lambda f: C(cc.mixup_prepare, f.cams, f.backgrounds, p=0.5,
                                                aliases={"cams": ("backgrounds",)}),
         "contracam.localisation_scores": lambda f: C(cc.localisation_scores, torch.rand(4, 32, 32), f.inst,

@@ -99,12 +99,15 @@ def test_one_iteration_is_plain_contracam_and_the_running_max_grows(model, image
     assert (history[-1] > history[0]).any()
 
 
-def _eq3_oracle_second_iteration(model, images, tau=1.0):
-    """Iterative ContraCAM at T = 2 written from Eq. (2)-(3) one image at a time, with explicit sums."""
+def _eq3_oracle_second_iteration(model, images, tau=1.0, fill="mean"):
+    """Iterative ContraCAM at T = 2 written from Eq. (2)-(3) one image at a time, with explicit sums; masked pixels
+    take the batch-mean colour (Alg. 1) or 0 (Eq. 3: x² = (1 − CAM¹) ⊙ x)."""
     layer = model.encoder.layer
     first = contracam(model, layer, images)
-    fill = images.mean((0, 2, 3), keepdim=True)
-    x2 = images * (1 - first[:, None]) + fill * first[:, None]
+    if fill == "mean":
+        x2 = images * (1 - first[:, None]) + images.mean((0, 2, 3), keepdim=True) * first[:, None]
+    else:
+        x2 = (1 - first[:, None]) * images
     acts = {}
     handle = layer.register_forward_hook(lambda _m, _i, out: acts.__setitem__("a", out))
     try:
@@ -128,10 +131,19 @@ def _eq3_oracle_second_iteration(model, images, tau=1.0):
     return torch.maximum(first, minmax(cam2.clamp_min(0)))
 
 
-def test_iterative_contracam_matches_eq_3_at_two_iterations(model, images):
-    expected = _eq3_oracle_second_iteration(model, images)
-    got = iterative_contracam(model, model.encoder.layer, images, iterations=2)
+@pytest.mark.parametrize("fill", ["mean", "zero"])
+def test_iterative_contracam_matches_eq_3_at_two_iterations(model, images, fill):
+    expected = _eq3_oracle_second_iteration(model, images, fill=fill)
+    got = iterative_contracam(model, model.encoder.layer, images, iterations=2, fill=fill)
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+
+
+def test_the_fill_colour_changes_the_second_iteration(model, images):
+    mean = iterative_contracam(model, model.encoder.layer, images, iterations=2, fill="mean")
+    zero = iterative_contracam(model, model.encoder.layer, images, iterations=2, fill="zero")
+    assert (mean - zero).abs().max() > 1e-3  # the two fills feed different masked images to round 2
+    with pytest.raises(ValueError, match="fill"):
+        iterative_contracam(model, model.encoder.layer, images, iterations=2, fill="black")
 
 
 def test_bad_inputs_raise(model, images):

@@ -3,8 +3,10 @@
 * :func:`contracam` / :func:`contracam_reference`: Eq. (2), §2.2, the Grad-CAM of the contrastive score.
 * :func:`iterative_contracam`: Eq. (3), §2.2, T rounds of soft masking with extra negatives.
 * :func:`gradcam` / :func:`gradcam_reference`: plain classifier Grad-CAM (Selvaraju et al. 2017).
-* :func:`boxes_from_cam`, :func:`object_aware_crop`: OA-Crop, §2.3.
+* :func:`boxes_from_cam`, :func:`object_aware_crop`, :func:`oa_crop_prepare`: OA-Crop, §2.3.
 * :func:`largest_empty_rectangle`, :func:`background_only`, :func:`background_mixup`: BG-Mixup, Eq. (4), §2.3.
+* :mod:`oaedu.contracam.experiment`: notebook 04's experiments (a MoCo with and without each augmentation) and the
+  measurements of each augmentation's premise.
 """
 
 from .augment import (
@@ -15,6 +17,7 @@ from .augment import (
     largest_empty_rectangle_reference,
     mix_batch,
     mixup_prepare,
+    oa_crop_prepare,
     object_aware_crop,
 )
 from .cam import (
@@ -50,5 +53,6 @@ __all__ = [
     "minmax",
     "mix_batch",
     "mixup_prepare",
+    "oa_crop_prepare",
     "object_aware_crop",
 ]

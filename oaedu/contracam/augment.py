@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -65,6 +65,13 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     return out
 
 
+def _check_boxes(boxes: Sequence[torch.Tensor]) -> None:
+    if not isinstance(boxes, (list, tuple)) or not boxes:
+        raise ValueError(f"boxes must be a non-empty list of (n, 4) tensors, one per image, got {type(boxes).__name__}")
+    for i, b in enumerate(boxes):
+        validate.tensor(b, f"boxes[{i}]", shape=(None, 4), finite_values=True)
+
+
 def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int | None = None,
                       generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """OA-Crop (§2.3): crop each image to one of its boxes chosen uniformly at random (the full image when it has
@@ -79,11 +86,9 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
         validate.integer(size, "size", low=1)
     if len(boxes) != images.shape[0]:
         raise ValueError(f"boxes must hold one box list per image: {len(boxes)} lists for {images.shape[0]} images")
+    _check_boxes(boxes)
     chosen = torch.tensor([[0.0, 0.0, 1.0, 1.0]]).repeat(images.shape[0], 1)
     for i, b in enumerate(boxes):
-        if b.ndim != 2 or b.shape[1] != 4:
-            raise ValueError(f"boxes[{i}] must be (n, 4), got {tuple(b.shape)}")
-        validate.finite(b, f"boxes[{i}]")
         if len(b):
             chosen[i] = b[torch.randint(len(b), (1,), generator=generator).item()]
     size = size or images.shape[-1]
@@ -221,6 +226,21 @@ def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshol
     donor = donors[torch.randint(len(donors), (b,), generator=generator)]
     mixed = background_mixup(images, cams, bgs[donor.to(images.device)])
     return torch.where(selected.to(images.device)[:, None, None, None], mixed, images), selected
+
+
+def oa_crop_prepare(
+    boxes: list[torch.Tensor],
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]:
+    """A ``prepare`` hook for :func:`oaedu.contrastive.train_contrastive` that applies OA-Crop (§2.3): each image is
+    cropped to one of its ``boxes`` (one ``(n_i, 4)`` tensor per training image, chosen at random each time), and both
+    views are then augmented from that same crop."""
+    _check_boxes(boxes)
+
+    def prepare(batch: torch.Tensor, index: torch.Tensor, generator: torch.Generator):
+        crops, _ = object_aware_crop(batch, [boxes[i] for i in index.tolist()], generator=generator)
+        return crops, crops
+
+    return prepare
 
 
 def mixup_prepare(

@@ -189,11 +189,11 @@ def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: f
 
 
 def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
-                        tau: float = 1.0, nsr: bool = True, return_all: bool = False):
+                        tau: float = 1.0, nsr: bool = True, return_all: bool = False, fill: str = "mean"):
     """Iterative ContraCAM, Eq. (3) §2.2 and Alg. 1 (App. A), one forward and one backward per iteration.
 
-    ``x¹ = x`` and ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙fill`` with ``fill`` the batch-mean colour (Alg. 1's
-    ``mask_color``; Eq. 3's text fills with 0). The score of iteration ``t`` is
+    ``x¹ = x`` and ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙c`` with ``c`` the batch-mean colour (``fill="mean"``, Alg. 1's
+    ``mask_color``) or 0 (``fill="zero"``, Eq. 3's text). The score of iteration ``t`` is
     ``s_con(xᵗ; x, ⋃_{l≤t} 𝓑ˡ ∖ xˡ)``: the query is the masked image, the positive the **original** ``x``, and the
     negatives the other images of every masked batch so far, the current one included, where ``𝓑¹`` is the
     original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns ``C̄AMᵀ (B,H,W)`` (and the list of running
@@ -204,10 +204,12 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     if not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"iterations must be a positive int, got {iterations!r}")
     validate.positive(tau, "tau")
+    if fill not in ("mean", "zero"):
+        raise ValueError(f"fill must be 'mean' (Alg. 1) or 'zero' (Eq. 3), got {fill!r}")
     was = _in_eval(encoder)
     cap = _Capture(layer)
     size = images.shape[-2:]
-    fill = images.mean((0, 2, 3), keepdim=True)
+    colour = images.mean((0, 2, 3), keepdim=True) if fill == "mean" else torch.zeros((), device=images.device)
     try:
         running = torch.zeros(images.shape[0], *size, device=images.device)
         history, masked_batches = [], []
@@ -224,7 +226,7 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
             running = torch.maximum(running, _finish(raw, size))
             history.append(running)
             m = running[:, None]
-            x = images * (1 - m) + fill * m
+            x = images * (1 - m) + colour * m
     finally:
         cap.close()
         encoder.train(was)
