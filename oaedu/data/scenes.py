@@ -6,6 +6,9 @@ in order, so later objects occlude earlier ones (``overlap="occlude"``); objects
 ``overlap="avoid"`` positions are resampled until objects do not touch (objects that find no free
 spot are dropped).
 
+``radii`` are the small and large objects' radius as a share of the image (paper 5 uses very different sizes, so
+that a large object stands out).
+
 ``cooccurrence`` adds the contextual bias of paper 3 (ContraCAM §3.2): each object whose shape is the
 first of a pair in ``cooccur_pairs`` is followed, with that probability, by an object of the paired
 shape placed next to it, as a fork tends to appear beside a plate.
@@ -57,6 +60,7 @@ def multi_object_scenes(
     min_visible: float = 0.3,
     cooccurrence: float = 0.0,
     cooccur_pairs: tuple[tuple[int, int], ...] = ((0, 1),),
+    radii: tuple[float, float] = _RADIUS,
 ) -> SceneDataset:
     """Generate ``n`` scenes; item ``i`` is ``(image, instance_mask int64[H,W], attributes)``.
 
@@ -74,6 +78,8 @@ def multi_object_scenes(
         raise ValueError(f"overlap must be 'occlude' or 'avoid', got {overlap!r}")
     if not 0.0 <= cooccurrence <= 1.0 or not 0.0 <= min_visible <= 1.0:
         raise ValueError("cooccurrence and min_visible must lie in [0, 1]")
+    if len(radii) != 2 or not 0 < radii[0] <= radii[1] < 0.5:
+        raise ValueError(f"radii must be (small, large) with 0 < small <= large < 0.5, got {radii!r}")
     for a, b in cooccur_pairs:
         if not (0 <= a < len(SCENE_SHAPES) and 0 <= b < len(SCENE_SHAPES)):
             raise ValueError(f"cooccur_pairs refer to shapes 0..{len(SCENE_SHAPES) - 1}, got {(a, b)}")
@@ -85,7 +91,7 @@ def multi_object_scenes(
     shape = torch.randint(len(SCENE_SHAPES), (n, k_max), generator=g)
     colour = torch.randint(len(SCENE_COLOURS), (n, k_max), generator=g)
     size = torch.randint(2, (n, k_max), generator=g)
-    radius = torch.tensor(_RADIUS)[size] * s
+    radius = torch.tensor(radii)[size] * s
     pos = torch.rand(n, k_max, 2, generator=g)
     partner_of = dict(cooccur_pairs)
     follows = torch.zeros(n, k_max, dtype=torch.bool)
