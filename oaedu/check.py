@@ -84,6 +84,22 @@ def less(name: str, a, b, margin: float = 0.0, quiet: bool = False) -> None:
     _ok(f"{name}: {a:.4g} < {b:.4g}" + (f" - {margin:g}" if margin else ""), quiet)
 
 
+def greater_over_seeds(
+    name: str, a: Sequence[float], b: Sequence[float], k: float = 2.0, quiet: bool = False
+) -> tuple[float, float]:
+    """Check that arm ``a`` beats arm ``b`` beyond seed noise: the mean of the per-seed differences ``a_s − b_s``
+    exceeds ``k`` standard errors (``stdev / √n``, paired by seed; at least 2 seeds). Returns ``(mean, se)``."""
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"{name}: need two equally long lists of at least 2 seeds, got {len(a)} and {len(b)}")
+    d = [_scalar(name, x) - _scalar(name, y) for x, y in zip(a, b, strict=True)]
+    mean = math.fsum(d) / len(d)
+    se = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
+    if not mean > k * se:
+        raise CheckFailed(f"{name}: mean difference {mean:.4g} is not above {k:g} standard errors ({k * se:.4g})")
+    _ok(f"{name}: mean difference {mean:.4g} > {k:g} × SE {se:.3g} over {len(d)} seeds", quiet)
+    return mean, se
+
+
 def between(name: str, value, low: float, high: float, quiet: bool = False) -> None:
     """Check ``low <= value <= high``."""
     v = _scalar(name, value)
