@@ -1,7 +1,7 @@
 """Object-centric self-supervised learning (Paper 5, Baldassarre & Azizpour 2022): slot attention vs
 cross-attention, the object encoder, Hungarian matching, the global and object losses, and the metrics."""
 
-from oaedu.slots.attention import CrossAttentionDecoder, SlotAttention
+from oaedu.slots.attention import QUERIES, CrossAttentionDecoder, SlotAttention
 from oaedu.slots.encoder import ObjectEncoder, ObjectOutput
 from oaedu.slots.evaluate import (
     auroc,
@@ -15,7 +15,9 @@ from oaedu.slots.evaluate import (
     segmentation_iou_reference,
     slot_partition,
 )
+from oaedu.slots.experiment import Arm, identity_share, score, slot_cosine, train_arm
 from oaedu.slots.losses import (
+    MATCHINGS,
     OBJECT_LOSSES,
     cossim_loss,
     cossim_loss_reference,
@@ -23,16 +25,20 @@ from oaedu.slots.losses import (
     ctr_all_loss_reference,
     ctr_img_loss,
     ctr_img_loss_reference,
+    identity_pairing,
     match_slots,
     object_loss,
     simclr_loss,
     simclr_loss_reference,
 )
 from oaedu.slots.matching import hungarian_match, hungarian_match_reference
-from oaedu.slots.train import as_training_data, encode, ssl_losses, ssl_step, two_views
+from oaedu.slots.train import as_training_data, encode, shuffle_slots, ssl_losses, ssl_step, two_views
 
 __all__ = [
+    "MATCHINGS",
     "OBJECT_LOSSES",
+    "QUERIES",
+    "Arm",
     "CrossAttentionDecoder",
     "ObjectEncoder",
     "ObjectOutput",
@@ -49,6 +55,8 @@ __all__ = [
     "fg_ari",
     "hungarian_match",
     "hungarian_match_reference",
+    "identity_pairing",
+    "identity_share",
     "linear_probe",
     "match_slots",
     "object_loss",
@@ -56,12 +64,16 @@ __all__ = [
     "otsu_threshold",
     "otsu_threshold_reference",
     "presence_targets",
+    "score",
     "segmentation_iou",
     "segmentation_iou_reference",
     "simclr_loss",
     "simclr_loss_reference",
+    "slot_cosine",
+    "shuffle_slots",
     "slot_partition",
     "ssl_losses",
     "ssl_step",
+    "train_arm",
     "two_views",
 ]
