@@ -183,9 +183,10 @@ def effect(
     k: float = 2.0,
     min_seeds: int = 3,
     quiet: bool = False,
-) -> None:
+):
     """Check a paired effect over seeds (:mod:`oaedu.stats`): at least ``min_seeds`` seeds and a mean difference
-    ``treated − control`` beyond ``k`` standard errors, upwards (``direction=1``) or downwards (``-1``)."""
+    ``treated − control`` beyond ``k`` standard errors, upwards (``direction=1``) or downwards (``-1``). Returns the
+    :class:`oaedu.stats.Effect`."""
     from .stats import effect as paired_effect
 
     if direction not in (1, -1):
@@ -199,3 +200,4 @@ def effect(
             f"{name}: {e}; expected Δ {want} {'' if direction > 0 else '−'}{k:g}·SE over ≥ {min_seeds} seeds"
         )
     _ok(f"{name}: {e}", quiet)
+    return e

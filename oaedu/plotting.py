@@ -164,6 +164,39 @@ def show_maps(
     return fig
 
 
+def show_slot_maps(
+    rows: Mapping[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    titles: Mapping[str, Sequence[str]] | None = None,
+    size: float = 1.3,
+):
+    """One row per entry ``name → (image (3,H,W), mask (H,W), maps (K,h,w))``: the image with its mask outlined, then
+    each of the K maps (e.g. one per slot) as a heatmap beside it, upsampled, with the same outline and one colour
+    scale per row (0 to the row's largest value). ``titles[name]`` labels that row's maps (default ``slot k``).
+    Returns the figure."""
+    for name, (image, mask, maps) in rows.items():
+        if image.ndim != 3 or mask.shape != image.shape[-2:] or maps.ndim != 3:
+            raise ValueError(f"row {name!r} must be (image (3,H,W), mask (H,W), maps (K,h,w)), got "
+                             f"{tuple(image.shape)}, {tuple(mask.shape)}, {tuple(maps.shape)}")
+    ncols = 1 + max(maps.shape[0] for _, _, maps in rows.values())
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols, size * len(rows) + 0.3), squeeze=False)
+    for ax_row, (name, (image, mask, maps)) in zip(axes, rows.items(), strict=True):
+        ax_row[0].imshow(_to_hwc(image))
+        _outline(ax_row[0], mask)
+        ax_row[0].set_title(name, fontsize=8)
+        top = float(maps.max()) or 1.0
+        labels = titles.get(name) if titles else None
+        for k, ax in enumerate(ax_row[1:]):
+            ax.axis("off")
+            if k >= maps.shape[0]:
+                continue
+            ax.imshow(_upsample(maps[k], image.shape[-2:]).numpy(), cmap="inferno", vmin=0.0, vmax=top)
+            _outline(ax, mask)
+            ax.set_title(labels[k] if labels else f"slot {k}", fontsize=8)
+        ax_row[0].axis("off")
+    fig.tight_layout()
+    return fig
+
+
 def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str] | None = None, digits: int = 1) -> str:
     """A plain-text table of ``{row: {column: value}}``; columns default to the first row's keys. A NaN value marks a
     cell that does not apply (it prints as ``nan``)."""

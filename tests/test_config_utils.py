@@ -122,3 +122,39 @@ def test_show_maps_lays_out_one_row_per_map_and_checks_shapes():
         show_maps(images, masks, {"before": torch.rand(2, 4, 4)})
     with pytest.raises(ValueError, match="masks"):
         show_maps(images, masks[:2], {})
+
+
+def test_check_effect_returns_the_paired_effect_with_scipys_standard_error():
+    from scipy import stats
+
+    a, b = [3.0, 5.0, 4.5, 6.0], [1.0, 2.5, 3.0, 2.0]
+    d = [x - y for x, y in zip(a, b, strict=True)]
+    e = check.effect("gap", a, b)
+    assert e.difference == pytest.approx(sum(d) / 4) and e.se == pytest.approx(stats.sem(d)) and e.n == 4
+    # the same mean with a spread that makes it noise must fail
+    with pytest.raises(check.CheckFailed, match="SE"):
+        check.effect("noisy", [10.0, -4.0, 1.0], [0.0, 0.0, 0.0])
+    with pytest.raises(check.CheckFailed):
+        check.effect("wrong sign", b, a)
+
+
+def test_show_slot_maps_puts_each_map_beside_its_image():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from oaedu.plotting import show_slot_maps
+
+    image, mask = torch.rand(3, 16, 16), torch.zeros(16, 16, dtype=torch.bool)
+    mask[4:12, 4:12] = True
+    maps = torch.rand(3, 4, 4)
+    fig = show_slot_maps({"view 0": (image, mask, maps), "view 1": (image, mask, maps[:2])}, {"view 1": ["a", "b"]})
+    assert len(fig.axes) == 8  # 2 rows × (image + 3 maps)
+    assert fig.axes[0].get_title() == "view 0" and fig.axes[1].get_title() == "slot 0"
+    assert fig.axes[5].get_title() == "a" and not fig.axes[7].get_images()  # row 2 has only two maps
+    shown = fig.axes[1].get_images()[0]
+    assert shown.get_array().shape == (16, 16) and shown.get_clim() == (0.0, float(maps.max()))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="row 'bad'"):
+        show_slot_maps({"bad": (image, mask[:8], maps)})

@@ -119,6 +119,20 @@ def test_scenes_instance_masks_and_attributes():
     assert set(attrs) == {"shape", "colour", "size", "radius", "position", "count"}
 
 
+def test_scenes_radii_set_the_two_object_sizes():
+    small, large = 0.06, 0.2
+    data = multi_object_scenes(100, seed=3, image_size=32, max_objects=3, radii=(small, large))
+    size, radius = data.attributes["size"], data.attributes["radius"]
+    present = size >= 0
+    assert torch.allclose(radius[present & (size == 0)], torch.tensor(small * 32))
+    assert torch.allclose(radius[present & (size == 1)], torch.tensor(large * 32))
+    default = multi_object_scenes(100, seed=3, image_size=32, max_objects=3)
+    radii = default.attributes["radius"][default.attributes["size"] >= 0].unique()
+    torch.testing.assert_close(radii, torch.tensor([0.075 * 32, 0.12 * 32]))  # the default sizes are unchanged
+    with pytest.raises(ValueError, match="radii"):
+        multi_object_scenes(4, radii=(0.3, 0.1))
+
+
 def test_scenes_avoid_overlap_keeps_whole_objects():
     data = multi_object_scenes(100, seed=1, image_size=48, max_objects=4, overlap="avoid")
     occl = multi_object_scenes(100, seed=1, image_size=48, max_objects=4, overlap="occlude")

@@ -84,3 +84,30 @@ def test_bad_input():
             make(8, 0)
     with pytest.raises(ValueError, match="multiple of num_heads"):
         CrossAttentionDecoder(6, 3, num_heads=4)
+
+
+@pytest.mark.parametrize("make", [SlotAttention, CrossAttentionDecoder])
+def test_sampled_queries_are_a_reparameterised_gaussian(make):
+    # App. A.2.2, single Gaussian: q_i = μ + σ ⊙ ε_i, fresh ε for every image and slot; μ and log σ get gradients.
+    torch.manual_seed(5)
+    m = make(8, 3, queries="sampled")
+    with torch.no_grad():
+        m.slots_mu.fill_(2.0)
+        m.slots_log_sigma.fill_(torch.tensor(0.5).log())
+    q = m.initial_queries(4000)
+    assert q.shape == (4000, 3, 8)
+    torch.testing.assert_close(q.mean((0, 1)), torch.full((8,), 2.0), atol=0.03, rtol=0)
+    torch.testing.assert_close(q.std((0, 1)), torch.full((8,), 0.5), atol=0.02, rtol=0)
+    assert not torch.equal(q[0], q[1]) and not torch.equal(q[0, 0], q[0, 1])  # per image and per slot
+    s, attn = m(torch.randn(2, 10, 8))
+    s.sum().backward()
+    assert m.slots_mu.grad.abs().sum() > 0 and m.slots_log_sigma.grad.abs().sum() > 0
+    assert not hasattr(m, "slots")  # no learned per-slot embedding: a slot's index carries no identity
+
+
+def test_learned_queries_are_the_same_for_every_image():
+    m = SlotAttention(8, 3)
+    q = m.initial_queries(2)
+    assert torch.equal(q[0], q[1]) and torch.equal(q[0], m.slots[0])
+    with pytest.raises(ValueError, match="queries"):
+        SlotAttention(8, 3, queries="kmeans")

@@ -103,6 +103,24 @@ def test_segmentation_iou_ties_go_to_the_object_in_both_versions():
         torch.testing.assert_close(segmentation_iou(masks, inst), expected)
 
 
+def test_bg_tie_zero_is_scipys_assignment_without_the_rule():
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    inst = torch.zeros(1, 4, 4, dtype=torch.int64)
+    inst[0, :2] = 1
+    band = torch.zeros(4, 4, dtype=torch.bool)
+    band[1:3] = True
+    for masks in (torch.stack([torch.zeros_like(band), band])[None], torch.stack([band, torch.zeros_like(band)])[None]):
+        table = np.array([[0.0, 1 / 3], [0.0, 1 / 3]]) if masks[0, 1].any() else np.array([[1 / 3, 0.0], [1 / 3, 0.0]])
+        rows, cols = linear_sum_assignment(table, maximize=True)  # rows: background, object
+        expected = table[1, cols[list(rows).index(1)]]
+        got = segmentation_iou_reference(masks, inst, bg_tie=0.0)
+        torch.testing.assert_close(got, torch.tensor([expected], dtype=torch.float64))
+    with pytest.raises(ValueError, match="bg_tie"):
+        segmentation_iou(masks, inst, bg_tie=1.0)
+
+
 def test_segmentation_iou_bad_input():
     with pytest.raises(ValueError):
         segmentation_iou(torch.zeros(1, 2, 8, 8), _instances()[:1])  # not bool

@@ -119,3 +119,19 @@ def test_no_nan_for_zero_vectors():
         assert torch.isfinite(fn(z, z, perm))
     assert torch.isfinite(simclr_loss(z[:, 0], z[:, 0]))
     assert torch.isfinite(cossim_loss(z, z, z, z, perm))
+
+
+def test_identity_pairing_is_the_control_without_matching():
+    from oaedu.slots.losses import identity_pairing
+
+    p0 = _rand(2, 4, 6, seed=7)
+    order = torch.tensor([2, 0, 3, 1])
+    p1 = p0[:, order]  # view 1 holds the same tokens in another order
+    loss_h, perm_h = object_loss("ctrimg", p0, p1, p0, p1, 0.1)
+    loss_i, perm_i = object_loss("ctrimg", p0, p1, p0, p1, 0.1, matching="identity")
+    assert torch.equal(perm_i, identity_pairing(p0, p1)) and torch.equal(perm_i[0], torch.arange(4))
+    assert torch.equal(perm_h[0], order.argsort())  # matching undoes the reordering
+    torch.testing.assert_close(loss_i, ctr_img_loss_reference(p0, p1, perm_i, 0.1))
+    assert loss_h < loss_i  # pairing the wrong slots costs loss
+    with pytest.raises(ValueError, match="matching"):
+        object_loss("ctrimg", p0, p1, p0, p1, matching="greedy")

@@ -6,6 +6,9 @@ in order, so later objects occlude earlier ones (``overlap="occlude"``); objects
 ``overlap="avoid"`` positions are resampled until objects do not touch (objects that find no free
 spot are dropped).
 
+``radii`` are the small and large objects' radius as a share of the image (paper 5 uses very different sizes, so
+that a large object stands out).
+
 ``cooccurrence`` adds the contextual bias of paper 3 (ContraCAM §3.2): each object whose shape is the
 first of a pair in ``cooccur_pairs`` is followed, with that probability, by an object of the paired
 shape placed next to it, as a fork tends to appear beside a plate.
@@ -58,6 +61,7 @@ def multi_object_scenes(
     min_visible: float = 0.3,
     cooccurrence: float = 0.0,
     cooccur_pairs: tuple[tuple[int, int], ...] = ((0, 1),),
+    radii: tuple[float, float] = _RADIUS,
 ) -> SceneDataset:
     """Generate ``n`` scenes; item ``i`` is ``(image, instance_mask int64[H,W], attributes)``.
 
@@ -75,6 +79,10 @@ def multi_object_scenes(
     overlap = validate.choice(overlap, "overlap", ("occlude", "avoid"))
     cooccurrence = validate.probability(cooccurrence, "cooccurrence")
     min_visible = validate.probability(min_visible, "min_visible")
+    if (not isinstance(radii, (tuple, list)) or len(radii) != 2
+            or not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in radii)
+            or not 0 < radii[0] <= radii[1] < 0.5):
+        raise ValueError(f"radii must be (small, large) with 0 < small <= large < 0.5, got {radii!r}")
     for pair in cooccur_pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise ValueError(f"cooccur_pairs must hold pairs (a, b) of shape ids, got {pair!r}")
@@ -89,7 +97,7 @@ def multi_object_scenes(
     shape = torch.randint(len(SCENE_SHAPES), (n, k_max), generator=g)
     colour = torch.randint(len(SCENE_COLOURS), (n, k_max), generator=g)
     size = torch.randint(2, (n, k_max), generator=g)
-    radius = torch.tensor(_RADIUS)[size] * s
+    radius = torch.tensor(radii)[size] * s
     pos = torch.rand(n, k_max, 2, generator=g)
     partner_of = dict(cooccur_pairs)
     follows = torch.zeros(n, k_max, dtype=torch.bool)

@@ -1,7 +1,7 @@
 """Object-centric self-supervised learning (Paper 5, Baldassarre & Azizpour 2022): slot attention vs
 cross-attention, the object encoder, Hungarian matching, the global and object losses, and the metrics."""
 
-from oaedu.slots.attention import CrossAttentionDecoder, SlotAttention
+from oaedu.slots.attention import QUERIES, CrossAttentionDecoder, SlotAttention
 from oaedu.slots.encoder import ObjectEncoder, ObjectOutput
 from oaedu.slots.evaluate import (
     auroc,
@@ -16,6 +16,7 @@ from oaedu.slots.evaluate import (
     slot_partition,
 )
 from oaedu.slots.losses import (
+    MATCHINGS,
     OBJECT_LOSSES,
     cossim_loss,
     cossim_loss_reference,
@@ -23,16 +24,19 @@ from oaedu.slots.losses import (
     ctr_all_loss_reference,
     ctr_img_loss,
     ctr_img_loss_reference,
+    identity_pairing,
     match_slots,
     object_loss,
     simclr_loss,
     simclr_loss_reference,
 )
 from oaedu.slots.matching import hungarian_match, hungarian_match_reference
-from oaedu.slots.train import as_training_data, encode, ssl_losses, ssl_step, two_views
+from oaedu.slots.train import as_training_data, encode, shuffle_slots, ssl_losses, ssl_step, two_views
 
 __all__ = [
+    "MATCHINGS",
     "OBJECT_LOSSES",
+    "QUERIES",
     "CrossAttentionDecoder",
     "ObjectEncoder",
     "ObjectOutput",
@@ -49,6 +53,7 @@ __all__ = [
     "fg_ari",
     "hungarian_match",
     "hungarian_match_reference",
+    "identity_pairing",
     "linear_probe",
     "match_slots",
     "object_loss",
@@ -60,6 +65,7 @@ __all__ = [
     "segmentation_iou_reference",
     "simclr_loss",
     "simclr_loss_reference",
+    "shuffle_slots",
     "slot_partition",
     "ssl_losses",
     "ssl_step",

@@ -41,7 +41,8 @@ class ObjectEncoder(nn.Module):
 
     ``attention="slot"`` uses slot attention (competition over slots, ``iters`` GRU steps, the paper uses 1);
     ``attention="cross"`` the cross-attention baseline (each query normalises over the patches): ``cross_layers``
-    pre-LN decoder layers of ``cross_heads`` heads (the paper: 2 layers of 4 heads).
+    pre-LN decoder layers of ``cross_heads`` heads (the paper: 2 layers of 4 heads). ``queries``: ``"learned"``
+    (the paper's) or ``"sampled"`` from one learned Gaussian for every image (App. A.2.2).
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class ObjectEncoder(nn.Module):
         iters: int = 1,
         cross_layers: int = 2,
         cross_heads: int = 4,
+        queries: str = "learned",
     ) -> None:
         super().__init__()
         if attention not in ("slot", "cross"):
@@ -78,9 +80,11 @@ class ObjectEncoder(nn.Module):
             global_pool="avg",
         )
         self.object_fn: nn.Module = (
-            SlotAttention(embed_dim, num_slots, iters=iters)
+            SlotAttention(embed_dim, num_slots, iters=iters, queries=queries)
             if attention == "slot"
-            else CrossAttentionDecoder(embed_dim, num_slots, layers=cross_layers, num_heads=cross_heads)
+            else CrossAttentionDecoder(
+                embed_dim, num_slots, layers=cross_layers, num_heads=cross_heads, queries=queries
+            )
         )
         self.obj_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False)
         # BatchNorm in the global heads (as in SimCLR's projection head): at initialisation the mean of the slots

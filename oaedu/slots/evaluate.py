@@ -155,14 +155,21 @@ def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
 BG_TIE = 1e-9
 
 
-def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+def _check_tie(bg_tie: float) -> None:
+    if not 0 <= bg_tie < 1:
+        raise ValueError(f"bg_tie must lie in [0, 1), got {bg_tie!r}")
+
+
+def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor, bg_tie: float = BG_TIE) -> torch.Tensor:
     """Mean best-match IoU per image (Paper 5, App. A.5), one image at a time with scipy's Hungarian.
 
     ``masks`` bool ``(B, K, H, W)`` predicted masks, ``instance`` int64 ``(B, H, W)`` with 0 = background.
     The IoU matrix between GT masks (background and every visible object) and predictions is assigned to
     maximise the total IoU; the result averages the matched IoU of the visible *foreground* objects (an object
-    left without a prediction scores 0). Returns float64 ``(B,)``."""
+    left without a prediction scores 0). The background's IoU counts ``1 − bg_tie`` in the assignment
+    (:data:`BG_TIE`); ``bg_tie=0`` is the paper's solver without the rule. Returns float64 ``(B,)``."""
     _check_seg(masks, instance)
+    _check_tie(bg_tie)
     out = []
     for m, inst in zip(masks, instance, strict=True):
         ids = [int(x) for x in torch.unique(inst).tolist()]
@@ -172,7 +179,7 @@ def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor) -> t
         for r, obj in enumerate(ids):
             for c in range(m.shape[0]):
                 table[r, c] = iou(m[c], inst == obj, empty=0.0).item()
-        weight = np.where(np.array(ids)[:, None] == 0, 1 - BG_TIE, 1.0)
+        weight = np.where(np.array(ids)[:, None] == 0, 1 - bg_tie, 1.0)
         rows, cols = linear_sum_assignment(table * weight, maximize=True)
         got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))
         fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]
@@ -180,11 +187,13 @@ def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor) -> t
     return torch.tensor(out, dtype=torch.float64)
 
 
-def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor, bg_tie: float = BG_TIE) -> torch.Tensor:
     """Batched mean best-match IoU: IoU matrices from one ``einsum`` of one-hot GT and masks, padded to square
-    and solved with :func:`~oaedu.slots.matching.hungarian_match`. Same values as the reference, ``(B,)``."""
+    and solved with :func:`~oaedu.slots.matching.hungarian_match`. Same values as the reference, ``(B,)`` (with
+    ``bg_tie=0`` the two solvers may break exact ties differently)."""
     _check_seg(masks, instance)
     instance = validate.label_ids(instance, "instance")  # ids are names: 0, 1, 2, … keeps the one-hot small
+    _check_tie(bg_tie)
     b, k = masks.shape[:2]
     m = int(instance.max()) + 1
     gt = F.one_hot(instance.flatten(1), m).double()  # (B, P, M) incl. background column 0
@@ -197,7 +206,7 @@ def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor) -> torch.Tenso
     s = max(m, k)
     square = F.pad(table, (0, s - k, 0, s - m))
     weight = torch.ones(s, 1, dtype=square.dtype, device=square.device)
-    weight[0] = 1 - BG_TIE
+    weight[0] = 1 - bg_tie
     perm = hungarian_match(-square * weight)  # (B, S): row r -> column
     matched = square.gather(2, perm[..., None])[..., 0][:, :m]  # (B, M)
     fg = present[:, 1:].double()

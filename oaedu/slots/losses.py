@@ -17,6 +17,7 @@ from .. import validate
 from .matching import hungarian_match
 
 OBJECT_LOSSES: tuple[str, ...] = ("ctrall", "ctrimg", "cossim")
+MATCHINGS: tuple[str, ...] = ("hungarian", "identity")
 
 
 def _check_pair(x0: torch.Tensor, x1: torch.Tensor, ndim: int, what: str) -> None:
@@ -80,13 +81,13 @@ def simclr_loss_reference(z0: torch.Tensor, z1: torch.Tensor, tau: float = 0.1) 
     views = (z0, z1)
     b = z0.shape[0]
     total = z0.new_zeros(())
-    for a in range(2):
-        for i in range(b):
-            anchor = views[a][i]
-            pos = _cos(anchor, views[1 - a][i]) / tau
+    for a in range(2):  # view a; ā = 1 − a
+        for i in range(b):  # image b
+            anchor = views[a][i]  # p^G_ab
+            pos = _cos(anchor, views[1 - a][i]) / tau  # cos(p^G_ab, p^G_āb) / τ
             others = [_cos(anchor, views[a2][j]) / tau for a2 in range(2) for j in range(b) if (a2, j) != (a, i)]
-            total = total - (pos - torch.logsumexp(torch.stack(others), 0))
-    return total / (2 * b)
+            total = total - (pos - torch.logsumexp(torch.stack(others), 0))  # −log exp(pos) / Σ_(a',b')≠(a,b) exp(·)
+    return total / (2 * b)  # mean over the 2B anchors
 
 
 def simclr_loss(z0: torch.Tensor, z1: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
@@ -113,6 +114,14 @@ def match_slots(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
         return hungarian_match(-cos)
 
 
+def identity_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """The control without matching: slot ``i`` of view 0 is paired with slot ``i`` of view 1 (``σ = id``), as if the
+    slots' order meant the same thing in both views. Same signature and output as :func:`match_slots`."""
+    _check_pair(x0, x1, 3, "slots")
+    b, k = x0.shape[:2]
+    return torch.arange(k, device=x0.device).expand(b, k).clone()
+
+
 def _anchor_target(a: int, b: int, i: int, perm: torch.Tensor) -> int:
     """Slot of the other view that anchor (a, b, i) is matched to: σ(i) for a = 0, σ⁻¹(i) for a = 1."""
     row = perm[b].tolist()
@@ -127,23 +136,22 @@ def _ctr_reference(
     b, k, _ = _check_objects(p0, p1, perm)
     views = (p0, p1)
     total = p0.new_zeros(())
-    for a in range(2):
-        for bb in range(b):
-            for i in range(k):
-                anchor = views[a][bb, i]
-                j = _anchor_target(a, bb, i, perm)
-                pos = _cos(anchor, views[1 - a][bb, j]) / tau
-                images = [bb] if same_image else range(b)
-                # Candidates: the positive and every negative; the anchor itself is never one of them.
-                cand = [
+    for a in range(2):  # view a of the anchor; ā = 1 − a
+        for bb in range(b):  # image b
+            for i in range(k):  # slot i
+                anchor = views[a][bb, i]  # p_abi
+                j = _anchor_target(a, bb, i, perm)  # σ(i) (σ⁻¹(i) for anchors of view 1)
+                pos = _cos(anchor, views[1 - a][bb, j]) / tau  # cos(p_abi, p_ābσ(i)) / τ
+                images = [bb] if same_image else range(b)  # 𝒩^IMG: image b only; 𝒩^ALL: every image
+                cand = [  # the positive and every negative; the anchor itself is never a candidate
                     _cos(anchor, views[a2][b2, i2]) / tau
                     for a2 in range(2)
                     for b2 in images
                     for i2 in range(k)
                     if (a2, b2, i2) != (a, bb, i)
                 ]
-                total = total - (pos - torch.logsumexp(torch.stack(cand), 0))
-    return total / (2 * b * k)
+                total = total - (pos - torch.logsumexp(torch.stack(cand), 0))  # −log exp(pos) / Σ_cand exp(·)
+    return total / (2 * b * k)  # mean over the 2BK anchors
 
 
 def ctr_all_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
@@ -201,13 +209,14 @@ def cossim_loss_reference(
     the paper's Eq. (3); the released code returns ``(1 − cos)/2``, half the gradient, so a λ_O taken from the
     released configuration means ``λ_O / 2`` here."""
     b, k, _ = _check_cossim(p0, p1, s0, s1, perm)
-    proj, slots = (p0, p1), (s0.detach(), s1.detach())
+    proj, slots = (p0, p1), (s0.detach(), s1.detach())  # stopgrad on the target slots
     total = p0.new_zeros(())
-    for a in range(2):
-        for bb in range(b):
-            for i in range(k):
-                total = total - _cos(proj[a][bb, i], slots[1 - a][bb, _anchor_target(a, bb, i, perm)])
-    return total / (2 * b * k)
+    for a in range(2):  # view a; ā = 1 − a
+        for bb in range(b):  # image b
+            for i in range(k):  # slot i
+                target = slots[1 - a][bb, _anchor_target(a, bb, i, perm)]  # stopgrad(s_ābσ(i))
+                total = total - _cos(proj[a][bb, i], target)  # −cos(p_abi, stopgrad(s_ābσ(i)))
+    return total / (2 * b * k)  # mean over the 2BK anchors
 
 
 def cossim_loss(
@@ -229,17 +238,22 @@ def object_loss(
     s0: torch.Tensor,
     s1: torch.Tensor,
     tau: float = 0.1,
+    matching: str = "hungarian",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Match and compute one object loss; returns ``(loss, perm)``.
 
     CTR losses match on the projections ``p``; COSSIM matches on the pre-projection slots ``s`` (§2.2, code).
+    ``matching="identity"`` skips the matching (:func:`identity_pairing`), the control that shows what it does.
     """
     if kind not in OBJECT_LOSSES:
         raise ValueError(f"object loss must be one of {OBJECT_LOSSES}, got {kind!r}")
     _check_tau(tau)
+    if matching not in MATCHINGS:
+        raise ValueError(f"matching must be one of {MATCHINGS}, got {matching!r}")
+    pair = match_slots if matching == "hungarian" else identity_pairing
     if kind == "cossim":
-        perm = match_slots(s0, s1)
+        perm = pair(s0, s1)
         return cossim_loss(p0, p1, s0, s1, perm), perm
-    perm = match_slots(p0, p1)
+    perm = pair(p0, p1)
     fn = ctr_all_loss if kind == "ctrall" else ctr_img_loss
     return fn(p0, p1, perm, tau), perm

@@ -14,7 +14,7 @@ from .. import validate
 from ..data.datasets import MaskedImageDataset, SceneDataset
 from ..data.transforms import paired_hflip, paired_random_resized_crop
 from .encoder import ObjectEncoder, ObjectOutput
-from .losses import OBJECT_LOSSES, object_loss, simclr_loss
+from .losses import MATCHINGS, OBJECT_LOSSES, object_loss, simclr_loss
 
 
 def two_views(
@@ -37,24 +37,45 @@ def two_views(
     return views[0], views[1]
 
 
+def shuffle_slots(out: ObjectOutput, generator: torch.Generator | None = None) -> ObjectOutput:
+    """The object tokens of ``out`` in a random order, one order per image (slots, projections and attention maps
+    permuted together; the global branch is untouched). After it, a slot's index says nothing about what it holds,
+    as with sampled queries (App. A.2.2). Losses paired by Hungarian matching do not change (they are invariant to
+    the slots' order); the identity pairing does."""
+    b, k = out.slots.shape[:2]
+    order = torch.rand(b, k, generator=generator).argsort(1).to(out.slots.device)
+
+    def take(t: torch.Tensor) -> torch.Tensor:
+        return t.gather(1, order.view(b, k, *[1] * (t.ndim - 2)).expand_as(t))
+
+    return out._replace(slots=take(out.slots), proj=take(out.proj), attn=take(out.attn))
+
+
 def ssl_losses(
     model: ObjectEncoder,
     view0: torch.Tensor,
     view1: torch.Tensor,
     object_kind: str = "ctrimg",
     tau: float = 0.1,
-) -> tuple[torch.Tensor, torch.Tensor, ObjectOutput, ObjectOutput]:
-    """``(L^G, L^O, out0, out1)`` for two views: SimCLR on ``p^G`` (Eq. 1) and the matched object loss."""
+    matching: str = "hungarian",
+    shuffle: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ObjectOutput, ObjectOutput]:
+    """``(L^G, L^O, perm, out0, out1)`` for two views: SimCLR on ``p^G`` (Eq. 1) and the object loss, its pairs
+    ``perm`` from Hungarian matching (``matching="identity"``: slot ``i`` with slot ``i``, the control). With a
+    ``shuffle`` generator, each view's slots are put in a random order first (:func:`shuffle_slots`)."""
     validate.choice(object_kind, "object_kind", OBJECT_LOSSES)
+    validate.choice(matching, "matching", MATCHINGS)
     validate.positive(tau, "tau")
     validate.images(view0, "view0", model=model.backbone)
     validate.images(view1, "view1", model=model.backbone)
     if view0.shape != view1.shape:
         raise ValueError(f"view0 and view1 must have the same shape, got {tuple(view0.shape)} and {tuple(view1.shape)}")
     out0, out1 = model(view0), model(view1)
+    if shuffle is not None:
+        out0, out1 = shuffle_slots(out0, shuffle), shuffle_slots(out1, shuffle)
     lg = simclr_loss(out0.global_proj, out1.global_proj, tau)
-    lo, _ = object_loss(object_kind, out0.proj, out1.proj, out0.slots, out1.slots, tau)
-    return lg, lo, out0, out1
+    lo, perm = object_loss(object_kind, out0.proj, out1.proj, out0.slots, out1.slots, tau, matching)
+    return lg, lo, perm, out0, out1
 
 
 def ssl_step(
@@ -65,29 +86,38 @@ def ssl_step(
     scale: tuple[float, float] = (0.3, 1.0),
     seed: int = 0,
     log: list[dict[str, float]] | None = None,
+    matching: str = "hungarian",
+    shuffle: bool = False,
 ) -> Callable:
     """A step for :func:`oaedu.train.fit`: ``λ_G L^G + λ_O L^O`` on two fresh views of the batch.
 
     The returned "logits" are zeros (self-supervised: ``fit``'s accuracy column is meaningless here). When
-    ``log`` is a list, each step appends ``{"global": L^G, "object": L^O}``."""
+    ``log`` is a list, each step appends ``{"global": L^G, "object": L^O, "identity": share}`` (both losses are
+    computed whatever the weights, so a loss with weight 0 is still logged; ``share`` is the fraction of slots that
+    the pairing sends to the slot of the same index). ``matching``: see :func:`~oaedu.slots.losses.object_loss`;
+    ``shuffle``: each view's slots in a random order before the object loss (:func:`shuffle_slots`), drawn from
+    their own generator so that the views are those of the run without it."""
     if object_kind not in OBJECT_LOSSES:
         raise ValueError(f"object_kind must be one of {OBJECT_LOSSES}, got {object_kind!r}")
     validate.non_negative(lambda_global, "lambda_global")
     validate.non_negative(lambda_object, "lambda_object")
     if lambda_global + lambda_object == 0:
         raise ValueError("loss weights lambda_global and lambda_object must not both be zero")
+    validate.choice(matching, "matching", MATCHINGS)
     validate.positive(tau, "tau")
     validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
     seed = validate.integer(seed, "seed", low=0)
     gen = torch.Generator().manual_seed(seed)
+    order_gen = torch.Generator().manual_seed(seed + 1) if shuffle else None
 
     def step(model, images, labels, masks):
         if len(images) < 2:
             raise ValueError("the SimCLR loss needs at least 2 images per batch (avoid n_train % batch_size == 1)")
         (v0, _), (v1, _) = two_views(images, masks, scale=scale, generator=gen)
-        lg, lo, _, _ = ssl_losses(model, v0, v1, object_kind, tau)
+        lg, lo, perm, _, _ = ssl_losses(model, v0, v1, object_kind, tau, matching, order_gen)
         if log is not None:
-            log.append({"global": lg.item(), "object": lo.item()})
+            same = (perm == torch.arange(perm.shape[1], device=perm.device)).double().mean().item()
+            log.append({"global": lg.item(), "object": lo.item(), "identity": same})
         return lambda_global * lg + lambda_object * lo, torch.zeros(len(images), 1, device=images.device)
 
     return step
@@ -104,11 +134,18 @@ def as_training_data(scenes: SceneDataset) -> MaskedImageDataset:
 
 
 @torch.no_grad()
-def encode(model: ObjectEncoder, images: torch.Tensor, batch_size: int = 256) -> ObjectOutput:
-    """Run the encoder (eval mode) over ``images`` in batches; outputs on the CPU."""
+def encode(model: ObjectEncoder, images: torch.Tensor, batch_size: int = 256, seed: int = 0) -> ObjectOutput:
+    """Run the encoder (eval mode) over ``images`` in batches; outputs on the CPU.
+
+    Sampled queries (App. A.2.2) draw their noise from a generator seeded with ``seed``, so encoding the same
+    images twice gives the same slots; the global random state is left as it was."""
     validate.images(images, model=model.backbone)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
+    seed = validate.integer(seed, "seed", low=0)
     model.eval()
     dev = next(model.parameters()).device
-    parts = [model(images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
+    cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        parts = [model(images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
     return ObjectOutput(*(torch.cat([getattr(p, f).cpu() for p in parts]) for f in ObjectOutput._fields))
