@@ -49,6 +49,11 @@ class Effect:
             raise ValueError(f"direction must be +1 or -1, got {direction}")
         return self.n >= min_seeds and direction * self.difference > k * self.se
 
+    def record(self) -> dict[str, float | int | None]:
+        """The effect as a JSON-ready dict for a notebook's ``RESULTS``; ``se`` is ``None`` for a single seed (where
+        it is undefined, so that ``reproduce`` never stores an inf)."""
+        return {"difference": self.difference, "se": self.se if self.n > 1 else None, "n": self.n}
+
     def __str__(self) -> str:
         return (f"{self.treated:.3g} vs {self.control:.3g}: Δ = {self.difference:+.3g} ± {self.se:.2g} (SE, "
                 f"{self.n} seed{'s' if self.n != 1 else ''})")

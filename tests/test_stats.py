@@ -24,6 +24,9 @@ def test_paired_effect_uses_the_standard_error_of_the_differences():
     assert not effect([1.0, 3.0], [0.0, 0.0]).shown()  # two seeds are not enough
     single = effect([2.0], [1.0])
     assert math.isinf(single.se) and not single.shown(min_seeds=1)
+    # a notebook's RESULTS get no inf (reproduce refuses non-finite results): one seed has no SE
+    assert single.record() == {"difference": 1.0, "se": None, "n": 1}
+    assert e.record()["se"] == pytest.approx(e.se)
     with pytest.raises(ValueError, match="one value per seed"):
         effect([1.0, 2.0], [1.0])
 
