@@ -8,10 +8,13 @@ only, and a ReLabel-style dense class map from the same CNN. Each labeller is a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
 from ..data.transforms import patch_fractions
+from .mask import pairwise_distance
 
 
 def _check_grid(grid: tuple[int, int]) -> tuple[int, int]:
@@ -56,6 +59,26 @@ class UniformLabeller:
     def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         del masks
         return images.new_ones(images.shape[0], self.grid[0] * self.grid[1], 1)
+
+
+class RotatedLabeller:
+    """Another labeller's patch labels rotated by 180° on the patch grid: a control where the premise fails.
+
+    The labels keep their values and statistics (as many object patches, the same distances, the same
+    κ to learn), but they no longer separate *this* image's object from its background.
+    """
+
+    def __init__(self, labeller: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], grid: tuple[int, int]) -> None:
+        if not callable(labeller):
+            raise ValueError(f"labeller must be callable, got {type(labeller).__name__}")
+        self.labeller, self.grid = labeller, _check_grid(grid)
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        labels = self.labeller(images, masks)
+        b, n, k = labels.shape
+        if n != self.grid[0] * self.grid[1]:
+            raise ValueError(f"the labeller returned {n} patches, expected {self.grid[0]}×{self.grid[1]}")
+        return labels.view(b, *self.grid, k).flip(1, 2).reshape(b, n, k)
 
 
 class DenseCNN(torch.nn.Module):
@@ -125,6 +148,33 @@ class CamLabeller:
         self.cnn.eval()
         images = images.to(next(self.cnn.parameters()).device)
         return self.cnn.saliency(images, self.grid) if self.mode == "saliency" else self.cnn.relabel(images, self.grid)
+
+
+def label_separation(
+    labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], distance: str = "l1"
+) -> float:
+    """How well labels separate object from background, as the mask sees them (Eq. 3 uses only ``D``).
+
+    Per image: the mean distance ``D_ij`` over object–background patch pairs minus the mean over pairs
+    on the same side (object: at least half the patch covered), averaged over images that have both.
+    1 for exact binary labels, 0 for uninformative ones (``D`` the same everywhere), negative when
+    labels group object patches with background patches.
+    """
+    grid = _check_grid(grid)
+    if masks.ndim != 3 or masks.shape[0] != labels.shape[0]:
+        raise ValueError(f"masks must be (B, H, W) with B = {labels.shape[0]}, got {tuple(masks.shape)}")
+    dist = pairwise_distance(labels, distance)
+    obj = patch_fractions(masks, grid).flatten(1).to(dist.device) >= 0.5
+    if dist.shape[1] != obj.shape[1]:
+        raise ValueError(f"labels have {dist.shape[1]} patches but the grid {grid} has {obj.shape[1]}")
+    cross = obj[:, :, None] ^ obj[:, None, :]
+    both = cross.any(2).any(1)
+    if not both.any():
+        raise ValueError("no image has both object and background patches")
+    dist, cross = dist[both], cross[both].to(dist.dtype)
+    within = 1.0 - cross
+    gap = (dist * cross).sum((1, 2)) / cross.sum((1, 2)) - (dist * within).sum((1, 2)) / within.sum((1, 2))
+    return float(gap.mean())
 
 
 def label_quality(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int]) -> float:
