@@ -9,6 +9,7 @@ import torch
 
 from . import validate
 from .data.background_challenge import VARIANTS
+from .stats import mean_std
 
 STYLE = {
     "figure.dpi": 100,
@@ -118,15 +119,30 @@ def show_heatmaps(
     return fig
 
 
-def heatmap(ax, heatmap: torch.Tensor, outline: torch.Tensor | None = None, title: str | None = None) -> None:
-    """Draw ``heatmap (h,w)`` on its own (inferno, colours scaled to this map's range); with a mask ``outline (H,W)``,
-    upsampled to the mask's size with the mask outlined in white. Easier to read than :func:`overlay` on busy
-    images."""
+def _check_range(vmin: float | None, vmax: float | None) -> None:
+    lo = None if vmin is None else validate.number(vmin, "vmin")
+    hi = None if vmax is None else validate.number(vmax, "vmax")
+    if lo is not None and hi is not None and not lo < hi:
+        raise ValueError(f"vmin must be below vmax, got vmin={lo:g}, vmax={hi:g}")
+
+
+def heatmap(
+    ax,
+    heatmap: torch.Tensor,
+    outline: torch.Tensor | None = None,
+    title: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> None:
+    """Draw ``heatmap (h,w)`` on its own (inferno, colours scaled to this map's range unless ``vmin``/``vmax`` fix
+    them); with a mask ``outline (H,W)``, upsampled to the mask's size with the mask outlined in white. Easier to
+    read than :func:`overlay` on busy images."""
     _check_map(heatmap, "heatmap")
     if outline is not None:
         _check_map(outline, "outline")
+    _check_range(vmin, vmax)
     heat = heatmap if outline is None else _upsample(heatmap, outline.shape[-2:])
-    ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno")
+    ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno", vmin=vmin, vmax=vmax)
     if outline is not None:
         _outline(ax, outline)
     ax.axis("off")
@@ -140,12 +156,16 @@ def show_maps(
     maps: Mapping[str, torch.Tensor],
     titles: Sequence[str] | None = None,
     size: float = 1.4,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ):
     """Images ``(B,3,H,W)`` with their masks ``(B,H,W)`` outlined in the top row, then one row of heatmaps per
-    entry of ``maps`` (name → ``(B,h,w)``), each with the same outline. Returns the figure."""
+    entry of ``maps`` (name → ``(B,h,w)``), each with the same outline (colour range: see :func:`heatmap`).
+    Returns the figure."""
     b = _check_batch(images, titles)
     validate.tensor(masks, "masks")
     validate.positive(size, "size")
+    _check_range(vmin, vmax)
     if masks.shape != (b, *images.shape[-2:]):
         raise ValueError(f"masks must be (B, H, W) = {(b, *images.shape[-2:])}, got {tuple(masks.shape)}")
     bad = {name: tuple(m.shape) for name, m in maps.items() if m.ndim != 3 or m.shape[0] != b}
@@ -159,7 +179,7 @@ def show_maps(
         if titles is not None:
             axes[0, i].set_title(titles[i], fontsize=8)
         for row, (name, m) in enumerate(maps.items(), start=1):
-            heatmap(axes[row, i], m[i], masks[i], title=name if i == 0 else None)
+            heatmap(axes[row, i], m[i], masks[i], title=name if i == 0 else None, vmin=vmin, vmax=vmax)
     fig.tight_layout()
     return fig
 
@@ -265,6 +285,41 @@ def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title:
     ax.set_title(title)
     # below the axes: the bars reach 100%, a legend inside would cover them
     ax.legend(fontsize=8, ncols=min(len(names), 3), loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    fig.tight_layout()
+    return fig
+
+
+def plot_changes(
+    changes: Mapping[str, Mapping[str, Sequence[float]]],
+    title: str | None = None,
+    ylabel: str = "change (points)",
+    size: tuple[float, float] = (3.2, 3.0),
+):
+    """Paired changes over seeds: one panel per metric, one bar per group (mean ± one standard error) and a
+    dot per seed, with a line at zero. ``changes`` is ``{metric: {group: [change of each seed]}}``, e.g.
+    ``{"Δ Mixed-Rand": {"vit": [+11, +7, +14], ...}}``. Group names label the x-axis, so no legend is needed.
+    Returns the figure."""
+    if not changes or any(not groups for groups in changes.values()):
+        raise ValueError("changes must map each metric to a non-empty {group: values}")
+    fig, axes = plt.subplots(1, len(changes), figsize=(size[0] * len(changes), size[1]), squeeze=False)
+    for ax, (metric, groups) in zip(axes[0], changes.items(), strict=True):
+        for i, (name, values) in enumerate(groups.items()):
+            vals = [float(v) for v in values]
+            if not vals:
+                raise ValueError(f"{metric} / {name}: no values")
+            mean, std = mean_std(vals)
+            se = std / len(vals) ** 0.5
+            colour = PALETTE[i % len(PALETTE)]
+            ax.bar(i, mean, 0.6, color=colour, alpha=0.35, yerr=se, capsize=4, ecolor=colour)
+            offsets = [(j - (len(vals) - 1) / 2) * 0.08 for j in range(len(vals))]
+            ax.plot([i + o for o in offsets], vals, "o", color=colour, markersize=4)
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(groups)), list(groups))
+        ax.set_title(metric)
+        ax.set_ylabel(ylabel)
+        ax.margins(y=0.15)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

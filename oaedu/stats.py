@@ -42,6 +42,7 @@ class Effect:
     difference: float
     se: float
     n: int
+    differences: tuple[float, ...] = ()  # d_s, one per seed
 
     def shown(self, direction: int = 1, k: float = 2.0, min_seeds: int = 3) -> bool:
         """``n ≥ min_seeds`` and ``direction·d̄ > k·SE`` (``direction`` +1: treated larger; −1: smaller)."""
@@ -66,4 +67,4 @@ def effect(treated: Sequence[float], control: Sequence[float]) -> Effect:
         raise ValueError(f"treated and control need one value per seed each, got {len(t)} and {len(c)}")
     d = [a - b for a, b in zip(t, c, strict=True)]
     se = statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else math.inf
-    return Effect(statistics.fmean(t), statistics.fmean(c), statistics.fmean(d), se, len(d))
+    return Effect(statistics.fmean(t), statistics.fmean(c), statistics.fmean(d), se, len(d), tuple(d))

@@ -307,8 +307,10 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
             f.images[:2], (8, 8), temperature=0.5), 9, 4, name_of=oa.DenseCNN),
         "oamixer.CamLabeller": lambda f: C(lambda cnn, grid, mode: oa.CamLabeller(cnn, grid, mode)(f.images[:2], None),
                                            oa.DenseCNN(9, 4), (8, 8), "relabel", name_of=oa.CamLabeller),
-        "oamixer.label_quality": lambda f: C(oa.label_quality, torch.rand(8, 64, 1), f.masks, (8, 8),
-                                             aliases={"masks": ("labels",)}),
+        "oamixer.label_separation": lambda f: C(oa.label_separation, torch.rand(8, 64, 1), f.masks, (8, 8),
+                                                aliases={"masks": ("labels",)}),
+        "oamixer.RotatedLabeller": lambda f: C(lambda labeller, grid: oa.RotatedLabeller(labeller, grid)(
+            f.images, f.masks), oa.GTLabeller((8, 8)), (8, 8), name_of=oa.RotatedLabeller),
         "oamixer.OAMixerModel": lambda f: C(lambda model, distance, kappa_scale: oa.OAMixerModel(
             model, distance, kappa_scale)(f.images[:2], f.patch_labels), f.vit(), "l1", 2.0, name_of=oa.OAMixerModel),
         "oamixer.oamixer": lambda f: C(oa.oamixer, f.convmixer(), "cosine", kappa_scale=2.0),
@@ -511,6 +513,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "plotting.plot_background_challenge": lambda f: C(plotting.plot_background_challenge, {"vit": acc}),
         "plotting.show_slot_maps": lambda f: C(plotting.show_slot_maps, {"a": (f.images[0], f.masks[0],
                                                                               torch.rand(3, 4, 4))}),
+        "plotting.plot_changes": lambda f: C(plotting.plot_changes, {"Δ": {"vit": [1.0, 2.0, 3.0], "mixer": [0.5]}}),
         "plotting.plot_sweep": lambda f: C(plotting.plot_sweep, {0.0: [{"a": 1.0}, {"a": 2.0}], 0.1: [{"a": 1.5}]},
                                            ["a"]),
         "notebook.colab_url": lambda f: C(notebook.colab_url, "02_oamixer.ipynb"),

@@ -1,7 +1,14 @@
 """Paper 1, OAMixer (Kang et al., 2022): object-aware mixing for attention, MLP-Mixer and ConvMixer."""
 
 from .attention import attention, attention_reference
-from .labellers import CamLabeller, DenseCNN, GTLabeller, UniformLabeller, label_quality
+from .labellers import (
+    CamLabeller,
+    DenseCNN,
+    GTLabeller,
+    RotatedLabeller,
+    UniformLabeller,
+    label_separation,
+)
 from .mask import check_labels, local_distance, pairwise_distance, reweight_mask
 from .mixing import (
     conv_mixing,
@@ -26,6 +33,7 @@ __all__ = [
     "DenseCNN",
     "GTLabeller",
     "OAMixerModel",
+    "RotatedLabeller",
     "SharedKernelConv",
     "UniformLabeller",
     "attention",
@@ -35,7 +43,7 @@ __all__ = [
     "conv_mixing_method",
     "conv_mixing_reference",
     "conv_toeplitz",
-    "label_quality",
+    "label_separation",
     "local_distance",
     "mixer_linearisation",
     "mixer_mixing",

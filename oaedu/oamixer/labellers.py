@@ -8,11 +8,14 @@ only, and a ReLabel-style dense class map from the same CNN. Each labeller is a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
 from .. import validate
 from ..data.transforms import patch_fractions
+from .mask import pairwise_distance
 
 
 def _check_grid(grid: tuple[int, int]) -> tuple[int, int]:
@@ -58,6 +61,26 @@ class UniformLabeller:
         del masks
         validate.tensor(images, "images", ndim=4)
         return images.new_ones(images.shape[0], self.grid[0] * self.grid[1], 1)
+
+
+class RotatedLabeller:
+    """Another labeller's patch labels rotated by 180° on the patch grid: a control where the premise fails.
+
+    The labels keep their values and statistics (as many object patches, the same distances, the same
+    κ to learn), but they no longer separate *this* image's object from its background.
+    """
+
+    def __init__(self, labeller: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], grid: tuple[int, int]) -> None:
+        if not callable(labeller):
+            raise ValueError(f"labeller must be callable, got {type(labeller).__name__}")
+        self.labeller, self.grid = labeller, _check_grid(grid)
+
+    def __call__(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        labels = self.labeller(images, masks)
+        b, n, k = labels.shape
+        if n != self.grid[0] * self.grid[1]:
+            raise ValueError(f"the labeller returned {n} patches, expected {self.grid[0]}×{self.grid[1]}")
+        return labels.view(b, *self.grid, k).flip(1, 2).reshape(b, n, k)
 
 
 class DenseCNN(torch.nn.Module):
@@ -129,8 +152,16 @@ class CamLabeller:
         return self.cnn.saliency(images, self.grid) if self.mode == "saliency" else self.cnn.relabel(images, self.grid)
 
 
-def label_quality(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int]) -> float:
-    """Pearson correlation between a saliency channel (``K = 1``) or the max-class share and the GT patch fractions."""
+def label_separation(
+    labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], distance: str = "l1"
+) -> float:
+    """How well labels separate object from background, as the mask sees them (Eq. 3 uses only ``D``).
+
+    Per image: the mean distance ``D_ij`` over object–background patch pairs minus the mean over pairs
+    on the same side (object: at least half the patch covered), averaged over images that have both.
+    1 for exact binary labels, 0 for uninformative ones (``D`` the same everywhere), negative when
+    labels group object patches with background patches.
+    """
     grid = _check_grid(grid)
     validate.tensor(labels, "labels", ndim=3, dtype="float", finite_values=True)
     validate.tensor(masks, "masks", ndim=3)
@@ -139,9 +170,13 @@ def label_quality(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, in
             f"labels must be (B, N, K) with B = {masks.shape[0]} masks and N = {grid[0] * grid[1]} patches, "
             f"got {tuple(labels.shape)}"
         )
-    gt = patch_fractions(masks, grid).flatten(1)
-    y = labels[..., 0] if labels.shape[-1] == 1 else labels.max(-1).values
-    a = (y - y.mean()).flatten()
-    b = (gt - gt.mean()).flatten()
-    denom = a.norm() * b.norm()
-    return float((a @ b) / denom) if denom > 0 else 0.0
+    dist = pairwise_distance(labels, distance)
+    obj = patch_fractions(masks, grid).flatten(1).to(dist.device) >= 0.5
+    cross = obj[:, :, None] ^ obj[:, None, :]
+    both = cross.any(2).any(1)
+    if not both.any():
+        raise ValueError("no image has both object and background patches")
+    dist, cross = dist[both], cross[both].to(dist.dtype)
+    within = 1.0 - cross
+    gap = (dist * cross).sum((1, 2)) / cross.sum((1, 2)) - (dist * within).sum((1, 2)) / within.sum((1, 2))
+    return float(gap.mean())
