@@ -240,7 +240,8 @@ def test_shipped_marker_vit_loads_strictly_and_follows_the_marker():
     state = torch.load(checkpoints.path("robustvit_marker_vit.pt"), weights_only=True)
     model.load_state_dict(state, strict=True)
     accuracy = {s: evaluate(model, marker_dataset(s, 400, seed=1)) for s in ("id", "random", "conflict")}
-    # Mixed reliance (notes §4.1): the marker is used (conflict well below id), the texture too (far above chance).
+    # Mixed reliance, RobustViT's premise (notebook 05): the marker is used (conflict well below id), the texture
+    # too (far above chance).
     assert accuracy["id"] > 95 and accuracy["conflict"] < accuracy["id"] - 10 and accuracy["random"] > 60
 
 

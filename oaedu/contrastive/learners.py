@@ -196,8 +196,9 @@ class BYOL(_Learner):
 
 def augment(images: torch.Tensor, generator: torch.Generator | None = None, scale: tuple[float, float] = (0.2, 1.0),
             jitter: float = 0.4, p_jitter: float = 0.8, p_gray: float = 0.2) -> torch.Tensor:
-    """One random view per image (MoCo-v2 recipe at toy scale, notes §4.1): random resized crop with area share in
-    ``scale``, horizontal flip, brightness/contrast/saturation jitter, random grayscale. Batched."""
+    """One random view per image (the MoCo-v2 recipe, Chen et al. 2020, at toy scale; ContraCAM App. B.1): random
+    resized crop with area share in ``scale``, horizontal flip, brightness/contrast/saturation jitter, random
+    grayscale. Batched."""
     validate.images(images)
     validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
     validate.non_negative(jitter, "jitter")

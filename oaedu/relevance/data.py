@@ -1,5 +1,5 @@
-"""The "spurious marker" toy of the RobustViT notebook (notes §4.2): a texture object and a class-coloured
-marker patch in the background.
+"""The "spurious marker" toy of the RobustViT notebook (notebook 05; docs/deviations.md §4): a texture object and a
+class-coloured marker patch in the background.
 
 32×32 images on a 4×4 grid of 8-px patches. The **object** is a 2×2-patch block at a random patch-aligned
 place; its class is its texture (horizontal, vertical or diagonal stripes, or a checkerboard, in two random
@@ -81,7 +81,7 @@ class _Centre(torch.nn.Module):
 
 
 def marker_vit() -> VisionTransformer:
-    """The ViT of the marker toy: 4×4 patches of 8 px, width 64, 4 blocks of 4 heads (notes §4.2).
+    """The ViT of the marker toy: 4×4 patches of 8 px, width 64, 4 blocks of 4 heads (docs/deviations.md §4).
 
     It takes images in [0, 1] and centres them inside its patch embedding."""
     from ..models import tiny_vit

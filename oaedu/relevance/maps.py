@@ -11,7 +11,7 @@ For every block ``l`` with attention probabilities ``A_l (B,H,N,N)`` and the gra
 ``create_graph=False`` treats the gradients as constants, as the official code does; the loss then reaches
 the parameters only through ``A_l``. ``create_graph=True`` keeps the graph of the gradients, so the map is
 exactly (second-order) differentiable. ``return_logits=True`` also returns the logits of the same forward pass,
-so a training step needs only one forward (notes §5.2).
+so a training step needs only one forward.
 """
 
 from __future__ import annotations
