@@ -241,6 +241,13 @@ CONTROLS: dict[str, str] = {
     "RobustViT": "baseline",
     "MoCo + BG-Mixup (probe)": "MoCo (probe)",
 }
+# What each idea asks for beyond its control (from the papers): the price that no accuracy column shows.
+NEEDS: dict[str, str] = {
+    "OAMixer": "object labels for every training and test image (here ground-truth masks: an upper bound)",
+    "SAR": "nothing: no labels, no masks",
+    "RobustViT": "a trained model and foreground masks for a few training images",
+    "MoCo + BG-Mixup (probe)": "a self-supervised pipeline, a vanilla pretraining for the CAMs, a ContraCAM pass",
+}
 
 
 def _context(budget: Budget, seed: int, device: torch.device, progress: bool) -> _Context:
@@ -350,6 +357,35 @@ def effects(results: Mapping[str, Sequence[Entry]], metric: str) -> dict[str, Ef
         for m, c in CONTROLS.items()
         if m in results and c in results
     }
+
+
+def format_effects(
+    results: Mapping[str, Sequence[Entry]],
+    table: Mapping[str, Mapping[str, float]],
+    metrics: Sequence[str] = ("original", "mixed_rand", "bg_gap"),
+    k: float = 2.0,
+    min_seeds: int = 3,
+) -> str:
+    """One line per method with a control: ``Δ metric ± SE`` against the control, paired by seed (:func:`effects`),
+    marked ``✓`` where the effect is shown (``n ≥ min_seeds`` and ``|Δ| > k·SE``, :meth:`oaedu.stats.Effect.shown`),
+    then the cost ratio of the two rows and what the idea needs (:data:`NEEDS`)."""
+    validate.positive(k, "k")
+    validate.integer(min_seeds, "min_seeds", low=1)
+    per_metric = {metric: effects(results, metric) for metric in metrics}
+    lines = []
+    for method, control in CONTROLS.items():
+        if method not in per_metric[metrics[0]]:
+            continue
+        cells = []
+        for metric in metrics:
+            e = per_metric[metric][method]
+            mark = "✓" if e.shown(1, k, min_seeds) or e.shown(-1, k, min_seeds) else "·"
+            cells.append(f"{metric.replace('_', '-')} {e.difference:+5.1f} ± {e.se:4.1f} {mark}")
+        cost = table[method]["cost"] / table[control]["cost"]
+        lines.append(f"{method} − {control}: " + "   ".join(cells) + f"   cost {cost:.2f}×; needs {NEEDS[method]}")
+    if not lines:
+        raise ValueError(f"no method in results has its control among them; pairs: {CONTROLS}")
+    return "\n".join(lines)
 
 
 def format_leaderboard(table: Mapping[str, Mapping[str, float]], columns: Sequence[str] = METRICS) -> str:

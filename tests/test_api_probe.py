@@ -541,6 +541,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "oamixer.conv_mixing_method": lambda f: C(oa.conv_mixing_method, 64, 3),
         "leaderboard.effects": lambda f: C(leaderboard.effects, {"OAMixer": [entry] * 3, "baseline": [entry] * 3},
                                            "mixed_rand"),
+        "leaderboard.format_effects": lambda f: C(leaderboard.format_effects, (r := {"OAMixer": [entry] * 3,
+                                                                                 "baseline": [entry] * 3}),
+                                                  leaderboard.summarise(r), k=2.0, min_seeds=3),
     }
 
 

@@ -1,6 +1,16 @@
 import pytest
 
-from oaedu.leaderboard import METRICS, Budget, Choice, Entry, effects, format_leaderboard, run, summarise
+from oaedu.leaderboard import (
+    METRICS,
+    Budget,
+    Choice,
+    Entry,
+    effects,
+    format_effects,
+    format_leaderboard,
+    run,
+    summarise,
+)
 
 
 def _entry(value, seconds):
@@ -31,6 +41,25 @@ def test_effects_pair_each_method_with_its_control_seed_by_seed():
     assert out["SAR"].difference == pytest.approx(1.0) and out["SAR"].n == 3
     with pytest.raises(ValueError, match="metric"):
         effects(results, "accuracy")
+
+
+def test_format_effects_marks_only_differences_beyond_two_standard_errors():
+    base = [_entry(v, 1.0) for v in (50.0, 52.0, 54.0)]
+    results = {
+        "baseline": base,
+        "SAR": [_entry(v, 2.0) for v in (51.0, 53.5, 54.5)],  # d = 1, 1.5, 0.5: 1.0 ± 0.29 → shown
+        "OAMixer": [_entry(v, 1.0) for v in (53.0, 50.0, 55.0)],  # d = 3, −2, 1: 0.67 ± 1.45 → not shown
+    }
+    text = format_effects(results, summarise(results), metrics=("mixed_rand",))
+    lines = {line.split(" − ")[0]: line for line in text.splitlines()}
+    assert set(lines) == {"OAMixer", "SAR"}
+    assert "+1.0 ±  0.3 ✓" in lines["SAR"] and "cost 2.00×" in lines["SAR"] and "no labels" in lines["SAR"]
+    assert "+0.7 ±  1.5 ·" in lines["OAMixer"]
+    # the same SAR differences over two seeds are not enough
+    two = {m: r[:2] for m, r in results.items()}
+    assert "✓" not in format_effects(two, summarise(two), metrics=("mixed_rand",))
+    with pytest.raises(ValueError, match="control"):
+        format_effects({"baseline": base}, summarise({"baseline": base}))
 
 
 TINY = Budget(n_train=128, n_val=32, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32,
