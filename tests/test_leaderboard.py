@@ -102,6 +102,14 @@ def test_robustvit_finetunes_the_baseline_of_its_seed(monkeypatch):
     assert alone.seconds_per_epoch > both.entries["baseline"][0].seconds_per_epoch * 0.5
 
 
+def test_bg_mixup_pays_for_the_vanilla_moco_that_gives_it_its_maps():
+    board = run(TINY, methods=("MoCo (probe)", "MoCo + BG-Mixup (probe)"), device="cpu", progress=False,
+                search={"MoCo + BG-Mixup (probe)": ("p_mix", (0.5,))})
+    vanilla, mixup = board.entries["MoCo (probe)"][0], board.entries["MoCo + BG-Mixup (probe)"][0]
+    # its own pretraining costs about as much as the vanilla one, so with the vanilla run added it costs more
+    assert mixup.seconds_per_epoch > vanilla.seconds_per_epoch * 1.5
+
+
 def test_run_rejects_bad_requests():
     with pytest.raises(ValueError, match="unknown method"):
         run(TINY, methods=("Mixup",))
