@@ -176,6 +176,17 @@ def background_challenge(
     noise = 0.04 * torch.randn(n, 3, s, s, generator=noise_gen)
     background = _backgrounds(bg_class, num_classes, s, phases[int(fresh)], noise)
 
+    images = _compose_variant(variant, foreground, background, masks)
+    return MaskedImageDataset(images, labels, masks, bg_class, variant=variant, num_classes=num_classes)
+
+
+def _compose_variant(
+    variant: str, foreground: torch.Tensor, background: torch.Tensor, masks: torch.Tensor
+) -> torch.Tensor:
+    """The images of one Background Challenge variant (Xiao et al. 2021, §2) from a ``foreground`` and a
+    ``background`` layer ``(N,3,H,W)`` and the object ``masks`` ``(N,H,W)``: black where a variant removes a layer
+    (Only-FG: the background; Only-BG-B: the object's bounding box; No-FG: the object), Only-BG-T the background
+    alone, every other variant the object pasted on the background."""
     m = masks[:, None]
     if variant == "only_fg":
         images = torch.where(m, foreground, torch.zeros(()))
@@ -187,9 +198,7 @@ def background_challenge(
         images = torch.where(m, torch.zeros(()), background)
     else:
         images = torch.where(m, foreground, background)
-    return MaskedImageDataset(
-        images.contiguous(), labels, masks, bg_class, variant=variant, num_classes=num_classes
-    )
+    return images.contiguous()
 
 
 def _bounding_boxes(masks: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import torch
 
-from ..data.background_challenge import VARIANTS, _bounding_boxes, _hsv_to_rgb
+from ..data.background_challenge import VARIANTS, _compose_variant, _hsv_to_rgb
 from ..data.datasets import MaskedImageDataset
 
 LAYOUTS: tuple[str, ...] = ("scatter", "blob")
@@ -186,18 +186,8 @@ def confetti_challenge(
     # noise goes into the two layers, so the black areas of only_fg, only_bg_b and no_fg stay black
     foreground = (render(fg_idx, fg_value) + pixel_noise).clamp(0, 1)
     background = (render(bg_idx, bg_value) + pixel_noise).clamp(0, 1)
-    m = masks[:, None]
-    if variant == "only_fg":
-        images = torch.where(m, foreground, torch.zeros(()))
-    elif variant == "only_bg_t":
-        images = background
-    elif variant == "only_bg_b":
-        images = torch.where(_bounding_boxes(masks)[:, None], torch.zeros(()), background)
-    elif variant == "no_fg":
-        images = torch.where(m, torch.zeros(()), background)
-    else:
-        images = torch.where(m, foreground, background)
-    return MaskedImageDataset(images.contiguous(), labels, masks, bg_class, variant=variant, num_classes=c)
+    images = _compose_variant(variant, foreground, background, masks)
+    return MaskedImageDataset(images, labels, masks, bg_class, variant=variant, num_classes=c)
 
 
 def confetti_suite(n: int, seed: int = 1, **kwargs) -> dict[str, MaskedImageDataset]:
