@@ -29,7 +29,7 @@ import torch
 from . import validate
 from .data import VARIANTS, MaskedImageDataset, background_challenge, background_challenge_suite
 from .models import patch_grid, tiny_vit
-from .stats import Effect, effect
+from .stats import Effect, effect, mean_std
 from .train import ForwardFn, evaluate, evaluate_background_challenge, fit, plain_forward
 from .utils import get_device, parse_device, seed_everything
 
@@ -181,16 +181,20 @@ def _robustvit(ctx: _Context, lr: float) -> _Trained:
     return _Trained(model, plain_forward, seconds, note)
 
 
-def _moco(ctx: _Context) -> tuple[torch.nn.Module, float]:
-    from .contrastive import MoCo, train_contrastive
+def _train_moco(ctx: _Context, desc: str, prepare=None) -> tuple[torch.nn.Module, float]:
+    """Notebook 04's MoCo (:func:`oaedu.contracam.experiment.train_moco`) on this seed's training images; returns it
+    and its training seconds per epoch."""
+    from .contracam.experiment import train_moco
 
+    start = time.perf_counter()
+    learner, _ = train_moco(ctx.train.images, ctx.budget.epochs, ctx.seed, batch_size=ctx.budget.batch_size,
+                            prepare=prepare, device=ctx.device, progress=ctx.progress, desc=desc)
+    return learner, (time.perf_counter() - start) / ctx.budget.epochs
+
+
+def _moco(ctx: _Context) -> tuple[torch.nn.Module, float]:
     if "moco" not in ctx.cache:
-        torch.manual_seed(ctx.seed)
-        vanilla = MoCo(queue_size=512).to(ctx.device)
-        start = time.perf_counter()
-        train_contrastive(vanilla, ctx.train.images, ctx.budget.epochs, ctx.budget.batch_size, seed=ctx.seed,
-                          progress=ctx.progress, desc="MoCo")
-        ctx.cache["moco"] = (vanilla, (time.perf_counter() - start) / ctx.budget.epochs)
+        ctx.cache["moco"] = _train_moco(ctx, "MoCo")
     return ctx.cache["moco"]
 
 
@@ -209,7 +213,6 @@ def _bg_mixup(ctx: _Context, p_mix: float) -> _Trained:
     """MoCo pretrained with BG-Mixup on the ContraCAMs of the vanilla MoCo; the cost counts the vanilla pretraining,
     the ContraCAM pass and the BG-Mixup pretraining, spread over the budget's epochs."""
     from .contracam import background_only, dataset_contracam, mixup_prepare
-    from .contrastive import MoCo, train_contrastive
 
     vanilla, vanilla_seconds = _moco(ctx)
     images = ctx.train.images
@@ -218,13 +221,8 @@ def _bg_mixup(ctx: _Context, p_mix: float) -> _Trained:
         cams = dataset_contracam(vanilla, images)
         ctx.cache["cams"] = (cams, background_only(images, cams, threshold=0.2), time.perf_counter() - start)
     cams, backgrounds, cam_seconds = ctx.cache["cams"]
-    torch.manual_seed(ctx.seed)
-    learner = MoCo(queue_size=512).to(ctx.device)
-    start = time.perf_counter()
-    train_contrastive(learner, images, ctx.budget.epochs, ctx.budget.batch_size, seed=ctx.seed,
-                      prepare=mixup_prepare(cams, backgrounds, p=p_mix), progress=ctx.progress,
-                      desc="MoCo + BG-Mixup")
-    seconds = vanilla_seconds + (time.perf_counter() - start + cam_seconds) / ctx.budget.epochs
+    learner, own_seconds = _train_moco(ctx, "MoCo + BG-Mixup", mixup_prepare(cams, backgrounds, p=p_mix))
+    seconds = vanilla_seconds + own_seconds + cam_seconds / ctx.budget.epochs
     note = f"small CNN, MoCo + BG-Mixup (ContraCAM of the vanilla MoCo, p = {p_mix:g}), linear probe"
     return _probe(ctx, learner.encoder, seconds, note)
 
@@ -342,9 +340,7 @@ def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline
     for method, entries in results.items():
         row: dict[str, float] = {}
         for metric in METRICS:
-            values = [e.accuracy[metric] for e in entries]
-            row[metric] = statistics.fmean(values)
-            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[metric], row[f"{metric}_std"] = mean_std([e.accuracy[metric] for e in entries])
         row["cost"] = statistics.fmean(e.seconds_per_epoch for e in entries) / ref_time
         table[method] = row
     return table

@@ -254,9 +254,7 @@ def plot_sweep(
     settings = list(runs)
     fig, axes = plt.subplots(1, len(keys), figsize=(size * len(keys), size * 0.85), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=True):
-        values = [torch.tensor([r[key] for r in runs[s]], dtype=torch.float64) for s in settings]
-        means = [v.mean().item() for v in values]
-        stds = [v.std().item() if len(v) > 1 else 0.0 for v in values]
+        means, stds = zip(*(mean_std([r[key] for r in runs[s]]) for s in settings), strict=True)
         ax.errorbar(range(len(settings)), means, yerr=stds, marker="o", capsize=3)
         ax.set_xticks(range(len(settings)), [str(s) for s in settings])
         ax.set_xlabel(xlabel)

@@ -14,7 +14,6 @@ import base64
 import json
 import math
 import os
-import statistics
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 from . import validate
 from .config import PROFILES
 from .notebook import find_notebooks
+from .stats import mean_std
 from .utils import default_threads
 
 EXPERIMENTS: dict[str, str] = {
@@ -101,12 +101,8 @@ def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
     keys = [k for k in flat[0] if all(k in f for f in flat)]
     summary = {}
     for key in keys:
-        values = [f[key] for f in flat]
-        summary[key] = {
-            "mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values),
-        }
+        mean, std = mean_std([f[key] for f in flat])
+        summary[key] = {"mean": mean, "std": std, "n": len(flat)}
     return summary
 
 
