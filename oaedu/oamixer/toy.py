@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import torch
 
+from .. import validate
 from ..data.background_challenge import VARIANTS, _compose_variant, _hsv_to_rgb
 from ..data.datasets import MaskedImageDataset
 
@@ -36,8 +37,7 @@ LAYOUTS: tuple[str, ...] = ("scatter", "blob")
 
 def confetti_palette(num_classes: int) -> torch.Tensor:
     """``(num_classes, 3)`` RGB colours at evenly spaced hues (saturation 0.8, value 0.9)."""
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int of at least 2, got {num_classes!r}")
+    validate.integer(num_classes, "num_classes", low=2)
     hue = torch.arange(num_classes, dtype=torch.float32) / num_classes
     return _hsv_to_rgb(hue, torch.full_like(hue, 0.8), torch.full_like(hue, 0.9))
 
@@ -82,10 +82,8 @@ def _check(
 ) -> None:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int of at least 2, got {num_classes!r}")
+    validate.integer(n, "n", low=1)
+    validate.integer(num_classes, "num_classes", low=2)
     if patch_size < 1 or image_size % patch_size or image_size // patch_size < 2:
         raise ValueError(f"image_size ({image_size}) must be a multiple of patch_size ({patch_size}), ≥ 2 patches")
     if cell < 1 or patch_size % cell:

@@ -28,8 +28,7 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
     each image's marker class."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    validate.integer(n, "n", low=1)
     validate.probability(p, "p")
     seed = validate.integer(seed, "seed", low=0)
     g = torch.Generator().manual_seed(seed * 4 + SPLITS.index(split))

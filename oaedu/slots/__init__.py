@@ -1,7 +1,7 @@
 """Object-centric self-supervised learning (Paper 5, Baldassarre & Azizpour 2022): slot attention vs
 cross-attention, the object encoder, Hungarian matching, the global and object losses, and the metrics."""
 
-from oaedu.slots.attention import QUERIES, CrossAttentionDecoder, SlotAttention
+from oaedu.slots.attention import QUERIES, CrossAttentionDecoder, SlotAttention, SlotQueries
 from oaedu.slots.encoder import ObjectEncoder, ObjectOutput
 from oaedu.slots.evaluate import (
     auroc,
@@ -41,6 +41,7 @@ __all__ = [
     "ObjectEncoder",
     "ObjectOutput",
     "SlotAttention",
+    "SlotQueries",
     "as_training_data",
     "auroc",
     "cossim_loss",

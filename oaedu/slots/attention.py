@@ -31,14 +31,13 @@ def _check_tokens(x: torch.Tensor, dim: int) -> None:
 
 def _check_sizes(dim: int, num_slots: int, **counts: int) -> None:
     for name, value in {"dim": dim, "num_slots": num_slots, **counts}.items():
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        validate.integer(value, name, low=1)
 
 
 QUERIES: tuple[str, ...] = ("learned", "sampled")
 
 
-class _Queries(nn.Module):
+class SlotQueries(nn.Module):
     """Where the K queries start (Paper 5, App. A.2.2), shared by both object functions.
 
     ``"learned"``: K embeddings ``slots (1, K, D)``, initialised ``N(0, 1/D)``. ``"sampled"``: the single-Gaussian
@@ -63,7 +62,7 @@ class _Queries(nn.Module):
         return self.slots_mu + self.slots_log_sigma.exp() * eps
 
 
-class SlotAttention(_Queries):
+class SlotAttention(SlotQueries):
     """K learned slots, softmax over the slots (competition), ``iters`` GRU refinement steps (Paper 5, §2.1).
 
     ``forward(x (B, N, D)) -> (slots (B, K, D), attn (B, K, N))``. ``attn`` is the softmax over the slots of the
@@ -122,7 +121,7 @@ class _DecoderLayer(nn.Module):
         return q + self.mlp(self.norm_mlp(q)), attn
 
 
-class CrossAttentionDecoder(_Queries):
+class CrossAttentionDecoder(SlotQueries):
     """Baseline object function: K learned queries through ``layers`` pre-LN decoder layers (Paper 5, App. A.2.3).
 
     Each layer has its own weights and runs query self-attention, multi-head cross-attention to the patches

@@ -19,6 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from oaedu import validate
 from oaedu.data.background_challenge import MAX_CLASSES, _hsv_to_rgb, _shape_mask
 from oaedu.data.datasets import MaskedImageDataset
 from oaedu.metrics import iou, mass_on_object
@@ -68,14 +69,12 @@ def fragment_scenes(
     (under one patch) in the object's own colour, drawn under the object, on a neutral noisy background.
     ``fragments=0`` gives the same objects on a clean background. The mask marks the object only.
     """
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    validate.integer(n, "n", low=1)
     if not 2 <= num_classes <= MAX_CLASSES:
         raise ValueError(f"num_classes must be in [2, {MAX_CLASSES}], got {num_classes}")
     if image_size < 16:
         raise ValueError(f"image_size must be at least 16 pixels, got {image_size}")
-    if not isinstance(fragments, int) or fragments < 0:
-        raise ValueError(f"fragments must be a non-negative int, got {fragments!r}")
+    validate.integer(fragments, "fragments", low=0)
     if not (math.isfinite(hue_jitter) and hue_jitter >= 0 and math.isfinite(noise) and noise >= 0):
         raise ValueError(f"hue_jitter and noise must be finite and non-negative, got {hue_jitter}, {noise}")
     g = torch.Generator().manual_seed(seed)
