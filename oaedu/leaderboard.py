@@ -154,13 +154,14 @@ def _oamixer(ctx: _Context, kappa_scale: float) -> _Trained:
                     f"ViT + OAMixer, ground-truth mask labels (train and test), κ scale {kappa_scale:g}")
 
 
-def _sar(ctx: _Context, lam: float) -> _Trained:
+def _sar(ctx: _Context, lambda_entropy: float) -> _Trained:
     from .spatial_entropy import remove_last_skip, sar_step
 
     seed_everything(ctx.seed)
     model = remove_last_skip(ctx.budget.vit())
-    seconds = _fit_vit(ctx, model, "SAR", step=sar_step(lam))
-    return _Trained(model, plain_forward, seconds, f"ViT, last skip and LN removed, CE + {lam:g}·spatial entropy")
+    seconds = _fit_vit(ctx, model, "SAR", step=sar_step(lambda_entropy))
+    recipe = f"ViT, last skip and LN removed, CE + {lambda_entropy:g}·spatial entropy"
+    return _Trained(model, plain_forward, seconds, recipe)
 
 
 def _robustvit(ctx: _Context, lr: float) -> _Trained:

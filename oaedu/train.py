@@ -1,15 +1,17 @@
 """Training and evaluation loops shared by every notebook.
 
-A training step is a function ``step(model, images, labels, masks) -> (loss, logits)``; the default is
-plain cross-entropy. Papers plug in their own step (an extra loss term, patch labels passed to the
-model, ...) and keep the loop, the optimiser, the progress bar and the timing.
+A training step is a :class:`StepFn`: ``step(model, images, labels, masks) -> StepOutput``. The default is plain
+cross-entropy; each paper plugs in its own step (an extra loss term, patch labels passed to the model, two views
+of the batch, ...) and keeps the loop, the optimiser, the progress bar and the timing. Every step of the course
+names its loss weights ``lambda_<term>`` and reports the parts of its loss in ``StepOutput.terms``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,29 @@ from .data.transforms import paired_hflip
 from .metrics import bg_gap
 from .utils import get_device, parse_device
 
-StepFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 ForwardFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What a training step hands to :func:`fit`.
+
+    ``loss``: the scalar to minimise; ``logits``: the class scores behind ``fit``'s training accuracy, ``None`` for a
+    self-supervised step (then ``History.accuracy`` stays empty); ``terms``: the named parts of the loss (floats),
+    logged step by step in ``History.terms``.
+    """
+
+    loss: torch.Tensor
+    logits: torch.Tensor | None = None
+    terms: Mapping[str, float] = field(default_factory=dict)
+
+
+class StepFn(Protocol):
+    """``step(model, images, labels, masks) -> StepOutput``: one batch's loss (see :func:`cross_entropy_step`)."""
+
+    def __call__(
+        self, model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor
+    ) -> StepOutput: ...
 
 
 def plain_forward(model: torch.nn.Module, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -41,7 +64,8 @@ def cross_entropy_step(label_smoothing: float = 0.0, forward: ForwardFn = plain_
     def step(model, images, labels, masks):
         logits = forward(model, images, masks)
         _check_classes(labels, logits)
-        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing), logits
+        loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        return StepOutput(loss, logits, {"cross_entropy": loss.item()})
 
     return step
 
@@ -53,11 +77,13 @@ def _check_classes(labels: torch.Tensor, logits: torch.Tensor) -> None:
 
 @dataclass
 class History:
-    """Per-epoch training loss, training accuracy (%) and wall time (s)."""
+    """Per-epoch training loss, training accuracy (%, empty for self-supervised steps) and wall time (s), and
+    the parts of the loss (``StepOutput.terms``) step by step."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
+    terms: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -89,10 +115,10 @@ def fit(
     progress: bool = True,
     desc: str = "train",
 ) -> History:
-    """Train ``model`` on ``data`` with AdamW and a cosine schedule; return the :class:`History`.
+    """Train ``model`` on ``data`` with AdamW and a one-cycle schedule; return the :class:`History`.
 
     Each batch is ``(images, labels, masks)``; with ``flip`` the image and its mask are flipped
-    together. ``step`` computes ``(loss, logits)`` (default: cross-entropy).
+    together. ``step`` returns a :class:`StepOutput` (default: :func:`cross_entropy_step`).
     """
     validate.integer(epochs, "epochs", low=1)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
@@ -105,36 +131,71 @@ def fit(
     device = parse_device(device) if device is not None else get_device()
     step = step or cross_entropy_step()
     model.to(device).train()
-    opt = torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr)
-    steps_per_epoch = -(-len(data) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=epochs * steps_per_epoch, pct_start=0.15
-    )
+    opt, sched = _one_cycle_adamw(model, lr, weight_decay, total_steps=epochs * -(-len(data) // batch_size))
     gen = torch.Generator().manual_seed(seed)
     history = History()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
-        start, total_loss, correct, seen = time.perf_counter(), 0.0, 0, 0
-        for images, labels, masks in data.batches(batch_size, shuffle=True, generator=gen):
-            if flip:
-                images, masks = paired_hflip(images, masks, generator=gen)
-            images, labels, masks = images.to(device), labels.to(device), masks.to(device)
-            loss, logits = step(model, images, labels, masks)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()}; lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * len(labels)
-            correct += (logits.argmax(1) == labels).sum().item()
-            seen += len(labels)
-        history.loss.append(total_loss / seen)
-        history.accuracy.append(100.0 * correct / seen)
+        start = time.perf_counter()
+        batches = _training_batches(data, batch_size, flip, gen, device)
+        loss, accuracy = _train_epoch(model, batches, step, opt, sched, history.terms)
+        history.loss.append(loss)
+        if accuracy is not None:
+            history.accuracy.append(accuracy)
         history.epoch_time.append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.1f}")
+        bar.set_postfix(loss=f"{loss:.3f}", **({} if accuracy is None else {"acc": f"{accuracy:.1f}"}))
     model.eval()
     return history
+
+
+def _one_cycle_adamw(
+    model: torch.nn.Module, lr: float, weight_decay: float, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW over :func:`parameter_groups` and a one-cycle schedule peaking at ``lr`` after 15 % of the steps."""
+    opt = torch.optim.AdamW(parameter_groups(model, weight_decay), lr=lr)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.15)
+
+
+def _training_batches(
+    data: MaskedImageDataset, batch_size: int, flip: bool, generator: torch.Generator, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch of shuffled ``(images, labels, masks)`` batches on ``device``, each image flipped with its mask."""
+    for images, labels, masks in data.batches(batch_size, shuffle=True, generator=generator):
+        if flip:
+            images, masks = paired_hflip(images, masks, generator=generator)
+        yield images.to(device), labels.to(device), masks.to(device)
+
+
+def _train_epoch(
+    model: torch.nn.Module,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    step: StepFn,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    terms: list[dict[str, float]],
+) -> tuple[float, float | None]:
+    """One pass over ``batches``: the mean loss and the training accuracy (%, ``None`` without logits). Each step's
+    terms are appended to ``terms``."""
+    total_loss, correct, seen, classified = 0.0, 0, 0, True
+    for images, labels, masks in batches:
+        out = step(model, images, labels, masks)
+        if not isinstance(out, StepOutput):
+            raise TypeError(
+                f"a step must return oaedu.train.StepOutput(loss, logits, terms), got {validate.describe(out)}"
+            )
+        if not torch.isfinite(out.loss):
+            raise FloatingPointError(f"training loss became {out.loss.item()}; lower the learning rate")
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        sched.step()
+        terms.append(dict(out.terms))
+        total_loss += out.loss.item() * len(labels)
+        seen += len(labels)
+        classified = classified and out.logits is not None
+        if classified:
+            correct += (out.logits.argmax(1) == labels).sum().item()
+    return total_loss / seen, 100.0 * correct / seen if classified else None
 
 
 @torch.no_grad()

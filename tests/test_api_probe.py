@@ -404,7 +404,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "relevance.relevance_losses": lambda f: C(rv.relevance_losses, f.rel, torch.rand(4, 16), lambda_bg=2.0,
                                                   lambda_fg=0.3, valid={"relevance": {"add_dim"}},
                                                   aliases=_shared("relevance", "fg_mask")),
-        "relevance.relevance_at": lambda f: C(rv.relevance_at, f.rel, f.masks[:4], (4, 4),
+        "relevance.relevance_at": lambda f: C(rv.relevance_at, f.rel.view(4, 4, 4), f.masks[:4], "patch",
                                               aliases=_shared("relevance", "masks")),
         "relevance.robustvit_step": lambda f: C(rv.robustvit_step, 0.8, 0.2, 2.0, 0.3),
         "relevance.relevance_map": lambda f: C(rv.relevance_map, f.mvit, f.marker.images[:2], f.marker.labels[:2],
@@ -551,11 +551,14 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
 EXEMPT = {
     "check.CheckFailed": "an exception class",
     "train.History": "a record of losses; fit fills it",
+    "train.StepOutput": "a record; every step returns it and fit checks it (test_models_train.py)",
+    "train.StepFn": "a typing Protocol, not called",
     "leaderboard.Entry": "a record; summarise checks entries",
     "leaderboard.run": "trains six methods; its argument checks: test_leaderboard_run_rejects_bad_requests",
     "reproduce.reproduce": "executes notebooks; its argument checks are tested in test_reproduce.py",
     "stats.Effect": "a record; stats.effect builds it",
     "slots.ObjectOutput": "a NamedTuple of outputs",
+    "slots.SlotQueries": "the base class of SlotAttention and CrossAttentionDecoder, probed through them",
     "student.build": "walks the notebooks folder (no numeric argument); tested in test_student.py",
     "notebook.sync_headers": "rewrites (or compares) every notebook's header (no numeric argument); tested in "
                              "test_notebooks.py",

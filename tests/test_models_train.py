@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from oaedu.data import background_challenge, background_challenge_suite
 from oaedu.models import build_model, capture_attention, count_parameters, num_prefix_tokens, patch_grid, tiny_vit
-from oaedu.train import evaluate_background_challenge, fit, parameter_groups
+from oaedu.train import StepOutput, evaluate_background_challenge, fit, parameter_groups
 
 
 @pytest.mark.parametrize("name", ["vit", "mixer", "convmixer"])
@@ -91,11 +91,23 @@ def test_fit_uses_the_custom_step_and_rejects_bad_epochs():
     def step(model, images, labels, masks):
         calls.append(masks.shape)
         logits = model(images)
-        return F.cross_entropy(logits, labels), logits
+        loss = F.cross_entropy(logits, labels)
+        return StepOutput(loss, logits, {"ce": loss.item(), "calls": len(calls)})
 
     data = background_challenge("original", 64, seed=0, num_classes=3)
-    fit(tiny_vit(num_classes=3, depth=1), data, epochs=1, batch_size=32, step=step, progress=False, device="cpu")
+    history = fit(tiny_vit(num_classes=3, depth=1), data, epochs=1, batch_size=32, step=step, progress=False,
+                  device="cpu")
     assert calls == [(32, 32, 32), (32, 32, 32)]
+    assert [t["calls"] for t in history.terms] == [1, 2]  # each step's terms, in order
+    assert history.loss[0] == pytest.approx(sum(t["ce"] for t in history.terms) / 2)
+    assert len(history.accuracy) == 1
+
+    def old_style(model, images, labels, masks):  # a (loss, logits) tuple is refused with the fix in the message
+        logits = model(images)
+        return F.cross_entropy(logits, labels), logits
+
+    with pytest.raises(TypeError, match="StepOutput"):
+        fit(tiny_vit(num_classes=3, depth=1), data, epochs=1, step=old_style, progress=False, device="cpu")
     with pytest.raises(ValueError, match="epochs"):
         fit(tiny_vit(num_classes=3), data, epochs=0)
 

@@ -22,7 +22,7 @@ from oaedu.oamixer import (  # noqa: E402
 from oaedu.oamixer.experiment import mean_std, paired_effect, train_arm  # noqa: E402
 from oaedu.oamixer.toy import confetti_challenge, confetti_palette, confetti_suite  # noqa: E402
 from oaedu.plotting import plot_changes  # noqa: E402
-from oaedu.train import evaluate_background_challenge, fit  # noqa: E402
+from oaedu.train import cross_entropy_step, evaluate_background_challenge, fit  # noqa: E402
 from oaedu.utils import seed_everything  # noqa: E402
 
 GRID = (8, 8)
@@ -225,7 +225,7 @@ def test_uniform_label_arm_is_the_vanilla_model_trained_the_same_way():
     seed_everything(3)
     vanilla = build_model("mixer", num_classes=6, **arch)
     fit(vanilla, train, epochs=1, lr=2e-3, seed=3, device="cpu", progress=False,
-        step=lambda m, x, y, _: (torch.nn.functional.cross_entropy(m(x), y, label_smoothing=0.1), m(x)))
+        step=cross_entropy_step(label_smoothing=0.1))
     x = suite["mixed_rand"].images[:8]
     assert torch.allclose(oa(x, UniformLabeller(GRID)(x, None)), vanilla(x), atol=1e-5)
     assert res == evaluate_background_challenge(vanilla, suite)

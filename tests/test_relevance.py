@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from oaedu.models import build_model, tiny_vit
+from oaedu.models import build_model, capture_attention, tiny_vit
 from oaedu.relevance import (
     minmax,
     normalized_cut_mask,
@@ -22,7 +22,7 @@ def test_fast_relevance_equals_the_reference(kwargs, create_graph):
     target = torch.tensor([0, 4, 8])
     fast = relevance_map(model, images, target, create_graph=create_graph)
     ref = relevance_map_reference(model, images, target, create_graph=create_graph)
-    assert fast.shape == (3, 64)  # prefix tokens excluded
+    assert fast.shape == (3, 8, 8)  # on the patch grid, prefix tokens excluded
     torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
     assert (fast >= 0).all()
 
@@ -34,7 +34,7 @@ def test_fast_relevance_gives_the_reference_parameter_gradients(create_graph):
     model = tiny_vit(depth=3).double().eval()
     images = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     target = torch.tensor([3, 5])
-    weights = torch.randn(2, 64, dtype=torch.float64)
+    weights = torch.randn(2, 8, 8, dtype=torch.float64)
     grads = []
     for fn in (relevance_map, relevance_map_reference):
         model.zero_grad()
@@ -45,13 +45,24 @@ def test_fast_relevance_gives_the_reference_parameter_gradients(create_graph):
     assert any(g.abs().sum() > 0 for g in grads[0])
 
 
-def test_return_logits_gives_the_same_map_and_the_model_logits():
+def test_maps_lie_on_the_patch_grid_in_row_major_order():
+    # A 2×4 grid (not square): the map at (i, j) is patch token 1 + 4i + j of the rollout's CLS row.
     torch.manual_seed(0)
-    model, images = tiny_vit(num_classes=5, depth=2).eval(), torch.rand(3, 3, 32, 32)
+    from timm.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(img_size=(16, 32), patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=5).eval()
+    images = torch.rand(3, 3, 16, 32)
     for fn in (relevance_map, relevance_map_reference):
-        rel, logits = fn(model, images, return_logits=True)
-        torch.testing.assert_close(rel, fn(model, images))
-        torch.testing.assert_close(logits, model(images))
+        rel = fn(model, images)
+        assert rel.shape == (3, 2, 4)
+        with capture_attention(model) as record:
+            logits = model(images)
+        grads = torch.autograd.grad(logits.gather(1, logits.argmax(1, keepdim=True)).sum(), record.probs)
+        a_bar = [(g * a).clamp(min=0).mean(1) for a, g in zip(record.probs, grads, strict=True)]
+        r = torch.eye(9).expand(3, 9, 9)
+        for a in a_bar:
+            r = r + a @ r
+        torch.testing.assert_close(rel, r[:, 0, 1:].view(3, 2, 4), atol=1e-6, rtol=1e-5)
 
 
 def test_identity_attention_gives_zero_patch_relevance():
@@ -127,13 +138,19 @@ def test_robustvit_step_trains_and_confidence_only_skips_relevance():
     history = fit(model, data, epochs=1, batch_size=32, step=robustvit_step(), progress=False, device="cpu")
     assert len(history.loss) == 1 and history.loss[0] > 0
     images, labels, masks = data.images[:4], data.labels[:4], data.masks[:4]
-    loss, logits = robustvit_step(lambda_rel=0.0)(model, images, labels, masks)
-    expected = 0.2 * torch.nn.functional.cross_entropy(logits, logits.argmax(1))
-    torch.testing.assert_close(loss, expected)
+    out = robustvit_step(lambda_rel=0.0)(model, images, labels, masks)
+    expected = torch.nn.functional.cross_entropy(out.logits, out.logits.argmax(1))
+    torch.testing.assert_close(out.loss, 0.2 * expected)
+    assert out.terms == {"confidence": pytest.approx(expected.item())}
     for create_graph in (False, True):
-        fast, _ = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
-        ref, _ = robustvit_step(create_graph=create_graph, reference=True)(model, images, labels, masks)
-        torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-5)
+        fast = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
+        ref = robustvit_step(create_graph=create_graph, reference=True)(model, images, labels, masks)
+        torch.testing.assert_close(fast.loss, ref.loss, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(fast.logits, model(images), atol=1e-6, rtol=1e-5)  # the logits the map explains
+        assert set(fast.terms) == {"bg", "fg", "relevance", "confidence"}
+        assert fast.terms == pytest.approx(ref.terms, rel=1e-5, abs=1e-6)
+        terms = fast.terms
+        assert fast.loss.item() == pytest.approx(0.8 * terms["relevance"] + 0.2 * terms["confidence"], rel=1e-5)
 
 
 def test_pixel_step_is_eq_1_to_5_at_pixel_resolution():
@@ -148,11 +165,12 @@ def test_pixel_step_is_eq_1_to_5_at_pixel_resolution():
     model = tiny_vit(num_classes=3, depth=2)
     params = [p for p in model.parameters() if p.requires_grad]
     for create_graph in (False, True):
-        loss, _ = robustvit_step(create_graph=create_graph)(model, images, labels, masks)
+        loss = robustvit_step(create_graph=create_graph)(model, images, labels, masks).loss
         ours = torch.autograd.grad(loss, params, allow_unused=True)
 
-        rel, logits = relevance_map(model, images, labels, create_graph=create_graph, return_logits=True)
-        up = torch.nn.functional.interpolate(rel.view(-1, 1, 8, 8), size=(32, 32), mode="bilinear")[:, 0]
+        rel = relevance_map(model, images, labels, create_graph=create_graph)
+        logits = model(images)
+        up = torch.nn.functional.interpolate(rel[:, None], size=(32, 32), mode="bilinear")[:, 0]
         lo = up.flatten(1).min(1).values[:, None, None]
         hi = up.flatten(1).max(1).values[:, None, None]
         r = (up - lo) / (hi - lo)
@@ -172,27 +190,23 @@ def test_pixel_step_is_eq_1_to_5_at_pixel_resolution():
 def test_patch_resolution_is_the_area_pooled_variant_and_underweights_boundaries():
     # One patch half covered by the object: the pixel loss asks R = 1 on its object half, the patch loss asks
     # R = 0.5 for the whole patch.
-    rel = torch.tensor([[0.0, 1.0, 0.0, 0.0]])
+    rel = torch.tensor([[[0.0, 1.0], [0.0, 0.0]]])
     masks = torch.zeros(1, 4, 4, dtype=torch.bool)
     masks[0, :2, 2] = True
-    r_patch, s_patch = relevance_at(rel, masks, (2, 2), "patch")
-    torch.testing.assert_close(s_patch, torch.tensor([[0.0, 0.5, 0.0, 0.0]]))
+    r_patch, s_patch = relevance_at(rel, masks, "patch")
+    torch.testing.assert_close(s_patch, torch.tensor([[[0.0, 0.5], [0.0, 0.0]]]))
     torch.testing.assert_close(r_patch, rel)
-    r_pix, s_pix = relevance_at(rel, masks, (2, 2), "pixel")
+    r_pix, s_pix = relevance_at(rel, masks, "pixel")
     assert r_pix.shape == (1, 4, 4) and s_pix.dtype == torch.bool
     patch, pixel = relevance_losses(r_patch, s_patch), relevance_losses(r_pix, s_pix)
     # patch form: the half-covered patch at R = 1 meets L_fg = mean(s²(R − 1)²) exactly and pays (1 − s)²R² = 1/4
     torch.testing.assert_close(patch["fg"], torch.tensor(0.0))
     torch.testing.assert_close(patch["bg"], torch.tensor(0.25 / 4))
     assert pixel["fg"] > 0 and not torch.isclose(pixel["bg"], patch["bg"])
-    for resolution in ("pixel", "patch"):  # a map already on the grid gives the same pair
-        for a, b in zip(relevance_at(rel.view(1, 2, 2), masks, (2, 2), resolution),
-                        relevance_at(rel, masks, (2, 2), resolution), strict=True):
-            torch.testing.assert_close(a, b)
-    with pytest.raises(ValueError, match=r"shape \(\*, 2, 2\)"):
-        relevance_at(rel.view(1, 1, 4), masks, (2, 2))
+    with pytest.raises(ValueError, match="patch grid"):  # flat (B, h·w) maps are refused
+        relevance_at(rel.view(1, 4), masks)
     with pytest.raises(ValueError, match="resolution"):
-        relevance_at(rel, masks, (2, 2), "token")
+        relevance_at(rel, masks, "token")
     with pytest.raises(ValueError, match="resolution"):
         robustvit_step(resolution="tokens")
 
@@ -263,17 +277,17 @@ def test_marker_patches_finds_the_one_painted_patch():
         marker_patches(MaskedImageDataset(data.images[:2], data.labels[:2], data.masks[:2]))
 
 
-def test_relevance_on_grid_and_object_share():
+def test_detached_relevance_and_object_share():
     from oaedu.metrics import mass_on_object
     from oaedu.relevance import marker_dataset, marker_vit
-    from oaedu.relevance.experiment import object_share, relevance_on_grid
+    from oaedu.relevance.experiment import detached_relevance, object_share
 
     torch.manual_seed(0)
     model = marker_vit().eval()
     data = marker_dataset("id", 10, seed=2)
-    grid = relevance_on_grid(model, data.images)
+    grid = detached_relevance(model, data.images)
     assert grid.shape == (10, 4, 4) and grid.device.type == "cpu" and not grid.requires_grad
-    torch.testing.assert_close(grid, relevance_map(model, data.images).detach().view(10, 4, 4))
+    torch.testing.assert_close(grid, relevance_map(model, data.images).detach())
     direct = 100 * mass_on_object(grid, data.masks).mean().item()
     assert object_share(model, data, n=10) == pytest.approx(direct)
     assert object_share(model, data, n=10, batch_size=3) == pytest.approx(direct)  # batching changes nothing

@@ -23,9 +23,12 @@ def test_ssl_step_trains_with_fit_and_logs_finite_losses(kind):
     torch.manual_seed(0)
     scenes = multi_object_scenes(16, seed=1, image_size=16, max_objects=2)
     model = ObjectEncoder("slot", num_slots=3, image_size=16, patch_size=4, embed_dim=16, depth=1)
-    log = []
-    fit(model, as_training_data(scenes), 1, batch_size=8, step=ssl_step(kind, log=log), device="cpu", progress=False)
+    history = fit(model, as_training_data(scenes), 1, batch_size=8, step=ssl_step(kind), device="cpu", progress=False)
+    log = history.terms
     assert len(log) == 2 and all(torch.isfinite(torch.tensor(list(x.values()))).all() for x in log)
+    assert set(log[0]) == {"global", "object", "identity"}
+    assert history.accuracy == [] and len(history.loss) == 1  # no logits: no training accuracy
+    assert history.loss[0] == pytest.approx(sum(x["global"] + x["object"] for x in log) / 2)  # two batches of 8
 
 
 def test_ssl_step_bad_input():
@@ -60,9 +63,8 @@ def test_ssl_step_takes_a_matching(matching):
     torch.manual_seed(0)
     scenes = multi_object_scenes(16, seed=1, image_size=16, max_objects=2)
     model = ObjectEncoder("slot", num_slots=3, image_size=16, patch_size=4, embed_dim=16, depth=1, queries="sampled")
-    log = []
-    step = ssl_step("ctrimg", log=log, matching=matching)
-    fit(model, as_training_data(scenes), 1, batch_size=8, step=step, device="cpu", progress=False)
+    step = ssl_step("ctrimg", matching=matching)
+    log = fit(model, as_training_data(scenes), 1, batch_size=8, step=step, device="cpu", progress=False).terms
     assert len(log) == 2 and all(0.0 <= x["identity"] <= 1.0 for x in log)
     if matching == "identity":
         assert all(x["identity"] == 1.0 for x in log)

@@ -26,7 +26,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from .. import validate
 from ..models import num_prefix_tokens, patch_grid
-from ..train import StepFn
+from ..train import StepFn, cross_entropy_step
 from .attention import attention
 from .mask import check_labels, local_distance, pairwise_distance
 from .mixing import conv_mixing, mixer_linearisation, mixer_mixing
@@ -277,12 +277,6 @@ def oamixer_forward(labeller: Labeller) -> Callable[[torch.nn.Module, torch.Tens
 
 
 def oamixer_step(labeller: Labeller, label_smoothing: float = 0.0) -> StepFn:
-    """A ``step`` for :func:`oaedu.train.fit`: cross-entropy of :func:`oamixer_forward`."""
-    validate.probability(label_smoothing, "label_smoothing")
-    forward = oamixer_forward(labeller)
-
-    def step(model, images, labels, masks):
-        logits = forward(model, images, masks)
-        return F.cross_entropy(logits, labels, label_smoothing=label_smoothing), logits
-
-    return step
+    """A :class:`~oaedu.train.StepFn`: cross-entropy of :func:`oamixer_forward` (the model sees ``labeller``'s
+    patch labels)."""
+    return cross_entropy_step(label_smoothing, forward=oamixer_forward(labeller))

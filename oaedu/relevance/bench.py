@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ..bench import Case, clock, time_together
 from ..models import capture_attention, tiny_vit
+from ..train import cross_entropy_step
 from .losses import robustvit_step
 from .maps import relevance_map, relevance_map_reference
 
@@ -27,15 +28,9 @@ def _setup(quick: bool):
 def _train_step(model, images, labels, masks, step):
     def run():
         model.zero_grad()
-        loss, _ = step(model, images, labels, masks)
-        loss.backward()
+        step(model, images, labels, masks).loss.backward()
 
     return run
-
-
-def _plain_ce(model, images, labels, masks):
-    logits = model(images)
-    return F.cross_entropy(logits, labels), logits
 
 
 def cases(quick: bool) -> list[Case]:
@@ -48,12 +43,12 @@ def cases(quick: bool) -> list[Case]:
              min_vs_reference=1.5),
         Case(f"RobustViT step (detached), batch {batch}", fast=step(robustvit_step()),
              reference=step(robustvit_step(reference=True)),
-             peer=step(_plain_ce), peer_name="plain cross-entropy step",
+             peer=step(cross_entropy_step()), peer_name="plain cross-entropy step",
              note="at most 2× a cross-entropy step: one forward serves the map and the logits",
              min_vs_reference=1.2, min_vs_peer=0.5),
         Case(f"RobustViT step (exact, create_graph), batch {batch}", fast=step(robustvit_step(create_graph=True)),
              reference=step(robustvit_step(create_graph=True, reference=True)),
-             peer=step(_plain_ce), peer_name="plain cross-entropy step",
+             peer=step(cross_entropy_step()), peer_name="plain cross-entropy step",
              note="at most 3× a cross-entropy step, not the 2.3× hoped for: the double backward alone costs more "
              "than a whole cross-entropy step (profile below)",
              min_vs_reference=1.2, min_vs_peer=1 / 3.0),
@@ -80,8 +75,8 @@ def _phases(model, images, labels, masks, repeats: int) -> dict[str, float]:
     def loss_only():
         step(model, images, labels, masks)
 
-    fns = [ce_forward, _train_step(model, images, labels, masks, _plain_ce), capture_forward, with_grads, loss_only,
-           _train_step(model, images, labels, masks, step)]
+    fns = [ce_forward, _train_step(model, images, labels, masks, cross_entropy_step()), capture_forward, with_grads,
+           loss_only, _train_step(model, images, labels, masks, step)]
     t = time_together(fns, repeats, budget_s=30.0, timer=clock()[0])
     return {
         "ce forward": t[0], "ce backward": t[1] - t[0],
@@ -98,7 +93,7 @@ def _backward_nodes(model, images, labels, masks, top: int) -> list[tuple[str, f
     from torch.profiler import ProfilerActivity, profile
 
     os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # no "gpuGetDeviceCount failed" error line on CPU machines
-    loss, _ = robustvit_step(create_graph=True)(model, images, labels, masks)
+    loss = robustvit_step(create_graph=True)(model, images, labels, masks).loss
     model.zero_grad()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         loss.backward()

@@ -12,23 +12,22 @@ import dataclasses
 
 import torch
 
+from .. import validate
 from ..data import MaskedImageDataset
 from ..metrics import mass_on_object
-from ..models import patch_grid
 from ..train import History, StepFn, fit
 from ..utils import seed_everything
 from .maps import relevance_map
 
 
-def relevance_on_grid(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
-    """The relevance map of :func:`relevance_map` on the patch grid, detached on the CPU: ``float (B, h, w)``.
-
-    The one place where notebook 05 turns a map into a picture-shaped grid (``(B, h·w)`` and ``(B, h, w)`` maps
-    both come out as ``(B, h, w)``).
-    """
+def detached_relevance(
+    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None
+) -> torch.Tensor:
+    """:func:`relevance_map` computed on the model's device, detached on the CPU: ``float (B, h, w)``, for pictures
+    and measurements."""
     device = next(model.parameters()).device
     maps = relevance_map(model, images.to(device), None if target is None else target.to(device))
-    return maps.detach().cpu().reshape(-1, *patch_grid(model))
+    return maps.detach().cpu()
 
 
 def object_share(model: torch.nn.Module, data: MaskedImageDataset, n: int = 256, batch_size: int = 256) -> float:
@@ -37,15 +36,13 @@ def object_share(model: torch.nn.Module, data: MaskedImageDataset, n: int = 256,
     The relevance is taken for the predicted class, as in the paper's segmentation test (§4, Table 3); the mask is
     area-pooled to the patch grid (:func:`oaedu.metrics.mass_on_object`).
     """
-    if not isinstance(n, int) or n <= 0:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    validate.integer(n, "n", low=1)
+    validate.integer(batch_size, "batch_size", low=1)
     n = min(n, len(data))
     shares = []
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        maps = relevance_on_grid(model, data.images[start:stop])
+        maps = detached_relevance(model, data.images[start:stop])
         shares.append(mass_on_object(maps, data.masks[start:stop]))
     return 100.0 * torch.cat(shares).mean().item()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 
 from .. import validate
-from ..models import patch_grid
+from ..train import StepFn, StepOutput
 from .maps import relevance_map, relevance_map_reference
 
 
@@ -52,27 +55,25 @@ def relevance_losses(
 RESOLUTIONS = ("pixel", "patch")
 
 
-def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], resolution: str = "pixel"):
+def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, resolution: str = "pixel"):
     """The map and the mask that RobustViT's losses compare, at ``resolution``; returns ``(map, mask)``.
 
-    ``"pixel"`` (the paper, §3, and its released code): the ``(B, h·w)`` (or ``(B, h, w)``) patch map is upsampled
-    bilinearly to the ``(H, W)`` of the bool pixel ``masks``, which stay binary. ``"patch"`` (a cheaper variant):
-    the map stays on the ``h×w`` grid and each patch's target is its object fraction (area pooling). The patch form
-    weighs a boundary patch covered by a fraction ``f`` by ``f²`` in ``L_fg`` where the pixel form weighs it about
-    ``f``, so it under-weights object boundaries.
+    ``relevance``: ``(B, h, w)`` maps on the patch grid (as :func:`relevance_map` returns them); ``masks``: the
+    ``(B, H, W)`` pixel masks. ``"pixel"`` (the paper, §3, and its released code): the map is upsampled bilinearly
+    to ``(H, W)`` and the bool masks stay binary. ``"patch"`` (a cheaper variant): the map stays on the ``h×w`` grid
+    and each patch's target is its object fraction (area pooling). The patch form weighs a boundary patch covered by
+    a fraction ``f`` by ``f²`` in ``L_fg`` where the pixel form weighs it about ``f``, so it under-weights object
+    boundaries.
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
-    h, w = validate.size2(grid, "grid", allow_int=False)
-    if isinstance(relevance, torch.Tensor) and relevance.ndim == 3:
-        validate.tensor(relevance, "relevance", shape=(None, h, w), finite_values=True)
-        relevance = relevance.flatten(1)
-    validate.tensor(relevance, "relevance", shape=(None, h * w), finite_values=True)
+    validate.tensor(relevance, "relevance (maps on the patch grid, as relevance_map returns them)", ndim=3,
+                    finite_values=True)
     validate.tensor(masks, "masks", ndim=3, min_batch=1)
     validate.same_batch(relevance=relevance, masks=masks)
     if resolution == "patch":
-        return relevance, F.adaptive_avg_pool2d(masks[:, None].float(), grid).flatten(1)
-    up = F.interpolate(relevance.view(-1, 1, h, w), size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        return relevance, F.adaptive_avg_pool2d(masks[:, None].float(), relevance.shape[-2:])[:, 0]
+    up = F.interpolate(relevance[:, None], size=masks.shape[-2:], mode="bilinear", align_corners=False)
     return up[:, 0], masks
 
 
@@ -84,13 +85,13 @@ def robustvit_step(
     create_graph: bool = False,
     reference: bool = False,
     resolution: str = "pixel",
-):
-    """A ``step`` for :func:`oaedu.train.fit`: ``λ_rel·L_relevance + λ_cls·CE(logits, argmax logits)`` (Eq. 4–5).
+) -> StepFn:
+    """A :class:`~oaedu.train.StepFn`: ``λ_rel·L_relevance + λ_cls·CE(logits, argmax logits)`` (Eq. 4–5).
 
     The relevance target is the ground-truth label (as in the released code). The losses compare the map and the
     mask at ``resolution`` (:func:`relevance_at`: ``"pixel"``, the paper's, by default). ``lambda_rel = 0`` gives
     the confidence-only control; ``reference=True`` computes the map with :func:`relevance_map_reference` (same
-    values, slower: for benchmarks and teaching).
+    values, slower: for benchmarks and teaching). The logits are those of the forward pass the map explains.
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
@@ -99,17 +100,34 @@ def robustvit_step(
         validate.non_negative(value, name)
     relevance = relevance_map_reference if reference else relevance_map
 
-    def confidence(logits):
-        return F.cross_entropy(logits, logits.detach().argmax(1))
-
     def step(model, images, labels, masks):
         validate.same_batch(images=images, labels=labels, masks=masks)
         if lambda_rel == 0:
             logits = model(images)
-            return lambda_cls * confidence(logits), logits
-        rel, logits = relevance(model, images, labels, create_graph=create_graph, return_logits=True)
-        r, s = relevance_at(rel, masks, patch_grid(model), resolution)
-        loss = relevance_losses(r, s, lambda_bg, lambda_fg)["relevance"]
-        return lambda_rel * loss + lambda_cls * confidence(logits), logits
+            confidence = _confidence(logits)
+            return StepOutput(lambda_cls * confidence, logits, {"confidence": confidence.item()})
+        with _outputs(model) as outputs:
+            rel = relevance(model, images, labels, create_graph=create_graph)
+        logits = outputs[-1]
+        losses = relevance_losses(*relevance_at(rel, masks, resolution), lambda_bg, lambda_fg)
+        confidence = _confidence(logits)
+        terms = {**{name: value.item() for name, value in losses.items()}, "confidence": confidence.item()}
+        return StepOutput(lambda_rel * losses["relevance"] + lambda_cls * confidence, logits, terms)
 
     return step
+
+
+def _confidence(logits: torch.Tensor) -> torch.Tensor:
+    """``CE(logits, argmax logits)``: RobustViT's classification term, which keeps the model's own predictions."""
+    return F.cross_entropy(logits, logits.detach().argmax(1))
+
+
+@contextmanager
+def _outputs(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Collects what ``model`` returns while the block runs (the logits the relevance map explains, graph kept)."""
+    outputs: list[torch.Tensor] = []
+    handle = model.register_forward_hook(lambda module, args, output: outputs.append(output))
+    try:
+        yield outputs
+    finally:
+        handle.remove()

@@ -6,12 +6,11 @@ For every block ``l`` with attention probabilities ``A_l (B,H,N,N)`` and the gra
 
     Ā_l = mean_h[(∇A_l ⊙ A_l)⁺]          positive part per head, then the head mean
     R   = (I + Ā_L)(I + Ā_{L-1})···(I + Ā_1)
-    r   = R[CLS, patches]                  (B, num_patches), prefix tokens excluded
+    r   = R[CLS, patches]                  laid out on the patch grid (B, h, w), prefix tokens excluded
 
 ``create_graph=False`` treats the gradients as constants, as the official code does; the loss then reaches
 the parameters only through ``A_l``. ``create_graph=True`` keeps the graph of the gradients, so the map is
-exactly (second-order) differentiable. ``return_logits=True`` also returns the logits of the same forward pass,
-so a training step needs only one forward.
+exactly (second-order) differentiable.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from .. import validate
-from ..models import capture_attention
+from ..models import capture_attention, patch_grid
 
 
 def _forward(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None):
@@ -51,45 +50,40 @@ def _weighted(attn: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
 
 
 def relevance_map_reference(
-    model: torch.nn.Module,
-    images: torch.Tensor,
-    target: torch.Tensor | None = None,
-    create_graph: bool = False,
-    return_logits: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """One gradient call per block and the full ``N×N`` rollout ``R ← R + Ā_l·R``, image by image."""
-    record, score, logits = _forward(model, images, target)
-    n = record.probs[0].shape[-1]
-    rel = []
-    grads = [
+    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None, create_graph: bool = False
+) -> torch.Tensor:
+    """Eq. (5)–(6) image by image: one gradient call per block and the full ``N×N`` rollout ``R ← R + Ā_l·R``.
+
+    ``target``: the class to explain per image (default: the predicted one). Returns ``(B, h, w)`` on the patch grid.
+    """
+    record, score, _ = _forward(model, images, target)  # A_l for every block, y_t
+    grads = [  # ∇A_l = ∂y_t/∂A_l, one call per block
         torch.autograd.grad(score, a, retain_graph=True, create_graph=create_graph)[0] for a in record.probs
     ]
-    for b in range(images.shape[0]):
-        r = torch.eye(n, dtype=record.probs[0].dtype, device=images.device)
-        for attn, grad in zip(record.probs, grads, strict=True):
-            a_bar = _weighted(attn[b : b + 1], grad[b : b + 1])[0]
-            r = r + a_bar @ r
-        rel.append(r[0, record.num_prefix_tokens :])
-    return (torch.stack(rel), logits) if return_logits else torch.stack(rel)
+    n = record.probs[0].shape[-1]  # N tokens
+    rel = []
+    for b in range(images.shape[0]):  # image by image
+        r = torch.eye(n, dtype=record.probs[0].dtype, device=images.device)  # R = I
+        for attn, grad in zip(record.probs, grads, strict=True):  # l = 1 … L
+            a_bar = _weighted(attn[b : b + 1], grad[b : b + 1])[0]  # Ā_l = mean_h[(∇A_l ⊙ A_l)⁺]
+            r = r + a_bar @ r  # R ← R + Ā_l·R = (I + Ā_l)·R
+        rel.append(r[0, record.num_prefix_tokens :])  # r = R[CLS, patches]
+    return torch.stack(rel).unflatten(1, patch_grid(model))  # (B, h, w)
 
 
 def relevance_map(
-    model: torch.nn.Module,
-    images: torch.Tensor,
-    target: torch.Tensor | None = None,
-    create_graph: bool = False,
-    return_logits: bool = False,
-) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor | None = None, create_graph: bool = False
+) -> torch.Tensor:
     """Batched: one gradient call for all blocks, and only the CLS row ``v ← v + v·Ā_l`` (l = L…1), O(N²).
 
     The first step starts from ``v = e_CLS``, so it needs only the CLS row of ``Ā_L``: ``v = e_CLS + Ā_L[CLS]``.
+    Same arguments and result as :func:`relevance_map_reference`: ``(B, h, w)`` on the patch grid.
     """
-    record, score, logits = _forward(model, images, target)
+    record, score, _ = _forward(model, images, target)
     grads = torch.autograd.grad(score, record.probs, retain_graph=True, create_graph=create_graph)
     probs = record.probs
     v = _weighted(probs[-1][:, :, :1], grads[-1][:, :, :1])  # (B, 1, N): the CLS row of Ā_L
     v = v + torch.eye(1, v.shape[-1], dtype=v.dtype, device=v.device)  # + e_CLS
     for attn, grad in zip(reversed(probs[:-1]), reversed(grads[:-1]), strict=True):
         v = torch.baddbmm(v, v, _weighted(attn, grad))  # v + v·Ā_l
-    rel = v[:, 0, record.num_prefix_tokens :]
-    return (rel, logits) if return_logits else rel
+    return v[:, 0, record.num_prefix_tokens :].unflatten(1, patch_grid(model))

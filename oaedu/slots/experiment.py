@@ -57,18 +57,16 @@ def train_arm(
     progress: bool = True,
 ) -> tuple[ObjectEncoder, list[dict[str, float]]]:
     """Train a fresh :class:`ObjectEncoder` (``encoder``: its size arguments) for ``arm``; returns the model and the
-    per-step log of ``L^G`` and ``L^O`` (both logged even when their weight is 0). Initialisation, batches and views
+    per-step terms of :func:`ssl_step` (``History.terms``: ``L^G``, ``L^O`` and the identity share, logged even when
+    a weight is 0). Initialisation, batches and views
     all follow ``seed``."""
     torch.manual_seed(seed)
     model = ObjectEncoder(arm.attention, queries=arm.queries, **encoder)
-    log: list[dict[str, float]] = []
-    step = ssl_step(
-        arm.object_kind, arm.lambda_global, arm.lambda_object, tau, scale, seed, log, arm.matching, arm.shuffle
-    )
+    step = ssl_step(arm.object_kind, arm.lambda_global, arm.lambda_object, tau, scale, seed, arm.matching, arm.shuffle)
     desc = f"{arm.attention}/{arm.object_kind}/{arm.matching}{'/shuffled' if arm.shuffle else ''} seed {seed}"
-    fit(model, as_training_data(scenes), epochs, batch_size=batch_size, lr=lr, weight_decay=1e-4, step=step,
-        seed=seed, device=device, progress=progress, desc=desc)
-    return model, log
+    history = fit(model, as_training_data(scenes), epochs, batch_size=batch_size, lr=lr, weight_decay=1e-4,
+                  step=step, seed=seed, device=device, progress=progress, desc=desc)
+    return model, history.terms
 
 
 def slot_cosine(slots: torch.Tensor) -> float:

@@ -6,13 +6,12 @@ brightness jitter, §2.3), runs the encoder on both and minimises ``λ_G L^G + �
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from .. import validate
 from ..data.datasets import MaskedImageDataset, SceneDataset
 from ..data.transforms import paired_hflip, paired_random_resized_crop
+from ..train import StepFn, StepOutput
 from .encoder import ObjectEncoder, ObjectOutput
 from .losses import MATCHINGS, OBJECT_LOSSES, object_loss, simclr_loss
 
@@ -85,14 +84,13 @@ def ssl_step(
     tau: float = 0.1,
     scale: tuple[float, float] = (0.3, 1.0),
     seed: int = 0,
-    log: list[dict[str, float]] | None = None,
     matching: str = "hungarian",
     shuffle: bool = False,
-) -> Callable:
-    """A step for :func:`oaedu.train.fit`: ``λ_G L^G + λ_O L^O`` on two fresh views of the batch.
+) -> StepFn:
+    """A :class:`~oaedu.train.StepFn`: ``λ_G L^G + λ_O L^O`` (§2.2) on two fresh views of the batch.
 
-    The returned "logits" are zeros (self-supervised: ``fit``'s accuracy column is meaningless here). When
-    ``log`` is a list, each step appends ``{"global": L^G, "object": L^O, "identity": share}`` (both losses are
+    Self-supervised: the step returns no logits (``fit`` then records no training accuracy). Its terms,
+    ``{"global": L^G, "object": L^O, "identity": share}``, land in ``History.terms`` step by step (both losses are
     computed whatever the weights, so a loss with weight 0 is still logged; ``share`` is the fraction of slots that
     the pairing sends to the slot of the same index). ``matching``: see :func:`~oaedu.slots.losses.object_loss`;
     ``shuffle``: each view's slots in a random order before the object loss (:func:`shuffle_slots`), drawn from
@@ -115,10 +113,9 @@ def ssl_step(
             raise ValueError("the SimCLR loss needs at least 2 images per batch (avoid n_train % batch_size == 1)")
         (v0, _), (v1, _) = two_views(images, masks, scale=scale, generator=gen)
         lg, lo, perm, _, _ = ssl_losses(model, v0, v1, object_kind, tau, matching, order_gen)
-        if log is not None:
-            same = (perm == torch.arange(perm.shape[1], device=perm.device)).double().mean().item()
-            log.append({"global": lg.item(), "object": lo.item(), "identity": same})
-        return lambda_global * lg + lambda_object * lo, torch.zeros(len(images), 1, device=images.device)
+        same = (perm == torch.arange(perm.shape[1], device=perm.device)).double().mean().item()
+        terms = {"global": lg.item(), "object": lo.item(), "identity": same}
+        return StepOutput(lambda_global * lg + lambda_object * lo, None, terms)
 
     return step
 

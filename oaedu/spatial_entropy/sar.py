@@ -16,6 +16,7 @@ from torch import nn
 
 from oaedu import validate
 from oaedu.models import capture_attention
+from oaedu.train import StepFn, StepOutput
 
 from .entropy import spatial_entropy
 
@@ -73,18 +74,19 @@ def remove_last_skip(model: torch.nn.Module, keep_norm: bool = False) -> torch.n
     return model
 
 
-def sar_step(lam: float, label_smoothing: float = 0.0):
-    """A ``step`` for :func:`oaedu.train.fit`: ``L = CE + λ·L_SE`` (Eq. 9, SAR §4.1).
+def sar_step(lambda_entropy: float, label_smoothing: float = 0.0) -> StepFn:
+    """A :class:`~oaedu.train.StepFn`: ``L = CE + λ·L_SE`` (Eq. 9, SAR §4.1).
 
-    Pair it with :func:`remove_last_skip` for full SAR; ``lam = 0`` trains with plain cross-entropy.
+    Pair it with :func:`remove_last_skip` for full SAR; ``lambda_entropy = 0`` trains with plain cross-entropy.
     """
-    validate.non_negative(lam, "lam")
+    validate.non_negative(lambda_entropy, "lambda_entropy")
     validate.probability(label_smoothing, "label_smoothing")
 
     def step(model, images, labels, masks):
         del masks
         logits, entropy = spatial_entropy_loss(model, images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-        return loss + lam * entropy, logits
+        ce = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+        return StepOutput(ce + lambda_entropy * entropy, logits,
+                          {"cross_entropy": ce.item(), "spatial_entropy": entropy.item()})
 
     return step
