@@ -99,8 +99,8 @@ def fx() -> SimpleNamespace:
     f.patch_labels = torch.rand(2, 64, 1)
     f.slots = torch.randn(4, 3, 8)
     f.perm = slots.match_slots(f.slots, f.slots.flip(1))
-    f.attn = torch.rand(4, 3, 16).softmax(1)
-    f.seg = slots.otsu_masks(f.attn, (4, 4), (32, 32))
+    f.attn = torch.rand(4, 3, 4, 4).softmax(1)
+    f.seg = slots.otsu_masks(f.attn, (32, 32))
     f.bool_maps = torch.rand(4, 6, 6) > 0.5
     f.rel = torch.rand(4, 16)
     return f
@@ -452,12 +452,12 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "slots.otsu_threshold": lambda f: C(sl.otsu_threshold, torch.rand(3, 16), valid={"maps": ranks | {"empty"}}),
         "slots.otsu_threshold_reference": lambda f: C(sl.otsu_threshold_reference, torch.rand(3, 16),
                                                       valid={"maps": ranks | {"empty"}}),
-        "slots.otsu_masks": lambda f: C(sl.otsu_masks, f.attn, (4, 4), (32, 32), valid={"attn": {"empty"}}),
+        "slots.otsu_masks": lambda f: C(sl.otsu_masks, f.attn, (32, 32), valid={"attn": {"empty"}}),
         "slots.segmentation_iou": lambda f: C(sl.segmentation_iou, f.seg, f.inst, aliases=_shared("masks", "instance")),
         "slots.segmentation_iou_reference": lambda f: C(sl.segmentation_iou_reference, f.seg, f.inst,
                                                         aliases=_shared("masks", "instance")),
-        "slots.slot_partition": lambda f: C(sl.slot_partition, f.attn, (4, 4), (32, 32), valid={"attn": {"empty"}}),
-        "slots.fg_ari": lambda f: C(sl.fg_ari, f.attn, f.inst, (4, 4), valid={"attn": {"empty"}},
+        "slots.slot_partition": lambda f: C(sl.slot_partition, f.attn, (32, 32), valid={"attn": {"empty"}}),
+        "slots.fg_ari": lambda f: C(sl.fg_ari, f.attn, f.inst, valid={"attn": {"empty"}},
                                     aliases=_shared("attn", "instance")),
         "slots.auroc": lambda f: C(sl.auroc, torch.randn(20, 3), torch.rand(20, 3) > 0.5,
                                    aliases=_shared("scores", "labels")),

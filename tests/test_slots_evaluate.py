@@ -144,15 +144,16 @@ def test_known_ari_values():
 
 def test_fg_ari_of_the_exact_partition_is_one_and_ignores_background():
     inst = _instances()
-    grid = (4, 4)
     # attention on a 4×4 grid whose argmax reproduces the 8×8 instance map (2×2 pixel patches)
-    owner = inst[:, ::2, ::2].reshape(2, 16)
-    attn = torch.nn.functional.one_hot(owner, 3).permute(0, 2, 1).float()
-    torch.testing.assert_close(slot_partition(attn, grid, (8, 8)), inst)
-    torch.testing.assert_close(fg_ari(attn, inst, grid), torch.ones(2, dtype=torch.float64))
-    attn[:, 0] = torch.rand(2, 16)  # changing who owns the background does not matter
+    owner = inst[:, ::2, ::2]
+    attn = torch.nn.functional.one_hot(owner, 3).permute(0, 3, 1, 2).float()
+    torch.testing.assert_close(slot_partition(attn, (8, 8)), inst)
+    torch.testing.assert_close(fg_ari(attn, inst), torch.ones(2, dtype=torch.float64))
+    attn[:, 0] = torch.rand(2, 4, 4)  # changing who owns the background does not matter
     attn[:, 0] = attn[:, 0] * (owner == 0)
-    torch.testing.assert_close(fg_ari(attn, inst, grid), torch.ones(2, dtype=torch.float64))
+    torch.testing.assert_close(fg_ari(attn, inst), torch.ones(2, dtype=torch.float64))
+    with pytest.raises(ValueError, match="patch grid"):  # flat (B, K, N) maps are refused
+        fg_ari(attn.flatten(2), inst)
 
 
 def test_auroc_hand_values():
@@ -190,11 +191,12 @@ def test_encoder_slots_are_permutation_equivariant():
     out2 = model(x)
     torch.testing.assert_close(out2.slots, out.slots[:, order], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out2.global_rep, out.global_rep, atol=1e-5, rtol=1e-5)  # mean over slots
-    torch.testing.assert_close(out.attn.sum(1), torch.ones(2, 16), atol=1e-5, rtol=1e-5)
+    assert out.attn.shape == (2, 4, *model.grid)  # on the patch grid
+    torch.testing.assert_close(out.attn.sum(1), torch.ones(2, *model.grid), atol=1e-5, rtol=1e-5)
     cross = ObjectEncoder("cross", num_slots=4, image_size=16, embed_dim=16).eval()
-    torch.testing.assert_close(cross(x).attn.sum(2), torch.ones(2, 4), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cross(x).attn.sum((2, 3)), torch.ones(2, 4), atol=1e-5, rtol=1e-5)
     scenes = multi_object_scenes(4, seed=0, image_size=16, max_objects=2)
     o = encode(model, scenes.images)
-    assert otsu_masks(o.attn, model.grid, (16, 16)).shape == (4, 4, 16, 16)
+    assert otsu_masks(o.attn, (16, 16)).shape == (4, 4, 16, 16)
     with pytest.raises(ValueError):
         ObjectEncoder("self")

@@ -86,8 +86,9 @@ def test_shuffled_slots_change_the_identity_pairing_but_not_the_matched_loss():
     order = torch.stack([torch.cdist(s0.slots[b], out0.slots[b]).argmin(1) for b in range(6)])
     assert not torch.equal(order, torch.arange(4).expand(6, 4))
     for field in ("slots", "proj", "attn"):
-        moved = getattr(out0, field).gather(1, order[..., None].expand_as(getattr(out0, field)))
-        torch.testing.assert_close(getattr(s0, field), moved)
+        flat = getattr(out0, field).flatten(2)  # maps (B, K, h, w) compared as (B, K, h·w)
+        moved = flat.gather(1, order[..., None].expand_as(flat))
+        torch.testing.assert_close(getattr(s0, field).flatten(2), moved)
     assert torch.equal(s0.global_proj, out0.global_proj)
     loss = lambda a, b, m: object_loss("ctrimg", a.proj, b.proj, a.slots, b.slots, 0.1, m)[0]
     torch.testing.assert_close(loss(s0, s1, "hungarian"), loss(out0, out1, "hungarian"))

@@ -25,7 +25,8 @@ class ObjectOutput(NamedTuple):
     """What :class:`ObjectEncoder` returns for a batch of ``B`` images, ``K`` slots, ``N`` patches."""
 
     slots: torch.Tensor  # (B, K, D)   object tokens s_i
-    attn: torch.Tensor  # (B, K, N)    attention of the first slot iteration / first cross layer (App. A.5)
+    attn: torch.Tensor  # (B, K, h, w) attention of the first slot iteration / first cross layer (App. A.5),
+    #                                  on the patch grid
     proj: torch.Tensor  # (B, K, D)    object projections p_i
     global_rep: torch.Tensor  # (B, D) global representation r
     global_proj: torch.Tensor  # (B, D) global projection p^G
@@ -100,4 +101,4 @@ class ObjectEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> ObjectOutput:
         slots, attn = self.object_fn(self.patch_tokens(images))
         r = self.global_fn(slots.mean(1))
-        return ObjectOutput(slots, attn, self.obj_proj(slots), r, self.global_proj(r))
+        return ObjectOutput(slots, attn.unflatten(2, self.grid), self.obj_proj(slots), r, self.global_proj(r))

@@ -107,28 +107,21 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
     return torch.where(constant, flat[:, 0].double(), t).reshape(maps.shape[:-1])
 
 
-def _check_attn(attn: torch.Tensor, grid: tuple[int, int]) -> None:
-    validate.size2(grid, "grid", allow_int=False)
-    validate.tensor(attn, "attn", dtype="float", finite_values=True)
-    if attn.ndim != 3 or attn.shape[-1] != grid[0] * grid[1]:
-        raise ValueError(f"attn must be (B, K, {grid[0] * grid[1]}) for grid {grid}, got {tuple(attn.shape)}")
+def _check_attn(attn: torch.Tensor) -> None:
+    validate.tensor(attn, "attn (slot maps on the patch grid)", dtype="float", ndim=4, finite_values=True)
 
 
-def otsu_masks(
-    attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int], bins: int | None = OTSU_BINS
-) -> torch.Tensor:
-    """Binarise each slot's map ``attn (B, K, N)`` with its own Otsu threshold (:func:`otsu_threshold`; 256 bins,
+def otsu_masks(attn: torch.Tensor, size: tuple[int, int], bins: int | None = OTSU_BINS) -> torch.Tensor:
+    """Binarise each slot's map ``attn (B, K, h, w)`` with its own Otsu threshold (:func:`otsu_threshold`; 256 bins,
     the paper's, by default), upsample (nearest) to ``size``.
 
-    When ``size`` is a whole multiple of ``grid``, nearest upsampling repeats every patch equally often, so it
+    When ``size`` is a whole multiple of the grid, nearest upsampling repeats every patch equally often, so it
     scales every histogram count by the same factor, and thresholding on the patch grid first gives the same masks
     as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
-    _check_attn(attn, grid)
+    _check_attn(attn)
     size = validate.size2(size, "size")
-    masks = attn.double() > otsu_threshold(attn, bins)[..., None]
-    b, k, _ = attn.shape
-    up = F.interpolate(masks.reshape(b, k, *grid).float(), size=size, mode="nearest")
-    return up > 0.5
+    masks = attn.double() > otsu_threshold(attn.flatten(2), bins)[..., None, None]
+    return F.interpolate(masks.float(), size=size, mode="nearest") > 0.5
 
 
 # ----------------------------------------------------------------------------------------- segmentation IoU
@@ -214,23 +207,24 @@ def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor, bg_tie: float 
 
 
 # ----------------------------------------------------------------------------------------- FG-ARI
-def slot_partition(attn: torch.Tensor, grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
-    """Owner of every pixel: argmax over slots of ``attn (B, K, N)`` (use α, before any renormalisation over
+def slot_partition(attn: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Owner of every pixel: argmax over slots of ``attn (B, K, h, w)`` (use α, before any renormalisation over
     patches), upsampled (nearest) to ``size``. Returns int64 ``(B, H, W)``."""
-    _check_attn(attn, grid)
+    _check_attn(attn)
     size = validate.size2(size, "size")
-    owner = attn.argmax(1).reshape(-1, 1, *grid).float()
+    owner = attn.argmax(1, keepdim=True).float()
     return F.interpolate(owner, size=size, mode="nearest")[:, 0].long()
 
 
-def fg_ari(attn: torch.Tensor, instance: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-    """Foreground ARI of the slot partition against the instance masks (background pixels ignored), ``(B,)``."""
+def fg_ari(attn: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+    """Foreground ARI of the slot partition of ``attn (B, K, h, w)`` against the instance masks (background pixels
+    ignored), ``(B,)``."""
     validate.tensor(instance, "instance", ndim=3, dtype="integer")
-    _check_attn(attn, grid)
+    _check_attn(attn)
     validate.same_batch(attn=attn, instance=instance)
     if (instance.flatten(1) <= 0).all(1).any():
         raise ValueError("instance: every image needs a foreground pixel (id > 0) for the foreground ARI")
-    part = slot_partition(attn, grid, tuple(instance.shape[-2:]))
+    part = slot_partition(attn, tuple(instance.shape[-2:]))
     return adjusted_rand_index(instance.flatten(1), part.flatten(1), foreground_only=True)
 
 

@@ -96,8 +96,8 @@ def score(
     size = tuple(test.images.shape[-2:])
     o_test, o_probe = encode(model, test.images), encode(model, probe_train.images)
     row = {
-        "IoU": 100 * segmentation_iou(otsu_masks(o_test.attn, model.grid, size), test.instance_masks).mean().item(),
-        "FG-ARI": 100 * fg_ari(o_test.attn, test.instance_masks, model.grid).mean().item(),
+        "IoU": 100 * segmentation_iou(otsu_masks(o_test.attn, size), test.instance_masks).mean().item(),
+        "FG-ARI": 100 * fg_ari(o_test.attn, test.instance_masks).mean().item(),
     }
     values = {"colour": len(SCENE_COLOURS)}
     for key in probes:
