@@ -98,7 +98,7 @@ class OATokenMLP(_KappaMixin):
         if dist is None:
             return f_x
         lin = mixer_linearisation(self.mlp.fc1.weight, self.mlp.fc2.weight)
-        return mixer_mixing(f_x, x, lin, -self.effective_kappa() * dist, log=True)
+        return mixer_mixing(f_x, x, lin, log_mask=-self.effective_kappa() * dist)
 
 
 class SharedKernelConv(torch.nn.Module):
@@ -145,7 +145,7 @@ class OAConv(_KappaMixin):
         dist = self._ctx.dist
         if dist is None:
             return self.conv(x)
-        return conv_mixing(x, self.conv.weight, self.conv.bias[0], -self.effective_kappa() * dist)
+        return conv_mixing(x, self.conv.weight, self.conv.bias[0], log_mask=-self.effective_kappa() * dist)
 
 
 def _convmixer_convs(model: ConvMixer) -> list[tuple[torch.nn.Sequential, int]]:
