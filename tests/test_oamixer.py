@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from oaedu.models import build_model
+from oaedu.models import build_model, capture_attention
 from oaedu.oamixer import (
     CamLabeller,
     DenseCNN,
@@ -128,6 +128,22 @@ def test_vit_with_kappa_changes_output_and_cls_is_unmasked():
     assert torch.allclose(oa(x, torch.ones(2, 16, 1)), vit(x), atol=1e-6)
     with pytest.raises(ValueError, match="patch_labels"):
         oa(x, torch.rand(2, 15, 1))
+
+
+def test_oa_vit_delegates_to_timm_and_capture_attention_sees_the_masked_probabilities():
+    torch.manual_seed(0)
+    vit = build_model("vit", num_classes=5, image_size=16, patch_size=4, embed_dim=32, depth=2).eval()
+    oa = oamixer(vit).eval()
+    for layer in oa.oa_layers():
+        layer.kappa.data.fill_(2.0)
+    x, labels = torch.randn(2, 3, 16, 16), (torch.rand(2, 16, 1) > 0.5).float()
+    fused = oa(x, labels)
+    with capture_attention(oa.model) as record:  # timm's explicit path: softmax(s − κD), recorded
+        explicit = oa(x, labels)
+    assert torch.allclose(explicit, fused, atol=1e-5)
+    d = F.pad(oa.distance_matrix(x, labels), (1, 0, 1, 0))  # the CLS row and column: D = 0, M = 1
+    scores = record.q[0] @ record.k[0].transpose(-2, -1) * record.scales[0]
+    assert torch.allclose(record.probs[0], torch.softmax(scores - 2.0 * d[:, None], -1), atol=1e-6)
 
 
 def test_mixer_eq7_reference_fast_and_kappa_zero():
