@@ -189,15 +189,24 @@ def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: f
 
 
 def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
-                        tau: float = 1.0, nsr: bool = True, return_all: bool = False, fill: str = "mean"):
+                        tau: float = 1.0, nsr: bool = True, fill: str = "mean") -> torch.Tensor:
+    """Iterative ContraCAM, Eq. (3) §2.2: ``C̄AMᵀ (B,H,W)``, the last map of :func:`iterative_contracam_history`.
+
+    ``iterations=1`` equals :func:`contracam`.
+    """
+    return iterative_contracam_history(encoder, layer, images, iterations, tau, nsr, fill)[-1]
+
+
+def iterative_contracam_history(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
+                                tau: float = 1.0, nsr: bool = True, fill: str = "mean") -> list[torch.Tensor]:
     """Iterative ContraCAM, Eq. (3) §2.2 and Alg. 1 (App. A), one forward and one backward per iteration.
 
     ``x¹ = x`` and ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙c`` with ``c`` the batch-mean colour (``fill="mean"``, Alg. 1's
     ``mask_color``) or 0 (``fill="zero"``, Eq. 3's text). The score of iteration ``t`` is
     ``s_con(xᵗ; x, ⋃_{l≤t} 𝓑ˡ ∖ xˡ)``: the query is the masked image, the positive the **original** ``x``, and the
     negatives the other images of every masked batch so far, the current one included, where ``𝓑¹`` is the
-    original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns ``C̄AMᵀ (B,H,W)`` (and the list of running
-    maxima with ``return_all``). ``iterations=1`` equals :func:`contracam`.
+    original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns the running maxima ``[C̄AM¹, …, C̄AMᵀ]``,
+    each ``(B,H,W)``; :func:`iterative_contracam` returns the last.
     """
     _check_images(images)
     _check_layer(encoder, layer)
@@ -230,7 +239,7 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     finally:
         cap.close()
         encoder.train(was)
-    return (running, history) if return_all else running
+    return history
 
 
 def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:

@@ -19,6 +19,7 @@ give the same entropy as the map at unit scale, and a constant map becomes exact
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -64,13 +65,25 @@ def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
     return torch.stack(out).reshape(scores.shape[:-2]).to(scores.dtype)
 
 
-def spatial_entropy(scores: torch.Tensor, return_components: bool = False):
+class EntropyAndBlobs(NamedTuple):
+    """What :func:`spatial_entropy_and_blobs` returns: ``H(S)`` (Eq. 7) and ``n``, the number of blobs (Eq. 6)."""
+
+    entropy: torch.Tensor
+    blobs: torch.Tensor
+
+
+def spatial_entropy(scores: torch.Tensor) -> torch.Tensor:
     """Batched spatial entropy, Eq. (5)–(8) of SAR §4.1, for scores ``[..., k, k]`` → ``[...]``.
 
     Component masses are a ``scatter_add`` of ``B`` into per-map label bins; ``0·log 0`` and the
-    all-zero map are guarded so that neither the value nor the gradient is ever NaN. With
-    ``return_components=True`` also returns the number of blobs per map (``int64[...]``).
+    all-zero map are guarded so that neither the value nor the gradient is ever NaN. The number of
+    blobs comes with the entropy from :func:`spatial_entropy_and_blobs`.
     """
+    return spatial_entropy_and_blobs(scores).entropy
+
+
+def spatial_entropy_and_blobs(scores: torch.Tensor) -> EntropyAndBlobs:
+    """:func:`spatial_entropy` and, from the same labelling, the number of blobs ``n`` per map (``int64[...]``)."""
     _check_scores(scores)
     h, w = scores.shape[-2:]
     n = h * w
@@ -83,9 +96,7 @@ def spatial_entropy(scores: torch.Tensor, return_components: bool = False):
     p = mass / torch.where(total > 0, total, torch.ones_like(total))
     safe = torch.where(p > 0, p, torch.ones_like(p))
     entropy = -(p * torch.log(safe)).sum(-1).reshape(scores.shape[:-2]).to(scores.dtype)
-    if return_components:
-        return entropy, labels.amax(-1).reshape(scores.shape[:-2])
-    return entropy
+    return EntropyAndBlobs(entropy, labels.amax(-1).reshape(scores.shape[:-2]))
 
 
 def max_entropy(num_components: int) -> float:
