@@ -43,7 +43,9 @@ def _ari_from_counts(
     return torch.where(trivial, torch.ones_like(index), (index - expected) / torch.where(trivial, 1.0, denom))
 
 
-def adjusted_rand_index_reference(true: torch.Tensor, pred: torch.Tensor, foreground_only: bool = False):
+def adjusted_rand_index_reference(
+    true: torch.Tensor, pred: torch.Tensor, foreground_only: bool = False
+) -> torch.Tensor:
     """Loop over the pairs of labels and count, one sample at a time. Slow; for teaching and tests."""
     _check(true, pred)
     single = true.ndim == 1
