@@ -122,7 +122,7 @@ def largest_empty_rectangle_reference(mask: torch.Tensor) -> torch.Tensor:
                         if area > best and sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0] == 0:
                             best = area  # the new largest area
                             out[i] = torch.tensor([y0, x0, y1, x1])  # and its rectangle
-    return out if mask.ndim == 3 else out[0]
+    return out if mask.ndim == 3 else out[0]  # (B, 4), or (4,) for one (H, W) map
 
 
 def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:

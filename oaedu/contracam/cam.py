@@ -130,25 +130,26 @@ def contracam_reference(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     The score of image ``i`` is Eq. (1) with its own detached embedding as the positive and the other images
     of the batch as negatives; ``nsr`` switches the negative-signal removal (ReLU on the channel weights).
     """
+    # the inputs: images, a layer of the encoder, τ > 0
     _check_images(images)
     _check_layer(encoder, layer)
     validate.positive(tau, "tau")
-    was = _in_eval(encoder)
-    cap = _Capture(layer)
-    try:
+    was = _in_eval(encoder)  # eval mode: fixed BN statistics, so the images of 𝓑 do not interact
+    cap = _Capture(layer)  # a hook that keeps A, the layer's output
+    try:  # (the hook is removed and the mode restored whatever happens)
         keys = _embed(encoder, images)  # z̄(x_n) for every image of the batch 𝓑
-        maps = []
-        for i in range(images.shape[0]):
-            with torch.enable_grad():
+        maps = []  # CAM(x_i), one per image
+        for i in range(images.shape[0]):  # image x_i: one forward and one backward
+            with torch.enable_grad():  # (∂s/∂A even when called under no_grad)
                 q = F.normalize(encoder(images[i : i + 1]), dim=1)  # z(x_i)
                 acts = cap.value  # A, the activation to explain
                 s = score_from_embeddings(q, keys, None, None, tau, offset=i)  # s_con(x_i; x_i, 𝓑 ∖ x_i), Eq. (1)
                 (grad,) = torch.autograd.grad(s.sum(), acts)  # ∂s_con/∂A
             maps.append(_cam_from(acts, grad, nsr))  # ReLU(Σ_k α_k A^k), α_k from Eq. (2)
-        raw = torch.cat(maps)
-    finally:
-        cap.close()
-        encoder.train(was)
+        raw = torch.cat(maps)  # the B un-normalised maps (B, h, w)
+    finally:  # (clean up)
+        cap.close()  # remove the hook
+        encoder.train(was)  # restore the encoder's mode
     return _finish(raw, images.shape[-2:] if upsample else None)  # Normalize(·) of Eq. (2)
 
 
@@ -252,27 +253,28 @@ def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:
 def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                       normalize: bool = True, upsample: bool = True) -> torch.Tensor:
     """Classifier Grad-CAM (Selvaraju et al. 2017): ``ReLU(Σ_k mean_ij(∂y^c/∂A^k_ij) A^k)``, one image at a time."""
+    # the inputs: images, a layer of the model, one class c per image
     _check_images(images)
     _check_layer(model, layer)
     targets = _check_targets(targets, images.shape[0])
-    was = _in_eval(model)
-    cap = _Capture(layer)
-    try:
-        maps = []
-        for i in range(images.shape[0]):
-            with torch.enable_grad():
-                logits = model(images[i : i + 1])
-                validate.class_labels(targets[i : i + 1], "targets", logits.shape[1])
-                y = logits[0, targets[i]]
-                (g,) = torch.autograd.grad(y, cap.value)
-            maps.append(_cam_from(cap.value, g, nsr=False))
-        raw = torch.cat(maps)
-    finally:
-        cap.close()
-        model.train(was)
-    if not normalize:
-        return raw
-    return _finish(raw, images.shape[-2:] if upsample else None)
+    was = _in_eval(model)  # eval mode: fixed BN statistics, so the images do not interact
+    cap = _Capture(layer)  # a hook that keeps A, the layer's output
+    try:  # (the hook is removed and the mode restored whatever happens)
+        maps = []  # one CAM per image
+        for i in range(images.shape[0]):  # image x_i: one forward and one backward
+            with torch.enable_grad():  # (∂y^c/∂A even when called under no_grad)
+                logits = model(images[i : i + 1])  # the class scores y of x_i
+                validate.class_labels(targets[i : i + 1], "targets", logits.shape[1])  # c is one of its classes
+                y = logits[0, targets[i]]  # y^c
+                (g,) = torch.autograd.grad(y, cap.value)  # ∂y^c/∂A
+            maps.append(_cam_from(cap.value, g, nsr=False))  # ReLU(Σ_k α_k A^k), α_k = mean_ij ∂y^c/∂A^k_ij
+        raw = torch.cat(maps)  # the B un-normalised maps (B, h, w)
+    finally:  # (clean up)
+        cap.close()  # remove the hook
+        model.train(was)  # restore the model's mode
+    if not normalize:  # the raw map, as captum returns it
+        return raw  # ReLU(Σ_k α_k A^k)
+    return _finish(raw, images.shape[-2:] if upsample else None)  # upsample, min–max to [0, 1]
 
 
 def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,

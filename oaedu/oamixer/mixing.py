@@ -47,7 +47,7 @@ def mixer_mixing_reference(
     for b in range(x.shape[0]):  # one image b at a time (its own M_b)
         masked = m[b] * lin  # M_b ⊙ L
         out[b] = out[b] + x[b] @ masked.T - x[b] @ lin.T  # f(x) + (M_b ⊙ L)·x − L·x, every channel, Eq. (7)
-    return out
+    return out  # (B, C, N), tokens last
 
 
 def mixer_mixing(

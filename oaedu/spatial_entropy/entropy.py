@@ -45,24 +45,24 @@ def _unit_scale(maps: torch.Tensor) -> torch.Tensor:
 
 def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
     """Eq. (5)–(8) one map and one component at a time (loops, BFS labelling). Returns ``[...]``."""
-    _check_scores(scores)
-    if not scores.numel():
-        return scores.new_zeros(scores.shape[:-2])
-    h, w = scores.shape[-2:]
-    maps = _unit_scale(scores.reshape(-1, h * w)).view(-1, h, w)
-    out = []
-    for s in maps:
+    _check_scores(scores)  # finite float scores S of shape (..., k, k)
+    if not scores.numel():  # no map at all
+        return scores.new_zeros(scores.shape[:-2])  # an empty result of the batch shape
+    h, w = scores.shape[-2:]  # the k×k patch grid
+    maps = _unit_scale(scores.reshape(-1, h * w)).view(-1, h, w)  # S / max|S|: H(c·S) = H(S), module docstring
+    out = []  # H(S) of each map
+    for s in maps:  # one map S at a time
         b = torch.relu(s - s.mean())  # Eq. (5): B = ReLU(S − m), m the mean of S
-        labels = connected_components_reference((b > 0).detach().cpu()).to(s.device)  # Eq. (6)
+        labels = connected_components_reference((b > 0).detach().cpu()).to(s.device)  # Eq. (6): C_1..C_n of B > 0
         total = b.sum()  # |B| = Σ B(x, y)
-        value = s.new_zeros(())
-        if total.item() > 0:
-            for j in range(1, int(labels.max().item()) + 1):
+        value = s.new_zeros(())  # H = 0 so far (and for B ≡ 0: no blob)
+        if total.item() > 0:  # some blob exists
+            for j in range(1, int(labels.max().item()) + 1):  # each component C_j, j = 1..n
                 p = b[labels == j].sum() / total  # Eq. (8): P(C_j) = Σ_{C_j} B / |B|
-                if p.item() > 0:
+                if p.item() > 0:  # 0 · log 0 = 0
                     value = value - p * torch.log(p)  # Eq. (7): H = −Σ_j P(C_j) log P(C_j)
-        out.append(value)
-    return torch.stack(out).reshape(scores.shape[:-2]).to(scores.dtype)
+        out.append(value)  # H(S)
+    return torch.stack(out).reshape(scores.shape[:-2]).to(scores.dtype)  # back to the batch shape and dtype
 
 
 class EntropyAndBlobs(NamedTuple):
