@@ -1,10 +1,14 @@
 """Benchmarks: ``python -m oaedu.bench [--quick] [--only TEXT] [--markdown PATH] [--threads N] [--check]``.
 
 Every subpackage may hold a ``bench`` module with ``cases(quick: bool) -> list[Case]`` and, optionally,
-``profiles(quick: bool) -> list[str]`` (markdown sections appended to the report). For each case this prints the
-median time of the fast implementation next to its reference and next to the peer a user would otherwise call
-(scipy, scikit-learn, captum, timm, SDPA), and the ratios, all measured in this one run on this machine. The
-three callables are timed in turns (fast, reference, peer, fast, …), so a change of load hits all of them.
+``profiles(quick: bool) -> list[str]`` (markdown sections appended to the report). The rows of the reference/fast
+twins come from one registry, :mod:`oaedu.twins`: a bench module places a twin's rows among its own with
+:func:`oaedu.twins.bench_cases` (and names it in its ``TWINS``); the rows of a twin no module places come last.
+
+For each case this prints the median time of the fast implementation next to its reference and next to the peer a
+user would otherwise call (scipy, scikit-learn, captum, timm, SDPA), and the ratios, all measured in this one run on
+this machine. The three callables are timed in turns (fast, reference, peer, fast, …), so a change of load hits all
+of them.
 
 Threads and clock: one torch thread unless ``--threads`` or ``$OAEDU_THREADS`` say otherwise. With one thread on
 a CPU the clock is the CPU time of the process, which other processes on a shared machine do not inflate; with
@@ -44,7 +48,8 @@ class Case:
     """One benchmark row: a fast implementation and what it is compared with (all zero-argument callables).
 
     ``min_vs_reference`` and ``min_vs_peer`` are the row's goals: the least ``reference/fast`` and ``peer/fast``
-    it must reach (``1/1.3`` for "at most 1.3× the peer").
+    it must reach (``1/1.3`` for "at most 1.3× the peer"). ``twin`` names the :mod:`oaedu.twins` entry the row
+    was built from, if any.
     """
 
     name: str
@@ -55,6 +60,7 @@ class Case:
     note: str = ""
     min_vs_reference: float | None = None
     min_vs_peer: float | None = None
+    twin: str = ""
 
 
 @dataclass
@@ -158,7 +164,10 @@ def time_together(
 
 
 def _modules() -> list[ModuleType]:
+    """Every ``oaedu.<subpackage>.bench`` module, then :mod:`oaedu.twins` (the rows of the twins none places)."""
     import oaedu
+
+    from . import twins
 
     modules = []
     for info in sorted(pkgutil.iter_modules(oaedu.__path__), key=lambda i: i.name):
@@ -169,11 +178,11 @@ def _modules() -> list[ModuleType]:
         except ModuleNotFoundError as err:
             if err.name != f"oaedu.{info.name}.bench":
                 raise
-    return modules
+    return [*modules, twins]
 
 
 def discover(quick: bool) -> list[Case]:
-    """Collect the cases of every ``oaedu.<subpackage>.bench`` module."""
+    """Collect the cases of every ``oaedu.<subpackage>.bench`` module, then those of any twin no module places."""
     return [case for module in _modules() for case in module.cases(quick)]
 
 

@@ -17,6 +17,7 @@ from oaedu.contracam import (
     gradcam,
     gradcam_reference,
     iterative_contracam,
+    iterative_contracam_history,
     largest_empty_rectangle,
     largest_empty_rectangle_reference,
     minmax,
@@ -92,7 +93,8 @@ def test_gradcam_equals_captum_layer_gradcam(images):
 def test_one_iteration_is_plain_contracam_and_the_running_max_grows(model, images):
     one = iterative_contracam(model, model.encoder.layer, images, iterations=1)
     torch.testing.assert_close(one, contracam(model, model.encoder.layer, images), atol=1e-6, rtol=0)
-    final, history = iterative_contracam(model, model.encoder.layer, images, iterations=3, return_all=True)
+    final = iterative_contracam(model, model.encoder.layer, images, iterations=3)
+    history = iterative_contracam_history(model, model.encoder.layer, images, iterations=3)
     assert len(history) == 3 and torch.equal(final, history[-1])
     for a, b in zip(history, history[1:], strict=False):
         assert (b >= a).all()

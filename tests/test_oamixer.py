@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from oaedu.models import build_model
+from oaedu.models import build_model, capture_attention
 from oaedu.oamixer import (
     CamLabeller,
     DenseCNN,
@@ -77,12 +77,14 @@ def test_attention_reference_equals_fast_and_log_mask_identity():
     ref = attention_reference(q, k, v, m)
     assert torch.allclose(attention(q, k, v, mask=m), ref, atol=1e-12)
     assert torch.allclose(attention(q, k, v, log_mask=-kappa * pairwise_distance(y)), ref, atol=1e-12)
+    assert torch.allclose(attention_reference(q, k, v, log_mask=-kappa * pairwise_distance(y)), ref, atol=1e-12)
     # A per-image mask matters: swapping the masks of two images changes the output.
     assert not torch.allclose(attention_reference(q, k, v, m.flip(0)), ref, atol=1e-6)
     with pytest.raises(ValueError, match="B, N, N"):
         attention(q, k, v, mask=m[0])
-    with pytest.raises(ValueError, match="exactly one"):
-        attention(q, k, v)
+    for fn in (attention, attention_reference):
+        with pytest.raises(ValueError, match="exactly one"):
+            fn(q, k, v)
 
 
 def test_large_kappa_blocks_cross_object_attention():
@@ -128,6 +130,22 @@ def test_vit_with_kappa_changes_output_and_cls_is_unmasked():
         oa(x, torch.rand(2, 15, 1))
 
 
+def test_oa_vit_delegates_to_timm_and_capture_attention_sees_the_masked_probabilities():
+    torch.manual_seed(0)
+    vit = build_model("vit", num_classes=5, image_size=16, patch_size=4, embed_dim=32, depth=2).eval()
+    oa = oamixer(vit).eval()
+    for layer in oa.oa_layers():
+        layer.kappa.data.fill_(2.0)
+    x, labels = torch.randn(2, 3, 16, 16), (torch.rand(2, 16, 1) > 0.5).float()
+    fused = oa(x, labels)
+    with capture_attention(oa.model) as record:  # timm's explicit path: softmax(s − κD), recorded
+        explicit = oa(x, labels)
+    assert torch.allclose(explicit, fused, atol=1e-5)
+    d = F.pad(oa.distance_matrix(x, labels), (1, 0, 1, 0))  # the CLS row and column: D = 0, M = 1
+    scores = record.q[0] @ record.k[0].transpose(-2, -1) * record.scales[0]
+    assert torch.allclose(record.probs[0], torch.softmax(scores - 2.0 * d[:, None], -1), atol=1e-6)
+
+
 def test_mixer_eq7_reference_fast_and_kappa_zero():
     torch.manual_seed(0)
     mixer = build_model("mixer", num_classes=5, image_size=16, patch_size=4, embed_dim=32, depth=2).eval()
@@ -138,6 +156,11 @@ def test_mixer_eq7_reference_fast_and_kappa_zero():
     m = reweight_mask(_labels(3, 16), 1.3)
     ref = mixer_mixing_reference(mlp(x), x, lin, m)
     assert torch.allclose(mixer_mixing(mlp(x), x, lin, m), ref, atol=1e-10)
+    assert torch.allclose(mixer_mixing(mlp(x), x, lin, log_mask=m.log()), ref, atol=1e-10)
+    assert torch.allclose(mixer_mixing_reference(mlp(x), x, lin, log_mask=m.log()), ref, atol=1e-12)
+    for fn in (mixer_mixing, mixer_mixing_reference):
+        with pytest.raises(ValueError, match="exactly one"):
+            fn(mlp(x), x, lin, mask=m, log_mask=m.log())
     # With the biases folded in: (M⊙L)x + (f(x) − Lx) has its linear part masked; at M = 1 it is f(x).
     assert torch.allclose(mixer_mixing_reference(mlp(x), x, lin, torch.ones_like(m)), mlp(x), atol=1e-12)
     oa = oamixer(mixer).eval()
@@ -156,15 +179,30 @@ def test_toeplitz_equals_conv2d_and_local_equals_reference():
     label_map = y.transpose(1, 2).reshape(2, 2, 7, 9)
     for dist in ("l1", "cosine"):
         m = reweight_mask(y, 0.9, dist)
-        ref = conv_mixing_reference(x, w, 0.25, m, (7, 9))
+        log_local = -0.9 * local_distance(label_map, 5, dist)
+        ref = conv_mixing_reference(x, w, 0.25, log_mask=log_local)
+        assert torch.allclose(ref, _dense_eq11(x, w, 0.25, m), atol=1e-10), dist  # the local mask is Eq. (3)'s M
+        assert torch.allclose(conv_mixing_reference(x, w, 0.25, mask=log_local.exp()), ref, atol=1e-12), dist
         for method in ("auto", "dense", "local"):
-            fast = conv_mixing(x, w, 0.25, -0.9 * local_distance(label_map, 5, dist), method=method)
+            fast = conv_mixing(x, w, 0.25, log_mask=log_local, method=method)
+            assert torch.allclose(fast, ref, atol=1e-10), (dist, method)
+            fast = conv_mixing(x, w, 0.25, mask=log_local.exp(), method=method)
             assert torch.allclose(fast, ref, atol=1e-10), (dist, method)
     for method in ("dense", "local"):
         zero_log = torch.zeros(2, 25, 63, dtype=torch.float64)
-        assert torch.allclose(conv_mixing(x, w, 0.0, zero_log, method=method), conv, atol=1e-10), method
+        assert torch.allclose(conv_mixing(x, w, 0.0, log_mask=zero_log, method=method), conv, atol=1e-10), method
     with pytest.raises(ValueError, match="method"):
-        conv_mixing(x, w, 0.0, zero_log, method="unfold")
+        conv_mixing(x, w, 0.0, log_mask=zero_log, method="unfold")
+    with pytest.raises(ValueError, match="exactly one"):
+        conv_mixing_reference(x, w, 0.0, mask=zero_log.exp(), log_mask=zero_log)
+    with pytest.raises(ValueError, match="exactly one"):
+        conv_mixing(x, w, 0.0)
+
+
+def _dense_eq11(x, w, bias, m):
+    """Eq. (11) from the dense (B, N, N) mask of Eq. (3): ``(M ⊙ W_linear)·x̃ + b`` (the oracle of the local mask)."""
+    t = conv_toeplitz(w, *x.shape[-2:])
+    return (torch.einsum("bij,bcj->bci", m * t, x.flatten(2)) + bias).view_as(x)
 
 
 @pytest.mark.parametrize("grid", [(6, 5), (3, 11), (12, 12)])
@@ -181,16 +219,18 @@ def test_local_convmixer_branches_equal_reference_with_gradients(grid, kernel):
         x, w = x0.clone().requires_grad_(), w0.clone().requires_grad_()
         bias = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
         kappa = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
-        if method == "reference":
-            out = conv_mixing_reference(x, w, bias, reweight_mask(y, kappa), grid)
+        label_map = y.transpose(1, 2).reshape(2, 3, h, w_)
+        if method == "oracle":  # the dense mask of Eq. (3)
+            out = _dense_eq11(x, w, bias, reweight_mask(y, kappa))
+        elif method == "reference":
+            out = conv_mixing_reference(x, w, bias, log_mask=-kappa * local_distance(label_map, kernel))
         else:
-            label_map = y.transpose(1, 2).reshape(2, 3, h, w_)
-            out = conv_mixing(x, w, bias, -kappa * local_distance(label_map, kernel), method=method)
+            out = conv_mixing(x, w, bias, log_mask=-kappa * local_distance(label_map, kernel), method=method)
         (out * torch.linspace(-1, 1, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
         return out, x.grad, w.grad, bias.grad, kappa.grad
 
-    expected = run("reference")
-    for method in ("dense", "local"):
+    expected = run("oracle")
+    for method in ("reference", "dense", "local"):
         for got, want in zip(run(method), expected, strict=True):
             assert torch.allclose(got, want, atol=1e-10), method
 

@@ -16,6 +16,7 @@ from oaedu.spatial_entropy import (
     num_components,
     remove_last_skip,
     spatial_entropy,
+    spatial_entropy_and_blobs,
     spatial_entropy_loss,
     spatial_entropy_reference,
 )
@@ -158,7 +159,8 @@ def test_entropy_matches_reference_and_constant_map_is_safe() -> None:
     value.sum().backward()
     assert value[0, 0].item() == 0.0
     assert torch.isfinite(x.grad).all() and torch.count_nonzero(x.grad[0, 0]) == 0
-    ent, blobs = spatial_entropy(s, return_components=True)
+    ent, blobs = spatial_entropy_and_blobs(s)
+    torch.testing.assert_close(ent, spatial_entropy(s), rtol=0, atol=0)
     assert blobs[0, 0] == 0 and (blobs[1:] >= 1).all()
     assert (ent <= torch.log(blobs.clamp_min(1).double()) + 1e-9).all()
 

@@ -1,7 +1,8 @@
 """ContraCAM and object-aware augmentations (paper 3: Mo, Kang et al., NeurIPS 2021).
 
 * :func:`contracam` / :func:`contracam_reference`: Eq. (2), §2.2, the Grad-CAM of the contrastive score.
-* :func:`iterative_contracam`: Eq. (3), §2.2, T rounds of soft masking with extra negatives.
+* :func:`iterative_contracam` / :func:`iterative_contracam_history`: Eq. (3), §2.2, T rounds of soft masking with
+  extra negatives (the final map / the map after every round).
 * :func:`gradcam` / :func:`gradcam_reference`: plain classifier Grad-CAM (Selvaraju et al. 2017).
 * :func:`boxes_from_cam`, :func:`object_aware_crop`, :func:`oa_crop_prepare`: OA-Crop, §2.3.
 * :func:`largest_empty_rectangle`, :func:`background_only`, :func:`background_mixup`: BG-Mixup, Eq. (4), §2.3.
@@ -29,6 +30,7 @@ from .cam import (
     gradcam,
     gradcam_reference,
     iterative_contracam,
+    iterative_contracam_history,
     minmax,
 )
 from .evaluate import cooccurrence_distance, instance_boxes, localisation_scores
@@ -48,6 +50,7 @@ __all__ = [
     "gradcam",
     "gradcam_reference",
     "iterative_contracam",
+    "iterative_contracam_history",
     "largest_empty_rectangle",
     "largest_empty_rectangle_reference",
     "minmax",

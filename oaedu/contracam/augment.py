@@ -97,24 +97,32 @@ def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int
     return crops, chosen
 
 
-def largest_empty_rectangle_reference(mask: torch.Tensor) -> tuple[int, int, int, int]:
-    """Brute force over all rectangles (summed-area table): the largest all-False rectangle of a ``bool (H,W)``
-    mask as ``(y0, x0, y1, x1)`` (end-exclusive); ``(0, 0, 0, 0)`` when every pixel is True."""
+def largest_empty_rectangle_reference(mask: torch.Tensor) -> torch.Tensor:
+    """Brute force over all rectangles (summed-area table), one map at a time: the largest all-False rectangle of
+    each ``bool (B,H,W)`` (or ``(H,W)``) map, as :func:`largest_empty_rectangle` returns it: ``int64 (B, 4)`` (or
+    ``(4,)``) rows ``(y0, x0, y1, x1)``, end-exclusive, zeros where every pixel is True. Of rectangles with the same
+    area the first in ``(y0, y1, x0, x1)`` order wins; the fast version may pick another one of that area."""
+    # shape and dtype of the input maps
     validate.tensor(mask, "mask")
-    if mask.ndim != 2 or mask.dtype != torch.bool:
-        raise ValueError(f"mask must be bool (H, W), got {mask.dtype} {tuple(mask.shape)}")
-    h, w = mask.shape
-    sat = torch.zeros(h + 1, w + 1, dtype=torch.long)
-    sat[1:, 1:] = mask.long().cumsum(0).cumsum(1)
-    best, arg = 0, (0, 0, 0, 0)
-    for y0 in range(h):
-        for y1 in range(y0 + 1, h + 1):
-            for x0 in range(w):
-                for x1 in range(x0 + 1, w + 1):
-                    area = (y1 - y0) * (x1 - x0)
-                    if area > best and sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0] == 0:
-                        best, arg = area, (y0, x0, y1, x1)
-    return arg
+    if mask.dtype != torch.bool or mask.ndim not in (2, 3):
+        raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
+    maps = mask.cpu() if mask.ndim == 3 else mask.cpu()[None]  # a stack of B maps
+    h, w = maps.shape[1:]  # H, W
+    out = torch.zeros(maps.shape[0], 4, dtype=torch.long)  # one (y0, x0, y1, x1) per map, 0s when none is free
+    for i, m in enumerate(maps):  # one map at a time
+        sat = torch.zeros(h + 1, w + 1, dtype=torch.long)  # summed-area table S, zero first row and column
+        sat[1:, 1:] = m.long().cumsum(0).cumsum(1)  # S[y, x] = number of True pixels in [0, y) × [0, x)
+        best = 0  # the largest free area so far
+        for y0 in range(h):  # top row
+            for y1 in range(y0 + 1, h + 1):  # bottom row (exclusive)
+                for x0 in range(w):  # left column
+                    for x1 in range(x0 + 1, w + 1):  # right column (exclusive)
+                        area = (y1 - y0) * (x1 - x0)  # |R| of R = [y0, y1) × [x0, x1)
+                        # larger than the best, and free: Σ_R mask = S[y1,x1] − S[y0,x1] − S[y1,x0] + S[y0,x0] = 0
+                        if area > best and sat[y1, x1] - sat[y0, x1] - sat[y1, x0] + sat[y0, x0] == 0:
+                            best = area  # the new largest area
+                            out[i] = torch.tensor([y0, x0, y1, x1])  # and its rectangle
+    return out if mask.ndim == 3 else out[0]  # (B, 4), or (4,) for one (H, W) map
 
 
 def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:

@@ -130,25 +130,26 @@ def contracam_reference(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     The score of image ``i`` is Eq. (1) with its own detached embedding as the positive and the other images
     of the batch as negatives; ``nsr`` switches the negative-signal removal (ReLU on the channel weights).
     """
+    # the inputs: images, a layer of the encoder, τ > 0
     _check_images(images)
     _check_layer(encoder, layer)
     validate.positive(tau, "tau")
-    was = _in_eval(encoder)
-    cap = _Capture(layer)
-    try:
+    was = _in_eval(encoder)  # eval mode: fixed BN statistics, so the images of 𝓑 do not interact
+    cap = _Capture(layer)  # a hook that keeps A, the layer's output
+    try:  # (the hook is removed and the mode restored whatever happens)
         keys = _embed(encoder, images)  # z̄(x_n) for every image of the batch 𝓑
-        maps = []
-        for i in range(images.shape[0]):
-            with torch.enable_grad():
+        maps = []  # CAM(x_i), one per image
+        for i in range(images.shape[0]):  # image x_i: one forward and one backward
+            with torch.enable_grad():  # (∂s/∂A even when called under no_grad)
                 q = F.normalize(encoder(images[i : i + 1]), dim=1)  # z(x_i)
                 acts = cap.value  # A, the activation to explain
                 s = score_from_embeddings(q, keys, None, None, tau, offset=i)  # s_con(x_i; x_i, 𝓑 ∖ x_i), Eq. (1)
                 (grad,) = torch.autograd.grad(s.sum(), acts)  # ∂s_con/∂A
             maps.append(_cam_from(acts, grad, nsr))  # ReLU(Σ_k α_k A^k), α_k from Eq. (2)
-        raw = torch.cat(maps)
-    finally:
-        cap.close()
-        encoder.train(was)
+        raw = torch.cat(maps)  # the B un-normalised maps (B, h, w)
+    finally:  # (clean up)
+        cap.close()  # remove the hook
+        encoder.train(was)  # restore the encoder's mode
     return _finish(raw, images.shape[-2:] if upsample else None)  # Normalize(·) of Eq. (2)
 
 
@@ -189,15 +190,24 @@ def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: f
 
 
 def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
-                        tau: float = 1.0, nsr: bool = True, return_all: bool = False, fill: str = "mean"):
+                        tau: float = 1.0, nsr: bool = True, fill: str = "mean") -> torch.Tensor:
+    """Iterative ContraCAM, Eq. (3) §2.2: ``C̄AMᵀ (B,H,W)``, the last map of :func:`iterative_contracam_history`.
+
+    ``iterations=1`` equals :func:`contracam`.
+    """
+    return iterative_contracam_history(encoder, layer, images, iterations, tau, nsr, fill)[-1]
+
+
+def iterative_contracam_history(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
+                                tau: float = 1.0, nsr: bool = True, fill: str = "mean") -> list[torch.Tensor]:
     """Iterative ContraCAM, Eq. (3) §2.2 and Alg. 1 (App. A), one forward and one backward per iteration.
 
     ``x¹ = x`` and ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙c`` with ``c`` the batch-mean colour (``fill="mean"``, Alg. 1's
     ``mask_color``) or 0 (``fill="zero"``, Eq. 3's text). The score of iteration ``t`` is
     ``s_con(xᵗ; x, ⋃_{l≤t} 𝓑ˡ ∖ xˡ)``: the query is the masked image, the positive the **original** ``x``, and the
     negatives the other images of every masked batch so far, the current one included, where ``𝓑¹`` is the
-    original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns ``C̄AMᵀ (B,H,W)`` (and the list of running
-    maxima with ``return_all``). ``iterations=1`` equals :func:`contracam`.
+    original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns the running maxima ``[C̄AM¹, …, C̄AMᵀ]``,
+    each ``(B,H,W)``; :func:`iterative_contracam` returns the last.
     """
     _check_images(images)
     _check_layer(encoder, layer)
@@ -230,7 +240,7 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     finally:
         cap.close()
         encoder.train(was)
-    return (running, history) if return_all else running
+    return history
 
 
 def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:
@@ -243,27 +253,28 @@ def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:
 def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
                       normalize: bool = True, upsample: bool = True) -> torch.Tensor:
     """Classifier Grad-CAM (Selvaraju et al. 2017): ``ReLU(Σ_k mean_ij(∂y^c/∂A^k_ij) A^k)``, one image at a time."""
+    # the inputs: images, a layer of the model, one class c per image
     _check_images(images)
     _check_layer(model, layer)
     targets = _check_targets(targets, images.shape[0])
-    was = _in_eval(model)
-    cap = _Capture(layer)
-    try:
-        maps = []
-        for i in range(images.shape[0]):
-            with torch.enable_grad():
-                logits = model(images[i : i + 1])
-                validate.class_labels(targets[i : i + 1], "targets", logits.shape[1])
-                y = logits[0, targets[i]]
-                (g,) = torch.autograd.grad(y, cap.value)
-            maps.append(_cam_from(cap.value, g, nsr=False))
-        raw = torch.cat(maps)
-    finally:
-        cap.close()
-        model.train(was)
-    if not normalize:
-        return raw
-    return _finish(raw, images.shape[-2:] if upsample else None)
+    was = _in_eval(model)  # eval mode: fixed BN statistics, so the images do not interact
+    cap = _Capture(layer)  # a hook that keeps A, the layer's output
+    try:  # (the hook is removed and the mode restored whatever happens)
+        maps = []  # one CAM per image
+        for i in range(images.shape[0]):  # image x_i: one forward and one backward
+            with torch.enable_grad():  # (∂y^c/∂A even when called under no_grad)
+                logits = model(images[i : i + 1])  # the class scores y of x_i
+                validate.class_labels(targets[i : i + 1], "targets", logits.shape[1])  # c is one of its classes
+                y = logits[0, targets[i]]  # y^c
+                (g,) = torch.autograd.grad(y, cap.value)  # ∂y^c/∂A
+            maps.append(_cam_from(cap.value, g, nsr=False))  # ReLU(Σ_k α_k A^k), α_k = mean_ij ∂y^c/∂A^k_ij
+        raw = torch.cat(maps)  # the B un-normalised maps (B, h, w)
+    finally:  # (clean up)
+        cap.close()  # remove the hook
+        model.train(was)  # restore the model's mode
+    if not normalize:  # the raw map, as captum returns it
+        return raw  # ReLU(Σ_k α_k A^k)
+    return _finish(raw, images.shape[-2:] if upsample else None)  # upsample, min–max to [0, 1]
 
 
 def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,

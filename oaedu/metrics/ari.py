@@ -43,30 +43,33 @@ def _ari_from_counts(
     return torch.where(trivial, torch.ones_like(index), (index - expected) / torch.where(trivial, 1.0, denom))
 
 
-def adjusted_rand_index_reference(true: torch.Tensor, pred: torch.Tensor, foreground_only: bool = False):
+def adjusted_rand_index_reference(
+    true: torch.Tensor, pred: torch.Tensor, foreground_only: bool = False
+) -> torch.Tensor:
     """Loop over the pairs of labels and count, one sample at a time. Slow; for teaching and tests."""
-    _check(true, pred)
-    single = true.ndim == 1
-    true2, pred2 = (true[None], pred[None]) if single else (true, pred)
-    out: list[torch.Tensor] = []
-    for t, p in zip(true2.tolist(), pred2.tolist(), strict=True):
-        pairs = [(a, b) for a, b in zip(t, p, strict=True) if not (foreground_only and a == 0)]
-        if not pairs:
+    _check(true, pred)  # two integer partitions of the same points, labels >= 0
+    single = true.ndim == 1  # one sample (P,) or a batch (B, P)
+    true2, pred2 = (true[None], pred[None]) if single else (true, pred)  # always (B, P)
+    out: list[torch.Tensor] = []  # the ARI of each sample
+    for t, p in zip(true2.tolist(), pred2.tolist(), strict=True):  # one sample at a time
+        pairs = [(a, b) for a, b in zip(t, p, strict=True) if not (foreground_only and a == 0)]  # FG-ARI: drop true 0
+        if not pairs:  # P = 0 points: the ARI is undefined
             raise ValueError("adjusted_rand_index: no points left (is every true label 0 with foreground_only?)")
-        table: dict[tuple[int, int], int] = {}
-        rows: dict[int, int] = {}
-        cols: dict[int, int] = {}
-        for a, b in pairs:
-            table[(a, b)] = table.get((a, b), 0) + 1
-            rows[a] = rows.get(a, 0) + 1
-            cols[b] = cols.get(b, 0) + 1
-        c2 = lambda v: v * (v - 1) / 2
-        index = torch.tensor(sum(c2(v) for v in table.values()), dtype=torch.float64)
-        sum_a = torch.tensor(sum(c2(v) for v in rows.values()), dtype=torch.float64)
-        sum_b = torch.tensor(sum(c2(v) for v in cols.values()), dtype=torch.float64)
-        out.append(_ari_from_counts(index, sum_a, sum_b, torch.tensor(float(len(pairs)), dtype=torch.float64)))
-    result = torch.stack(out) if out else torch.zeros(0, dtype=torch.float64)
-    return result[0] if single else result
+        table: dict[tuple[int, int], int] = {}  # contingency table n_ij
+        rows: dict[int, int] = {}  # a_i = Σ_j n_ij
+        cols: dict[int, int] = {}  # b_j = Σ_i n_ij
+        for a, b in pairs:  # each point: true cluster i = a, predicted cluster j = b
+            table[(a, b)] = table.get((a, b), 0) + 1  # n_ij += 1
+            rows[a] = rows.get(a, 0) + 1  # a_i += 1
+            cols[b] = cols.get(b, 0) + 1  # b_j += 1
+        c2 = lambda v: v * (v - 1) / 2  # C(v, 2), the number of pairs among v points
+        index = torch.tensor(sum(c2(v) for v in table.values()), dtype=torch.float64)  # index = Σ_ij C(n_ij, 2)
+        sum_a = torch.tensor(sum(c2(v) for v in rows.values()), dtype=torch.float64)  # Σ_i C(a_i, 2)
+        sum_b = torch.tensor(sum(c2(v) for v in cols.values()), dtype=torch.float64)  # Σ_j C(b_j, 2)
+        n = torch.tensor(float(len(pairs)), dtype=torch.float64)  # P
+        out.append(_ari_from_counts(index, sum_a, sum_b, n))  # (index − expected) / (max − expected)
+    result = torch.stack(out) if out else torch.zeros(0, dtype=torch.float64)  # (B,) float64
+    return result[0] if single else result  # () for one sample
 
 
 def adjusted_rand_index(true: torch.Tensor, pred: torch.Tensor, foreground_only: bool = False) -> torch.Tensor:

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import validate
+from .mask import as_log_mask, as_mask, check_masks
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
@@ -19,27 +20,31 @@ def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         raise ValueError(f"q, k, v shapes disagree: {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
 
 
-def _check_mask(mask: torch.Tensor, q: torch.Tensor, name: str = "mask") -> None:
-    b, _, n, _ = q.shape
-    if not isinstance(mask, torch.Tensor) or mask.ndim != 3 or mask.shape != (b, n, n):
-        raise ValueError(f"{name} must be (B, N, N) = {(b, n, n)}, got {getattr(mask, 'shape', type(mask))}")
-    if not mask.is_floating_point():
-        raise ValueError(f"{name} must be floating point, got {mask.dtype}")
-
-
-def attention_reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def attention_reference(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    log_mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> torch.Tensor:
     """Eq. (5) written out: ``Ã = softmax(QKᵀ/√d) ⊙ M``, rows renormalised, then ``Ã V`` (OAMixer §3.2).
 
-    ``q, k, v``: ``(B, H, N, D)``; ``mask``: ``(B, N, N)`` multiplicative, values in ``(0, 1]``, shared
-    over heads. Returns ``(B, H, N, D)``.
+    ``q, k, v``: ``(B, H, N, D)``. Give exactly one of ``mask`` ``(B, N, N)``, multiplicative, values in
+    ``(0, 1]``, or ``log_mask = −κ·D`` (``M = exp(log_mask)``); either is shared over heads. ``dropout_p``
+    drops attention weights after the renormalisation, as SDPA does. Returns ``(B, H, N, D)``.
     """
+    # shapes and values of the Eq. (5) inputs: Q, K, V, exactly one of M and log M
     _check_qkv(q, k, v)
-    _check_mask(mask, q)
-    validate.values_in(mask, "mask", 0.0, 1.0, low_open=True)  # (0, 1]: a zero would make a row empty
-    a = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)
-    a = a * mask[:, None]
-    a = a / a.sum(-1, keepdim=True)
-    return a @ v
+    validate.probability(dropout_p, "dropout_p")
+    check_masks(mask, log_mask, (q.shape[0], q.shape[2], q.shape[2]), zero_ok=False, floating=True)
+    m = as_mask(mask, log_mask)  # M = exp(−κ·D), Eq. (3)
+    a = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)  # A = softmax(QKᵀ/√d), Eq. (4)
+    a = a * m[:, None]  # A ⊙ M: one mask per image, shared by the H heads
+    a = a / a.sum(-1, keepdim=True)  # Ã_ij = (A ⊙ M)_ij / Σ_l (A ⊙ M)_il, Eq. (5)
+    if dropout_p:  # attention dropout on Ã, where SDPA applies it
+        a = F.dropout(a, dropout_p)  # Ã ← dropout(Ã)
+    return a @ v  # Ã V
 
 
 def attention(
@@ -52,9 +57,9 @@ def attention(
 ) -> torch.Tensor:
     """Fast Eq. (5) through the identity ``renorm(softmax(s) ⊙ M) = softmax(s + log M)`` (OAMixer §3.2).
 
-    Give either the multiplicative ``mask`` ``(B, N, N)`` in ``(0, 1]`` or, better, ``log_mask = −κ·D``
-    directly (no ``exp``/``log`` round trip); both broadcast over heads and are passed to
-    ``F.scaled_dot_product_attention`` as an additive bias, so κ receives gradients.
+    Same arguments as :func:`attention_reference`: exactly one of the multiplicative ``mask`` ``(B, N, N)`` in
+    ``(0, 1]`` or, better, ``log_mask = −κ·D`` directly (no ``exp``/``log`` round trip); both broadcast over heads
+    and are passed to ``F.scaled_dot_product_attention`` as an additive bias, so κ receives gradients.
 
     Cost (CPU, torch 2.14, N = 197, D = 64): SDPA's fused kernel with this broadcast ``(B, 1, N, N)`` bias costs
     what the unmasked call does, as long as the bias is in ``q``'s dtype (else a converted copy is made on every
@@ -64,13 +69,6 @@ def attention(
     """
     _check_qkv(q, k, v)
     validate.probability(dropout_p, "dropout_p")
-    if (mask is None) == (log_mask is None):
-        raise ValueError("pass exactly one of mask or log_mask")
-    if mask is not None:
-        _check_mask(mask, q)
-        validate.values_in(mask, "mask", 0.0, 1.0, low_open=True)  # (0, 1]: a zero would make a row empty
-        log_mask = mask.log()
-    else:
-        _check_mask(log_mask, q, "log_mask")
-        validate.values_in(log_mask, "log_mask", high=0.0)  # log M <= 0, as M <= 1
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=log_mask[:, None].to(q.dtype), dropout_p=dropout_p)
+    check_masks(mask, log_mask, (q.shape[0], q.shape[2], q.shape[2]), zero_ok=False, floating=True)
+    log_m = as_log_mask(mask, log_mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=log_m[:, None].to(q.dtype), dropout_p=dropout_p)

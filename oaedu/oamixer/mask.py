@@ -112,3 +112,37 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
     else:
         d = (1.0 - (nb * centre).sum(1)).clamp_min(0.0)
     return d * valid
+
+
+def check_masks(
+    mask: torch.Tensor | None,
+    log_mask: torch.Tensor | None,
+    shape: tuple[int, ...],
+    shape_name: str = "(B, N, N)",
+    zero_ok: bool = True,
+    floating: bool = False,
+) -> None:
+    """The one mask convention of attention, Mixer and ConvMixer (OAMixer §3.2): exactly one of ``mask``
+    (multiplicative ``M``, in ``[0, 1]``, or ``(0, 1]`` where ``zero_ok=False``) and ``log_mask`` (additive
+    ``log M = −κ·D ≤ 0``), a tensor of ``shape`` (floating where ``floating``); raise ``ValueError`` otherwise."""
+    if (mask is None) == (log_mask is None):
+        raise ValueError("pass exactly one of mask (M, Eq. 3) or log_mask (log M = −κ·D)")
+    name, t = ("mask", mask) if mask is not None else ("log_mask", log_mask)
+    if not isinstance(t, torch.Tensor) or tuple(t.shape) != tuple(shape):
+        raise ValueError(f"{name} must be {shape_name} = {tuple(shape)}, got {getattr(t, 'shape', type(t))}")
+    if floating and not t.is_floating_point():
+        raise ValueError(f"{name} must be floating point, got {t.dtype}")
+    if mask is not None:  # M ∈ [0, 1]; a zero would empty an attention row, hence (0, 1] there
+        validate.values_in(mask, "mask", 0.0, 1.0, low_open=not zero_ok)
+    else:
+        validate.values_in(log_mask, "log_mask", high=0.0)  # log M <= 0, as M <= 1
+
+
+def as_mask(mask: torch.Tensor | None, log_mask: torch.Tensor | None) -> torch.Tensor:
+    """``M`` from whichever of ``mask`` / ``log_mask`` was given (``M = exp(log M)``)."""
+    return mask if mask is not None else torch.exp(log_mask)
+
+
+def as_log_mask(mask: torch.Tensor | None, log_mask: torch.Tensor | None) -> torch.Tensor:
+    """``log M`` from whichever of ``mask`` / ``log_mask`` was given."""
+    return log_mask if log_mask is not None else torch.log(mask)

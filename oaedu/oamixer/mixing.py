@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import validate
+from .mask import as_mask, check_masks
 
 
 def _check_tokens(x: torch.Tensor, n: int | None = None) -> None:
@@ -25,43 +26,55 @@ def mixer_linearisation(fc1_weight: torch.Tensor, fc2_weight: torch.Tensor) -> t
     return fc2_weight @ fc1_weight
 
 
-def mixer_mixing_reference(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def mixer_mixing_reference(
+    f_x: torch.Tensor,
+    x: torch.Tensor,
+    lin: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    log_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Eq. (7) literally: ``(M ⊙ L)·x + (f(x) − L·x)``, per image and channel.
 
-    ``x``, ``f_x``: ``(B, C, N)`` (tokens last, as inside timm's ``MixerBlock``); ``lin``: ``(N, N)``;
-    ``mask``: ``(B, N, N)``.
+    ``x``, ``f_x``: ``(B, C, N)`` (tokens last, as inside timm's ``MixerBlock``); ``lin``: ``(N, N)``; exactly one
+    of ``mask`` ``(B, N, N)`` in ``[0, 1]`` and ``log_mask = −κ·D`` (``M = exp(log_mask)``).
     """
+    # shapes and values of the Eq. (7) inputs
     validate.tensor(lin, "lin", ndim=2)
     _check_tokens(x, lin.shape[0])
-    _check_mixer(f_x, x, lin, mask, log=False)
-    out = f_x.clone()
-    for b in range(x.shape[0]):
-        masked = mask[b] * lin
-        out[b] = out[b] + x[b] @ masked.T - x[b] @ lin.T
-    return out
+    _check_mixer(f_x, x, lin, mask, log_mask)
+    m = as_mask(mask, log_mask)  # M = exp(−κ·D), Eq. (3)
+    out = f_x.clone()  # f(x), the token MLP's output
+    for b in range(x.shape[0]):  # one image b at a time (its own M_b)
+        masked = m[b] * lin  # M_b ⊙ L
+        out[b] = out[b] + x[b] @ masked.T - x[b] @ lin.T  # f(x) + (M_b ⊙ L)·x − L·x, every channel, Eq. (7)
+    return out  # (B, C, N), tokens last
 
 
 def mixer_mixing(
-    f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask_or_log: torch.Tensor, log: bool = False
+    f_x: torch.Tensor,
+    x: torch.Tensor,
+    lin: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    log_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Eq. (7) simplified (biases fold in and cancel): ``f(x) − ((1 − M) ⊙ L)·x`` in one batched product."""
+    """Eq. (7) simplified (biases fold in and cancel): ``f(x) − ((1 − M) ⊙ L)·x`` in one batched product.
+
+    Same arguments as :func:`mixer_mixing_reference`; with ``log_mask``, ``1 − M = −expm1(log M)`` exactly.
+    """
     validate.tensor(lin, "lin", ndim=2)
     _check_tokens(x, lin.shape[0])
-    _check_mixer(f_x, x, lin, mask_or_log, log)
-    one_minus = -torch.expm1(mask_or_log) if log else 1.0 - mask_or_log
+    _check_mixer(f_x, x, lin, mask, log_mask)
+    one_minus = 1.0 - mask if mask is not None else -torch.expm1(log_mask)
     return f_x - torch.einsum("bij,bcj->bci", one_minus * lin, x)
 
 
-def _check_mixer(f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: torch.Tensor, log: bool) -> None:
-    """``f_x`` like ``x``, ``lin`` a finite (N, N) matrix, ``mask`` (B, N, N) in [0, 1] (``log``: in [−inf, 0])."""
+def _check_mixer(
+    f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: torch.Tensor | None, log_mask: torch.Tensor | None
+) -> None:
+    """``f_x`` like ``x``, ``lin`` a finite (N, N) matrix, one (B, N, N) ``mask`` in [0, 1] or ``log_mask`` ≤ 0."""
     validate.tensor(f_x, "f_x", shape=tuple(x.shape), finite_values=True)
     validate.tensor(lin, "lin", shape=(x.shape[-1], x.shape[-1]), finite_values=True)
-    name = "log mask (mask_or_log)" if log else "mask (mask_or_log)"
-    validate.tensor(mask, name, shape=(x.shape[0], x.shape[-1], x.shape[-1]))
-    if log:
-        validate.values_in(mask, name, high=0.0)
-    else:
-        validate.values_in(mask, name, 0.0, 1.0)
+    check_masks(mask, log_mask, (x.shape[0], x.shape[-1], x.shape[-1]))
 
 
 def _check_kernel(weight: torch.Tensor) -> int:
@@ -106,28 +119,40 @@ def conv_toeplitz(weight: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return weight.flatten()[idx] * valid.to(weight.dtype)
 
 
+def _check_conv(x: torch.Tensor, bias: torch.Tensor | float) -> None:
+    validate.tensor(x, "x")
+    if x.ndim != 4 or not x.is_floating_point():
+        raise ValueError(f"x must be a floating (B, C, h, w) tensor, got {tuple(x.shape)}")
+    validate.finite(x, "x")
+    validate.number(bias, "bias")
+
+
 def conv_mixing_reference(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | float, mask: torch.Tensor, grid: tuple[int, int]
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | float,
+    mask: torch.Tensor | None = None,
+    log_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Eq. (11): ``(M ⊙ W_linear) · x̃ + b`` with a dense Toeplitz matrix, ``O(N²)`` per channel.
 
-    ``x``: ``(B, C, h, w)``; ``weight``: one ``(S, S)`` kernel shared over channels; ``bias``: scalar;
-    ``mask``: ``(B, N, N)``. Returns ``(B, C, h, w)``.
+    ``x``: ``(B, C, h, w)``; ``weight``: one ``(S, S)`` kernel shared over channels; ``bias``: scalar. The mask
+    is local, as :func:`conv_mixing` takes it: exactly one of ``mask`` ``(B, S², N)`` in ``[0, 1]`` and
+    ``log_mask = −κ · local_distance(...)``; entry ``[b, s, i]`` weighs patch ``i``'s ``s``-th neighbour, the only
+    entries of ``M`` that ``W_linear`` does not zero. Returns ``(B, C, h, w)``.
     """
-    h, w = validate.size2(grid, "grid", allow_int=False)
-    validate.tensor(x, "x")
-    validate.tensor(mask, "mask")
-    if x.ndim != 4 or x.shape[2:] != (h, w):
-        raise ValueError(f"x must be (B, C, {h}, {w}), got {tuple(x.shape)}")
-    validate.tensor(x, "x", dtype="float", finite_values=True)
-    validate.number(bias, "bias")
-    t = conv_toeplitz(weight, h, w)
-    if mask.shape != (x.shape[0], h * w, h * w):
-        raise ValueError(f"mask must be (B, N, N) with N = {h * w}, got {tuple(mask.shape)}")
-    validate.values_in(mask, "mask", 0.0, 1.0)
-    xt = x.flatten(2)  # (B, C, N)
-    out = torch.einsum("bij,bcj->bci", mask * t, xt) + bias
-    return out.view_as(x)
+    # shapes and values of the Eq. (11) inputs; S, the kernel side
+    s = _check_kernel(weight)
+    _check_conv(x, bias)
+    b, _, h, w = x.shape
+    check_masks(mask, log_mask, (b, s * s, h * w), "(B, S², N)")
+    t = conv_toeplitz(weight, h, w)  # W_linear (N, N): conv(x) = W_linear · x̃, Eq. (10)
+    idx, _ = toeplitz_index(h, w, s)  # kernel offset s(i, j) of every entry of W_linear
+    rows = torch.arange(h * w, device=x.device)[:, None]  # output patch i of every entry
+    m = as_mask(mask, log_mask)[:, idx.to(x.device), rows]  # M_ij = M_local[s(i, j), i], (B, N, N), Eq. (3)
+    xt = x.flatten(2)  # x̃: (B, C, N)
+    out = torch.einsum("bij,bcj->bci", m * t, xt) + bias  # (M ⊙ W_linear) · x̃ + b, Eq. (11)
+    return out.view_as(x)  # back to the (h, w) grid
 
 
 # Dense (N×N matrix, one batched GEMM) up to N = 64 + 4.5·S² patches, local (S² shifted multiply-adds) above:
@@ -141,14 +166,16 @@ def conv_mixing(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | float,
-    log_mask_local: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    log_mask: torch.Tensor | None = None,
+    *,
     method: str = "auto",
 ) -> torch.Tensor:
-    """Eq. (11) from the local mask: ``(M ⊙ W_linear) · x̃ + b`` without an ``N×N`` mask as input.
+    """Eq. (11) from the local mask: ``(M ⊙ W_linear) · x̃ + b`` without an ``N×N`` matrix as input.
 
-    ``log_mask_local``: ``(B, S², N)`` = ``−κ · local_distance(...)``; each output patch sums its
-    ``S×S`` neighbours weighted by ``kernel · M``. Two ways to compute it, equal to
-    :func:`conv_mixing_reference` (``method="auto"`` picks by size):
+    Same arguments as :func:`conv_mixing_reference` (exactly one of ``mask`` ``(B, S², N)`` and
+    ``log_mask = −κ · local_distance(...)``); each output patch sums its ``S×S`` neighbours weighted by
+    ``kernel · M``. Two ways to compute it, chosen by the keyword-only ``method`` (``"auto"`` picks by size):
 
     * ``"dense"`` scatters the ``B·S²·N`` coefficients into the ``(B, N, N)`` matrix ``M ⊙ W_linear`` and
       multiplies once, ``O(N²·C)`` but at matrix-product speed: faster on small grids;
@@ -156,21 +183,14 @@ def conv_mixing(
       no ``N×N`` matrix: faster (and the only one that fits in memory) on large grids.
     """
     s = _check_kernel(weight)
-    validate.tensor(x, "x")
-    validate.tensor(log_mask_local, "log_mask_local")
-    if x.ndim != 4 or not x.is_floating_point():
-        raise ValueError(f"x must be a floating (B, C, h, w) tensor, got {tuple(x.shape)}")
-    validate.finite(x, "x")
-    validate.number(bias, "bias")
+    _check_conv(x, bias)
     b, c, h, w = x.shape
-    if log_mask_local.shape != (b, s * s, h * w):
-        raise ValueError(f"log_mask_local must be (B, S², N) = {(b, s * s, h * w)}, got {tuple(log_mask_local.shape)}")
-    validate.values_in(log_mask_local, "log_mask_local", high=0.0)  # log M <= 0, as M <= 1
+    check_masks(mask, log_mask, (b, s * s, h * w), "(B, S², N)")
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
         method = conv_mixing_method(h * w, s)
-    coeff = (weight.flatten()[None, :, None] * torch.exp(log_mask_local)).to(x.dtype)  # (B, S², N): kernel ⊙ M
+    coeff = (weight.flatten()[None, :, None] * as_mask(mask, log_mask)).to(x.dtype)  # (B, S², N): kernel ⊙ M
     if method == "dense":
         return _conv_mixing_dense(x, coeff, bias, s)
     return _conv_mixing_local(x, coeff, bias, s)

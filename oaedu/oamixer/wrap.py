@@ -27,7 +27,6 @@ from timm.models.vision_transformer import VisionTransformer
 from .. import validate
 from ..models import num_prefix_tokens, patch_grid
 from ..train import StepFn, cross_entropy_step
-from .attention import attention
 from .mask import check_labels, local_distance, pairwise_distance
 from .mixing import conv_mixing, mixer_linearisation, mixer_mixing
 
@@ -57,7 +56,14 @@ class _KappaMixin(torch.nn.Module):
 
 
 class OAAttention(_KappaMixin):
-    """timm ``Attention`` with the object-aware bias ``−κ·D`` (Eq. 5); prefix rows and columns get 0."""
+    """timm ``Attention`` with the object-aware bias ``−κ·D`` (Eq. 5); prefix rows and columns get 0 (M = 1, §3.2).
+
+    The forward is timm's own, given ``attn_mask = log M = −κ·D`` broadcast over heads: by the identity of
+    :func:`~oaedu.oamixer.attention`, ``softmax(s + log M)`` is Eq. (5)'s renormalised ``softmax(s) ⊙ M``. timm's
+    fused path passes the bias to SDPA (κ gets its gradient through it); its explicit path, which
+    :func:`~oaedu.models.capture_attention` switches on, adds it to the scores before the softmax, so the recorded
+    probabilities are the masked ones.
+    """
 
     def __init__(self, attn: torch.nn.Module, ctx: _Context, prefix: int, kappa_scale: float = 1.0) -> None:
         super().__init__()
@@ -69,17 +75,8 @@ class OAAttention(_KappaMixin):
         dist = self._ctx.dist
         if dist is None or attn_mask is not None or is_causal:
             return self.attn(x, attn_mask=attn_mask, is_causal=is_causal)
-        a = self.attn
-        b, n, _ = x.shape
-        gate = a.gate(x).sigmoid() if getattr(a, "gate", None) is not None else None
-        q, k, v = a.qkv(x).reshape(b, n, 3, a.num_heads, a.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        q, k = a.q_norm(q), a.k_norm(k)
-        log_mask = -self.effective_kappa() * F.pad(dist, (self.prefix, 0, self.prefix, 0))
-        x = attention(q, k, v, log_mask=log_mask.to(q.dtype), dropout_p=a.attn_drop.p if self.training else 0.0)
-        x = a.norm(x.transpose(1, 2).reshape(b, n, -1))
-        if gate is not None:
-            x = x * gate
-        return a.proj_drop(a.proj(x))
+        log_mask = -self.effective_kappa() * F.pad(dist, (self.prefix, 0, self.prefix, 0))  # (B, N, N)
+        return self.attn(x, attn_mask=log_mask[:, None].to(x.dtype))
 
 
 class OATokenMLP(_KappaMixin):
@@ -98,7 +95,7 @@ class OATokenMLP(_KappaMixin):
         if dist is None:
             return f_x
         lin = mixer_linearisation(self.mlp.fc1.weight, self.mlp.fc2.weight)
-        return mixer_mixing(f_x, x, lin, -self.effective_kappa() * dist, log=True)
+        return mixer_mixing(f_x, x, lin, log_mask=-self.effective_kappa() * dist)
 
 
 class SharedKernelConv(torch.nn.Module):
@@ -145,15 +142,13 @@ class OAConv(_KappaMixin):
         dist = self._ctx.dist
         if dist is None:
             return self.conv(x)
-        return conv_mixing(x, self.conv.weight, self.conv.bias[0], -self.effective_kappa() * dist)
+        return conv_mixing(x, self.conv.weight, self.conv.bias[0], log_mask=-self.effective_kappa() * dist)
 
 
-def _convmixer_convs(model: ConvMixer) -> list[tuple[torch.nn.Sequential, int]]:
-    out = []
-    for block in model.blocks:
-        inner = block[0].fn
-        out.append((inner, 0))
-    return out
+def _convmixer_branches(model: ConvMixer) -> list[torch.nn.Sequential]:
+    """Each block's residual branch ``Sequential(depthwise conv, activation, norm)`` in a timm ConvMixer: item 0 is
+    the convolution that OAMixer masks."""
+    return [block[0].fn for block in model.blocks]
 
 
 def share_convmixer_kernels(model: ConvMixer) -> ConvMixer:
@@ -165,13 +160,13 @@ def share_convmixer_kernels(model: ConvMixer) -> ConvMixer:
     """
     if not isinstance(model, ConvMixer):
         raise ValueError(f"expected a timm ConvMixer, got {type(model).__name__}")
-    for inner, i in _convmixer_convs(model):
-        conv = inner[i]
+    for branch in _convmixer_branches(model):
+        conv = branch[0]
         if isinstance(conv, SharedKernelConv):
             continue
         if conv.groups != conv.in_channels or conv.kernel_size[0] != conv.kernel_size[1]:
             raise ValueError("expected a square depthwise convolution in each ConvMixer block")
-        inner[i] = SharedKernelConv(
+        branch[0] = SharedKernelConv(
             conv.kernel_size[0], conv.weight[0, 0], None if conv.bias is None else conv.bias[0]
         ).to(conv.weight.device)
     return model
@@ -206,9 +201,9 @@ class OAMixerModel(torch.nn.Module):
         elif isinstance(model, ConvMixer):
             self.kind = "convmixer"
             share_convmixer_kernels(model)
-            for inner, i in _convmixer_convs(model):
-                inner[i] = OAConv(inner[i], self._ctx, kappa_scale)
-            self.kernel_size = inner[i].conv.kernel_size
+            for branch in _convmixer_branches(model):
+                branch[0] = OAConv(branch[0], self._ctx, kappa_scale)
+            self.kernel_size = branch[0].conv.kernel_size
             self.patch_size = model.stem[0].stride[0]
         else:
             raise ValueError(

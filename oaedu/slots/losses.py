@@ -76,15 +76,17 @@ def _cos(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def simclr_loss_reference(z0: torch.Tensor, z1: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     """Eq. (1), one anchor ``(a, b)`` at a time: ``−log exp(cos(p_ab, p_āb)/τ) / Σ_{(a',b')≠(a,b)} exp(cos/τ)``,
     averaged over the ``2B`` anchors (the other ``2B − 2`` views are the negatives)."""
+    # the inputs: two views' global projections (B, D), τ > 0
     _check_pair(z0, z1, 2, "global projections")
     _check_tau(tau)
-    views = (z0, z1)
-    b = z0.shape[0]
-    total = z0.new_zeros(())
+    views = (z0, z1)  # p^G_0b, p^G_1b
+    b = z0.shape[0]  # B images
+    total = z0.new_zeros(())  # Σ over anchors of the loss
     for a in range(2):  # view a; ā = 1 − a
         for i in range(b):  # image b
             anchor = views[a][i]  # p^G_ab
             pos = _cos(anchor, views[1 - a][i]) / tau  # cos(p^G_ab, p^G_āb) / τ
+            # cos(p^G_ab, p^G_a'b') / τ for every (a', b') ≠ (a, b): the positive and the 2B − 2 negatives
             others = [_cos(anchor, views[a2][j]) / tau for a2 in range(2) for j in range(b) if (a2, j) != (a, i)]
             total = total - (pos - torch.logsumexp(torch.stack(others), 0))  # −log exp(pos) / Σ_(a',b')≠(a,b) exp(·)
     return total / (2 * b)  # mean over the 2B anchors
@@ -132,10 +134,11 @@ def _anchor_target(a: int, b: int, i: int, perm: torch.Tensor) -> int:
 def _ctr_reference(
     p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float, same_image: bool
 ) -> torch.Tensor:
+    # the inputs: two views' object projections (B, K, D), the matching σ, τ > 0
     _check_tau(tau)
     b, k, _ = _check_objects(p0, p1, perm)
-    views = (p0, p1)
-    total = p0.new_zeros(())
+    views = (p0, p1)  # p_0bi, p_1bi
+    total = p0.new_zeros(())  # Σ over anchors of the loss
     for a in range(2):  # view a of the anchor; ā = 1 − a
         for bb in range(b):  # image b
             for i in range(k):  # slot i
@@ -157,13 +160,13 @@ def _ctr_reference(
 def ctr_all_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     """CTRALL, Eq. (2) with ``𝒩^ALL``: the negatives of anchor ``(a, b, i)`` are all other tokens of all images
     and views except the positive ``(ā, b, σ(i))`` ⇒ a ``(2BK − 1)``-way classification. Loop over anchors."""
-    return _ctr_reference(p0, p1, perm, tau, same_image=False)
+    return _ctr_reference(p0, p1, perm, tau, same_image=False)  # Eq. (2), negatives 𝒩^ALL
 
 
 def ctr_img_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     """CTRIMG, Eq. (2) with ``𝒩^IMG``: negatives are the other tokens of the *same image*, both views
     (``K − 1`` + ``K − 1``) ⇒ a ``(2K − 1)``-way classification. Loop over anchors."""
-    return _ctr_reference(p0, p1, perm, tau, same_image=True)
+    return _ctr_reference(p0, p1, perm, tau, same_image=True)  # Eq. (2), negatives 𝒩^IMG
 
 
 def _ctr_targets(perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,9 +211,9 @@ def cossim_loss_reference(
     predictor); ``perm`` should come from matching the pre-projection slots. No negatives. This is the scale of
     the paper's Eq. (3); the released code returns ``(1 − cos)/2``, half the gradient, so a λ_O taken from the
     released configuration means ``λ_O / 2`` here."""
-    b, k, _ = _check_cossim(p0, p1, s0, s1, perm)
+    b, k, _ = _check_cossim(p0, p1, s0, s1, perm)  # projections p and slots s (B, K, D) of both views, σ
     proj, slots = (p0, p1), (s0.detach(), s1.detach())  # stopgrad on the target slots
-    total = p0.new_zeros(())
+    total = p0.new_zeros(())  # Σ over anchors of −cos
     for a in range(2):  # view a; ā = 1 − a
         for bb in range(b):  # image b
             for i in range(k):  # slot i

@@ -40,18 +40,18 @@ def hungarian_match_reference(cost: torch.Tensor) -> torch.Tensor:
     Returns ``perm`` (B, K) int64 with ``perm[b, k]`` the column matched to row ``k``; minimises
     ``sum_k cost[b, k, perm[b, k]]``. Exponential in K: use only for tiny K (oracle for tests).
     """
-    _check_cost(cost)
-    b, k, _ = cost.shape
-    c = cost.detach().cpu().double().numpy()
-    out = np.zeros((b, k), dtype=np.int64)
-    for i in range(b):
-        best, best_p = None, None
-        for p in itertools.permutations(range(k)):
-            total = sum(c[i, r, p[r]] for r in range(k))
-            if best is None or total < best:
-                best, best_p = total, p
-        out[i] = best_p
-    return torch.from_numpy(out).to(cost.device)
+    _check_cost(cost)  # a finite float (B, K, K) cost C
+    b, k, _ = cost.shape  # B matrices of K×K
+    c = cost.detach().cpu().double().numpy()  # C as float64 numbers (no gradient through a matching)
+    out = np.zeros((b, k), dtype=np.int64)  # π of each matrix
+    for i in range(b):  # one matrix C_i at a time
+        best, best_p = None, None  # the least total so far and its permutation
+        for p in itertools.permutations(range(k)):  # every π among the K! permutations
+            total = sum(c[i, r, p[r]] for r in range(k))  # Σ_k C[k, π(k)]
+            if best is None or total < best:  # a smaller total (the first one wins ties)
+                best, best_p = total, p  # π* so far
+        out[i] = best_p  # π* = argmin_π Σ_k C[k, π(k)]
+    return torch.from_numpy(out).to(cost.device)  # int64 (B, K) on C's device
 
 
 def hungarian_match(cost: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,11 @@
 """Spatial entropy (SAR, Peruzzo et al., NeurIPS 2022): an object-shaped inductive bias for ViT attention."""
 
 from .components import connected_components, connected_components_reference, num_components
-from .entropy import max_entropy, spatial_entropy, spatial_entropy_reference
+from .entropy import EntropyAndBlobs, max_entropy, spatial_entropy, spatial_entropy_and_blobs, spatial_entropy_reference
 from .sar import remove_last_skip, sar_step, spatial_entropy_loss
 
 __all__ = [
+    "EntropyAndBlobs",
     "connected_components",
     "connected_components_reference",
     "max_entropy",
@@ -12,6 +13,7 @@ __all__ = [
     "remove_last_skip",
     "sar_step",
     "spatial_entropy",
+    "spatial_entropy_and_blobs",
     "spatial_entropy_loss",
     "spatial_entropy_reference",
 ]

@@ -1,61 +1,33 @@
-"""Benchmarks for spatial entropy: connected components and the SAR training-step overhead."""
+"""Benchmarks for spatial entropy: connected components and the entropy (twins of :mod:`oaedu.twins`), the torch
+labeller on the CPU, and the SAR training-step overhead."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
 
 from oaedu.bench import Case
 from oaedu.models import tiny_vit
+from oaedu.twins import bench_cases, twin
 
 from .components import connected_components, connected_components_reference
-from .entropy import spatial_entropy, spatial_entropy_reference
 from .sar import spatial_entropy_loss
 
-
-def _scipy_loop(mask: torch.Tensor):
-    structure = np.ones((3, 3), dtype=int)
-    maps = mask.reshape(-1, *mask.shape[-2:]).numpy()
-    return [ndimage.label(m, structure=structure)[0] for m in maps]
+TWINS = ("spatial_entropy.connected_components", "spatial_entropy.spatial_entropy")
 
 
-def _component_cases(num_maps: int, k: int) -> list[Case]:
-    g = torch.Generator().manual_seed(0)
-    scores = torch.randn(num_maps, k, k, generator=g)
-    mask = scores > scores.mean((-2, -1), keepdim=True)
-    size = f"{num_maps}×{k}×{k}"
-    return [
-        Case(
-            name=f"connected components {size}",
-            fast=lambda: connected_components(mask),
-            reference=lambda: connected_components_reference(mask),
-            peer=lambda: _scipy_loop(mask),
-            peer_name="scipy.ndimage.label loop",
-            note="mean-thresholded random scores; one scipy.ndimage.label call on the stack (a 3-D structure that "
-            "keeps maps apart). Issue 14 asked ≥ 10× the loop: scipy's own labelling of the stack costs about 1/5 "
-            "of the loop, the rest is per-call overhead, so no scipy call gets there",
-            min_vs_reference=10.0,
-            min_vs_peer=3.0,
-        ),
-        Case(
-            name=f"connected components {size}, torch labeller (the GPU path) on CPU",
-            fast=lambda: connected_components(mask, backend="torch"),
-            reference=lambda: connected_components_reference(mask),
-            peer=lambda: connected_components(mask),
-            peer_name="connected_components on CPU (scipy)",
-            note="min-label propagation in torch, no host copy, no loop over maps; timed here on the CPU",
-            min_vs_reference=2.0,
-        ),
-        Case(
-            name=f"spatial entropy {size}",
-            fast=lambda: spatial_entropy(scores),
-            reference=lambda: spatial_entropy_reference(scores[: max(1, num_maps // 8)]),
-            note="reference on 1/8 of the maps",
-            min_vs_reference=1.5,
-        ),
-    ]
+def _torch_labeller_case(mask: torch.Tensor) -> Case:
+    """The torch labeller (the GPU path) timed on the CPU, on the connected-components twin's mask."""
+    size = "×".join(str(n) for n in mask.shape)
+    return Case(
+        name=f"connected components {size}, torch labeller (the GPU path) on CPU",
+        fast=lambda: connected_components(mask, backend="torch"),
+        reference=lambda: connected_components_reference(mask),
+        peer=lambda: connected_components(mask),
+        peer_name="connected_components on CPU (scipy)",
+        note="min-label propagation in torch, no host copy, no loop over maps; timed here on the CPU",
+        min_vs_reference=2.0,
+    )
 
 
 def _step_case(quick: bool) -> Case:
@@ -84,10 +56,13 @@ def _step_case(quick: bool) -> Case:
 
 
 def cases(quick: bool) -> list[Case]:
-    """Rows: components 1536 maps of 14×14 and 256 maps of 8×8; SAR step vs cross-entropy step."""
-    sizes = [(256, 8), (384, 14)] if quick else [(256, 8), (1536, 14)]
+    """Rows: components and entropy of 256 maps of 8×8 and 1536 of 14×14 (twins of :mod:`oaedu.twins`, the torch
+    labeller on the CPU between them); SAR step vs cross-entropy step."""
+    masks = [ex.args[0] for ex in twin("spatial_entropy.connected_components").examples("quick" if quick else "full")]
+    components = bench_cases("spatial_entropy.connected_components", quick)
+    entropies = bench_cases("spatial_entropy.spatial_entropy", quick)
     out: list[Case] = []
-    for num_maps, k in sizes:
-        out += _component_cases(num_maps, k)
+    for comp, mask, ent in zip(components, masks, entropies, strict=True):
+        out += [comp, _torch_labeller_case(mask), ent]
     out.append(_step_case(quick))
     return out

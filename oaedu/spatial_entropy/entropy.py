@@ -19,6 +19,7 @@ give the same entropy as the map at unit scale, and a constant map becomes exact
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -44,33 +45,45 @@ def _unit_scale(maps: torch.Tensor) -> torch.Tensor:
 
 def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
     """Eq. (5)–(8) one map and one component at a time (loops, BFS labelling). Returns ``[...]``."""
-    _check_scores(scores)
-    if not scores.numel():
-        return scores.new_zeros(scores.shape[:-2])
-    h, w = scores.shape[-2:]
-    maps = _unit_scale(scores.reshape(-1, h * w)).view(-1, h, w)
-    out = []
-    for s in maps:
+    _check_scores(scores)  # finite float scores S of shape (..., k, k)
+    if not scores.numel():  # no map at all
+        return scores.new_zeros(scores.shape[:-2])  # an empty result of the batch shape
+    h, w = scores.shape[-2:]  # the k×k patch grid
+    maps = _unit_scale(scores.reshape(-1, h * w)).view(-1, h, w)  # S / max|S|: H(c·S) = H(S), module docstring
+    out = []  # H(S) of each map
+    for s in maps:  # one map S at a time
         b = torch.relu(s - s.mean())  # Eq. (5): B = ReLU(S − m), m the mean of S
-        labels = connected_components_reference((b > 0).detach().cpu()).to(s.device)  # Eq. (6)
+        labels = connected_components_reference((b > 0).detach().cpu()).to(s.device)  # Eq. (6): C_1..C_n of B > 0
         total = b.sum()  # |B| = Σ B(x, y)
-        value = s.new_zeros(())
-        if total.item() > 0:
-            for j in range(1, int(labels.max().item()) + 1):
+        value = s.new_zeros(())  # H = 0 so far (and for B ≡ 0: no blob)
+        if total.item() > 0:  # some blob exists
+            for j in range(1, int(labels.max().item()) + 1):  # each component C_j, j = 1..n
                 p = b[labels == j].sum() / total  # Eq. (8): P(C_j) = Σ_{C_j} B / |B|
-                if p.item() > 0:
+                if p.item() > 0:  # 0 · log 0 = 0
                     value = value - p * torch.log(p)  # Eq. (7): H = −Σ_j P(C_j) log P(C_j)
-        out.append(value)
-    return torch.stack(out).reshape(scores.shape[:-2]).to(scores.dtype)
+        out.append(value)  # H(S)
+    return torch.stack(out).reshape(scores.shape[:-2]).to(scores.dtype)  # back to the batch shape and dtype
 
 
-def spatial_entropy(scores: torch.Tensor, return_components: bool = False):
+class EntropyAndBlobs(NamedTuple):
+    """What :func:`spatial_entropy_and_blobs` returns: ``H(S)`` (Eq. 7) and ``n``, the number of blobs (Eq. 6)."""
+
+    entropy: torch.Tensor
+    blobs: torch.Tensor
+
+
+def spatial_entropy(scores: torch.Tensor) -> torch.Tensor:
     """Batched spatial entropy, Eq. (5)–(8) of SAR §4.1, for scores ``[..., k, k]`` → ``[...]``.
 
     Component masses are a ``scatter_add`` of ``B`` into per-map label bins; ``0·log 0`` and the
-    all-zero map are guarded so that neither the value nor the gradient is ever NaN. With
-    ``return_components=True`` also returns the number of blobs per map (``int64[...]``).
+    all-zero map are guarded so that neither the value nor the gradient is ever NaN. The number of
+    blobs comes with the entropy from :func:`spatial_entropy_and_blobs`.
     """
+    return spatial_entropy_and_blobs(scores).entropy
+
+
+def spatial_entropy_and_blobs(scores: torch.Tensor) -> EntropyAndBlobs:
+    """:func:`spatial_entropy` and, from the same labelling, the number of blobs ``n`` per map (``int64[...]``)."""
     _check_scores(scores)
     h, w = scores.shape[-2:]
     n = h * w
@@ -83,9 +96,7 @@ def spatial_entropy(scores: torch.Tensor, return_components: bool = False):
     p = mass / torch.where(total > 0, total, torch.ones_like(total))
     safe = torch.where(p > 0, p, torch.ones_like(p))
     entropy = -(p * torch.log(safe)).sum(-1).reshape(scores.shape[:-2]).to(scores.dtype)
-    if return_components:
-        return entropy, labels.amax(-1).reshape(scores.shape[:-2])
-    return entropy
+    return EntropyAndBlobs(entropy, labels.amax(-1).reshape(scores.shape[:-2]))
 
 
 def max_entropy(num_components: int) -> float:

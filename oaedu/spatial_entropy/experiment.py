@@ -25,7 +25,7 @@ from oaedu.data.datasets import MaskedImageDataset
 from oaedu.metrics import iou, mass_on_object
 from oaedu.models import capture_attention, tiny_vit
 
-from .entropy import spatial_entropy
+from .entropy import spatial_entropy_and_blobs
 from .sar import remove_last_skip
 
 ROWS: dict[str, dict[str, bool]] = {
@@ -155,7 +155,7 @@ def attention_report(model: torch.nn.Module, data: MaskedImageDataset, batch_siz
         with capture_attention(model) as record:
             model(images)
             scores, attention = record.cls_scores(-1).cpu(), record.cls_attention(-1).float().cpu()
-        entropy, blobs = spatial_entropy(scores, return_components=True)
+        entropy, blobs = spatial_entropy_and_blobs(scores)
         batch = {
             "entropy": entropy.mean(1),
             "blobs": blobs.double().mean(1),
