@@ -6,8 +6,6 @@ deterministic inputs at three sizes: ``"test"`` (tiny; ``tests/test_twins.py`` c
 So a new pair is tested and benchmarked by adding one entry to :data:`TWINS`: a subpackage's ``bench`` module places
 its twins' rows among its other rows (and names them in its ``TWINS``), and :func:`cases` gives the rows of any
 twin that no bench module places (:func:`oaedu.bench.discover` reads it last).
-
-The twins of ``oaedu.relevance`` (``relevance_map``) are not listed: their API is being reworked.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from .contracam import (
 )
 from .contrastive import MoCo, SmallEncoder
 from .metrics import adjusted_rand_index, adjusted_rand_index_reference
+from .models import tiny_vit
 from .oamixer import (
     attention,
     attention_reference,
@@ -45,6 +44,7 @@ from .oamixer import (
     mixer_mixing_reference,
     pairwise_distance,
 )
+from .relevance import relevance_map, relevance_map_reference
 from .slots import (
     cossim_loss,
     cossim_loss_reference,
@@ -380,6 +380,21 @@ def _segmentation_iou_examples(size: str) -> list[Example]:
     return [Example((s["masks"], s["inst"]), label=f"{s['n_img']} images × {s['k']} masks")]
 
 
+# ------------------------------------------------------------------------------------------------ relevance
+def _relevance_examples(size: str) -> list[Example]:
+    batch, depth = {"test": (3, 3), "quick": (8, 2), "full": (64, 4)}[_check_size(size)]
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = tiny_vit(depth=depth).eval()
+    dtype = torch.float64 if size == "test" else torch.float32
+    model = model.to(dtype)
+    images = torch.rand(batch, 3, 32, 32, generator=_gen(), dtype=dtype)
+    if size == "test":
+        target = torch.arange(batch) % 9
+        return [Example((model, images, target)), Example((model, images, target), {"create_graph": True})]
+    return [Example((model, images), label=f"{batch} images, depth {depth}")]
+
+
 # ------------------------------------------------------------------------------------------------ spatial entropy
 def _component_sizes(size: str) -> list[tuple[int, int]]:
     return {"test": [(6, 9)], "quick": [(256, 8), (384, 14)], "full": [(256, 8), (1536, 14)]}[_check_size(size)]
@@ -450,6 +465,8 @@ TWINS: tuple[Twin, ...] = (
     Twin("metrics.adjusted_rand_index", adjusted_rand_index_reference, adjusted_rand_index, _ari_examples,
          "ARI, {label}", min_vs_reference=10.0, min_vs_peer=10.0, note="one bincount for the batch",
          atol=1e-12, rtol=0),
+    Twin("relevance.relevance_map", relevance_map_reference, relevance_map, _relevance_examples,
+         "relevance map, {label}", min_vs_reference=1.5, note="CLS row only, one grad call", atol=1e-10, rtol=1e-8),
     Twin("slots.hungarian_match", hungarian_match_reference, hungarian_match, _hungarian_examples,
          "slots.hungarian_match {label}", min_vs_reference=3.0, min_vs_peer=3.0,
          note="brute force over the K! permutations, batched", agree=_same_total_cost),

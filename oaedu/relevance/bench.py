@@ -11,8 +11,10 @@ import torch.nn.functional as F
 from ..bench import Case, clock, time_together
 from ..models import capture_attention, tiny_vit
 from ..train import cross_entropy_step
+from ..twins import bench_cases
 from .losses import robustvit_step
-from .maps import relevance_map, relevance_map_reference
+
+TWINS = ("relevance.relevance_map",)
 
 
 def _setup(quick: bool):
@@ -35,12 +37,10 @@ def _train_step(model, images, labels, masks, step):
 
 def cases(quick: bool) -> list[Case]:
     model, images, labels, masks = _setup(quick)
-    batch, depth = images.shape[0], len(model.blocks)
+    batch = images.shape[0]
     step = lambda s: _train_step(model, images, labels, masks, s)  # noqa: E731
     return [
-        Case(f"relevance map, {batch} images, depth {depth}", fast=lambda: relevance_map(model, images),
-             reference=lambda: relevance_map_reference(model, images), note="CLS row only, one grad call",
-             min_vs_reference=1.5),
+        *bench_cases("relevance.relevance_map", quick),
         Case(f"RobustViT step (detached), batch {batch}", fast=step(robustvit_step()),
              reference=step(robustvit_step(reference=True)),
              peer=step(cross_entropy_step()), peer_name="plain cross-entropy step",
