@@ -30,3 +30,13 @@ def test_binder_and_conda_environments_install_the_package():
         env = yaml.safe_load(path.read_text())
         assert "pip" in env["dependencies"]
     assert "pip install" in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_the_readme_package_map_lists_every_module():
+    readme = (ROOT / "README.md").read_text()
+    tree = readme[readme.index("## The package") :].split("```")[1]
+    package = ROOT / "oaedu"
+    subpackages = [p.name + "/" for p in package.iterdir() if (p / "__init__.py").is_file()]
+    modules = [p.name for p in package.glob("*.py") if not p.name.startswith("_")]
+    missing = [name for name in subpackages + modules if name not in tree]
+    assert not missing, f"the package map in README.md does not mention {missing}"
