@@ -411,7 +411,8 @@ def plot_bars(
 ):
     """One bar per entry of ``values`` (``{name: value}``), in order. ``errors`` (name → half-length, e.g. a standard
     deviation) draws error bars; ``reference`` a line at that value (1 for a ratio, chance for an accuracy);
-    ``label`` names the value axis; ``horizontal`` lists the names down the y-axis, first on top (for long names);
+    ``label`` names the value axis; ``horizontal`` lists the names down the y-axis, first on top (for long names;
+    a name may also break its line with ``\\n``);
     ``colors`` gives one colour per bar (default: the course's first colour). Returns the figure.
 
     Example: ``plot_bars({"baseline": 1.0, "SAR": 1.3}, reference=1.0, label="time per epoch / baseline")``.
@@ -442,7 +443,7 @@ def plot_bars(
             ax.axvline(reference, color="black", linewidth=0.8, linestyle="--")
     else:
         ax.bar(where, heights, yerr=err, capsize=3, color=color)
-        long = max(len(n) for n in names) > 10
+        long = max(len(line) for n in names for line in n.splitlines() or [""]) > 10  # tilt long names
         ax.set_xticks(where, names, rotation=20 if long else 0, ha="right" if long else "center")
         ax.set_ylabel(label)
         if reference is not None:

@@ -35,6 +35,12 @@ def test_plot_bars_draws_values_errors_and_a_reference_line():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["baseline", "OAMixer with labels"]
     assert any(list(line.get_ydata()) == [1.0, 1.0] for line in ax.get_lines())  # the reference
     plt.close(fig)
+    fig = plot_bars({"co-occurrence 0.9\nMoCo": 1.0, "long name, one line": 2.0})  # tilted only when a line is long
+    assert fig.axes[0].get_xticklabels()[0].get_rotation() == 20.0
+    plt.close(fig)
+    fig = plot_bars({"cooc 0.9\nMoCo": 1.0, "cooc 0.0\nMoCo": 2.0})
+    assert fig.axes[0].get_xticklabels()[0].get_rotation() == 0.0
+    plt.close(fig)
     fig = plot_bars({"a": 2.0, "b": 3.0}, horizontal=True)
     assert [p.get_width() for p in fig.axes[0].patches] == [2.0, 3.0]
     plt.close(fig)
