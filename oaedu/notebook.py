@@ -3,7 +3,8 @@
 Cell 1 of each notebook is a markdown header whose first line is :func:`badges` for that notebook;
 cell 2 is :func:`colab_cell` (installs the package on Colab, a no-op elsewhere); the parameters cell reads
 the profile; then ``device = oaedu.notebook.setup(seed)`` seeds everything, sets threads and the figure
-style, quiets known-harmless warnings and prints the environment.
+style, quiets known-harmless warnings and prints the environment. Where a notebook introduces a ``*_reference``
+implementation, :func:`show_source` shows its code.
 
 The repository's address lives in one place, ``[project.urls] Repository`` in ``pyproject.toml``; badges
 and the install line are generated from it (``python -m oaedu headers`` rewrites them in every notebook).
@@ -12,8 +13,11 @@ and the install line are generated from it (``python -m oaedu headers`` rewrites
 from __future__ import annotations
 
 import functools
+import inspect
 import subprocess
+import textwrap
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -168,3 +172,34 @@ def setup(seed: int = 0, threads: int | None = None, verbose: bool = True) -> to
     if verbose:
         print(" | ".join(f"{k} {v}" for k, v in env_report().items()))
     return device
+
+
+def _in_jupyter() -> bool:
+    """Whether this runs in a Jupyter kernel (a notebook, nbval, ``reproduce``), where rich output is rendered."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def show_source(obj: Callable) -> None:
+    """Show the source code of a function, method or class, as a notebook introduces a ``*_reference``
+    implementation: syntax-highlighted in Jupyter, plain text anywhere else (a terminal, a script).
+
+    Raises:
+        TypeError: ``obj`` is not a function, method or class written in Python (a built-in, a number, ...).
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(obj)).rstrip("\n")
+    except (TypeError, OSError):
+        raise TypeError(
+            f"obj must be a function, method or class written in Python, got {validate.describe(obj)}"
+        ) from None
+    if _in_jupyter():
+        from IPython.display import Code, display
+
+        display(Code(source, language="python"))
+    else:
+        print(source)

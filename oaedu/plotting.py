@@ -357,3 +357,151 @@ def course_map():
     ax.set_title("Five object-aware inductive biases, and where each acts on a patch-based model")
     fig.tight_layout()
     return fig
+
+
+def _check_size(size: tuple[float, float]) -> tuple[float, float]:
+    if not isinstance(size, (tuple, list)) or len(size) != 2:
+        raise ValueError(f"size must be (width, height) in inches, got {size!r}")
+    return validate.positive(size[0], "size"), validate.positive(size[1], "size")
+
+
+def plot_maps(
+    maps: Mapping[str, torch.Tensor],
+    vmin: float | None = None,
+    vmax: float | None = None,
+    size: float = 3.0,
+    xlabel: str = "",
+    ylabel: str = "",
+):
+    """One panel per 2-D map (``{title: (h, w) tensor}``), side by side, each drawn by :func:`heatmap` (inferno,
+    scaled to its own range unless ``vmin``/``vmax`` fix one range for all). With ``xlabel`` or ``ylabel`` the axes
+    stay visible with their row and column indices, for matrices such as a K×K similarity. Returns the figure.
+
+    Example: ``plot_maps({"scores S": S, "B = ReLU(S − mean)": B})`` shows a map and its thresholded version.
+    """
+    if not isinstance(maps, Mapping) or not maps:
+        raise ValueError(f"maps must be a non-empty {{title: (h, w) tensor}}, got {maps!r}")
+    for title, m in maps.items():
+        _check_map(m, f"maps[{title!r}]")
+    validate.positive(size, "size")
+    _check_range(vmin, vmax)
+    fig, axes = plt.subplots(1, len(maps), figsize=(size * len(maps), size), squeeze=False)
+    for ax, (title, m) in zip(axes[0], maps.items(), strict=True):
+        heatmap(ax, m, title=title, vmin=vmin, vmax=vmax)
+        if xlabel or ylabel:
+            ax.axis("on")
+            ax.grid(False)
+            ax.set_xticks(range(m.shape[1]))
+            ax.set_yticks(range(m.shape[0]))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bars(
+    values: Mapping[str, float],
+    errors: Mapping[str, float] | None = None,
+    title: str = "",
+    label: str = "",
+    reference: float | None = None,
+    horizontal: bool = False,
+    colors: Sequence[str] | None = None,
+    size: tuple[float, float] = (6.0, 3.0),
+):
+    """One bar per entry of ``values`` (``{name: value}``), in order. ``errors`` (name → half-length, e.g. a standard
+    deviation) draws error bars; ``reference`` a line at that value (1 for a ratio, chance for an accuracy);
+    ``label`` names the value axis; ``horizontal`` lists the names down the y-axis, first on top (for long names;
+    a name may also break its line with ``\\n``);
+    ``colors`` gives one colour per bar (default: the course's first colour). Returns the figure.
+
+    Example: ``plot_bars({"baseline": 1.0, "SAR": 1.3}, reference=1.0, label="time per epoch / baseline")``.
+    """
+    if not isinstance(values, Mapping) or not values:
+        raise ValueError(f"values must be a non-empty {{name: number}}, got {values!r}")
+    names = [str(n) for n in values]
+    heights = [validate.number(v, f"values[{n!r}]") for n, v in values.items()]
+    err = None
+    if errors is not None:
+        missing = [n for n in values if n not in errors]
+        if missing:
+            raise ValueError(f"errors lacks an entry for {missing}")
+        err = [validate.number(errors[n], f"errors[{n!r}]", low=0.0) for n in values]
+    if reference is not None:
+        validate.number(reference, "reference")
+    if colors is not None and (isinstance(colors, str) or len(colors) != len(values)):
+        raise ValueError(f"colors must hold one colour per bar ({len(values)}), got {colors!r}")
+    fig, ax = plt.subplots(figsize=_check_size(size))
+    where = range(len(names))
+    color = list(colors) if colors is not None else PALETTE[0]
+    if horizontal:
+        ax.barh(where, heights, xerr=err, capsize=3, color=color)
+        ax.set_yticks(where, names)
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        if reference is not None:
+            ax.axvline(reference, color="black", linewidth=0.8, linestyle="--")
+    else:
+        ax.bar(where, heights, yerr=err, capsize=3, color=color)
+        long = max(len(line) for n in names for line in n.splitlines() or [""]) > 10  # tilt long names
+        ax.set_xticks(where, names, rotation=20 if long else 0, ha="right" if long else "center")
+        ax.set_ylabel(label)
+        if reference is not None:
+            ax.axhline(reference, color="black", linewidth=0.8, linestyle="--")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    x: Sequence[float] | None = None,
+    xlabel: str = "",
+    ylabel: str = "",
+    references: Mapping[str, float] | None = None,
+    markers: bool = False,
+    size: tuple[float, float] = (4.0, 3.0),
+):
+    """Curves in panels: ``{panel title: {series name: values}}``, one line per series, and a series keeps its colour
+    in every panel. ``x`` is shared by every series (default 0, 1, 2, … per series; integer ticks when the x values
+    are integers); ``references`` draws a dotted line per panel (title → y, e.g. a loss at chance); ``markers`` marks
+    each point (for short curves). One legend, beside the panels, so that it never covers a point. Returns the figure.
+
+    Example: ``plot_curves({"loss": {"slot": [2.1, 1.4, 0.9], "cross": [2.1, 1.8, 1.6]}}, xlabel="step")``.
+    """
+    if not isinstance(panels, Mapping) or not panels or any(not isinstance(s, Mapping) or not s
+                                                             for s in panels.values()):
+        raise ValueError("panels must map each panel title to a non-empty {series name: values}")
+    xs = None if x is None else [validate.number(v, "x") for v in x]
+    for title, series in panels.items():
+        for name, ys in series.items():
+            if len(ys) == 0 or (xs is not None and len(ys) != len(xs)):
+                want = f"{len(xs)} values (one per x)" if xs is not None else "at least one value"
+                raise ValueError(f"panels[{title!r}][{name!r}] must hold {want}, got {len(ys)}")
+    refs = dict(references or {})
+    unknown = [t for t in refs if t not in panels]
+    if unknown:
+        raise ValueError(f"references names panels that do not exist: {unknown}")
+    for title, y in refs.items():
+        validate.number(y, f"references[{title!r}]")
+    width, height = _check_size(size)
+    order = list(dict.fromkeys(name for series in panels.values() for name in series))
+    colour = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(order)}
+    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
+        for name, ys in series.items():
+            ys = [float(v) for v in ys]
+            ax.plot(xs if xs is not None else range(len(ys)), ys, marker="o" if markers else None,
+                    color=colour[name], label=name, linewidth=1.2)
+        if title in refs:
+            ax.axhline(refs[title], color="black", linewidth=0.8, linestyle=":")
+        if xs is None or all(float(v).is_integer() for v in xs):
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    handles = {name: h for ax in axes[0] for h, name in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.tight_layout()
+    fig.legend(handles.values(), handles.keys(), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    return fig
