@@ -40,7 +40,7 @@ from hypothesis import strategies as st  # noqa: E402
 from oaedu import check, validate  # noqa: E402
 
 SUBPACKAGES = (
-    "data", "metrics", "models", "oamixer", "spatial_entropy", "contrastive", "contracam", "relevance", "slots"
+    "data", "maps", "metrics", "models", "oamixer", "spatial_entropy", "contrastive", "contracam", "relevance", "slots"
 )
 MODULES = ("check", "config", "utils", "validate", "stats", "train", "leaderboard", "reproduce", "plotting", "notebook",
            "student", "bench")
@@ -70,7 +70,7 @@ def fx() -> SimpleNamespace:
     from oaedu import contracam as cc
     from oaedu import contrastive as cl
     from oaedu import data as D
-    from oaedu import models, slots
+    from oaedu import maps, models, slots
     from oaedu import relevance as rv
 
     torch.manual_seed(0)
@@ -92,7 +92,7 @@ def fx() -> SimpleNamespace:
         cl.SmallEncoder(widths=(8, 8, 8)), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 9)
     ).eval()
     f.logits = torch.randn(8, 9)
-    f.cams = cc.minmax(torch.rand(8, 32, 32))
+    f.cams = maps.minmax(torch.rand(8, 32, 32), dims=2)
     f.backgrounds = cc.background_only(f.images, f.cams)
     f.qkv = [torch.randn(2, 2, 5, 4) for _ in range(3)]
     f.mask5 = torch.exp(-torch.rand(2, 5, 5))
@@ -169,6 +169,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     from oaedu import config, leaderboard, notebook, plotting, reproduce, stats, train, utils
     from oaedu import contracam as cc
     from oaedu import contrastive as cl
+    from oaedu import maps as mp
     from oaedu import metrics as mt
     from oaedu import models as md
     from oaedu import oamixer as oa
@@ -319,6 +320,14 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "oamixer.share_convmixer_kernels": lambda f: C(oa.share_convmixer_kernels, f.convmixer()),
         "oamixer.oamixer_forward": lambda f: C(oa.oamixer_forward, oa.GTLabeller((8, 8))),
         "oamixer.oamixer_step": lambda f: C(oa.oamixer_step, oa.GTLabeller((8, 8)), label_smoothing=0.1),
+        # maps
+        "maps.minmax": lambda f: C(mp.minmax, torch.rand(2, 4, 4), dims=2, eps=1e-9,
+                                   valid={"maps": {"add_dim", "empty"}}),
+        "maps.connected_components": lambda f: C(mp.connected_components, f.bool_maps, max_iterations=40,
+                                                 valid={"mask": ranks}),
+        "maps.connected_components_reference": lambda f: C(mp.connected_components_reference, f.bool_maps,
+                                                           valid={"mask": ranks}),
+        "maps.num_components": lambda f: C(mp.num_components, torch.randint(0, 3, (4, 6, 6)), valid={"labels": ranks}),
         # spatial entropy
         "spatial_entropy.connected_components": lambda f: C(se.connected_components, f.bool_maps, max_iterations=40,
                                                             valid={"mask": ranks}),
@@ -357,7 +366,6 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "contrastive.probe_background_challenge": lambda f: C(cl.probe_background_challenge, f.encoder(), f.bc,
                                                               f.suite),
         # contracam
-        "contracam.minmax": lambda f: C(cc.minmax, torch.rand(2, 4, 4), valid={"maps": {"add_dim", "empty"}}),
         "contracam.centre_prior": lambda f: C(cc.centre_prior, 2, (5, 5), sigma=0.3, valid={"n": set()}),
         "contracam.contracam": lambda f: C(cc.contracam, (m := f.moco()), m.encoder.layer, f.images, tau=0.5),
         "contracam.contracam_reference": lambda f: C(cc.contracam_reference, (m := f.moco()), m.encoder.layer,
@@ -400,7 +408,6 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "relevance.marker_dataset": lambda f: C(rv.marker_dataset, "conflict", 4, seed=1, p=0.9),
         "relevance.marker_patches": lambda f: C(rv.marker_patches, f.marker),
         "relevance.marker_vit": lambda f: C(rv.marker_vit),
-        "relevance.minmax": lambda f: C(rv.minmax, torch.rand(3, 16), eps=1e-9, valid={"maps": {"add_dim", "empty"}}),
         "relevance.relevance_losses": lambda f: C(rv.relevance_losses, f.rel, torch.rand(4, 16), lambda_bg=2.0,
                                                   lambda_fg=0.3, valid={"relevance": {"add_dim"}},
                                                   aliases=_shared("relevance", "fg_mask")),
@@ -819,14 +826,13 @@ def test_slot_probe_accepts_features_that_carry_a_graph():
 
 
 def test_siblings_agree_on_bad_input():
-    from oaedu.contracam import minmax as cam_minmax
+    from oaedu.maps import minmax
     from oaedu.oamixer import attention, attention_reference
-    from oaedu.relevance import minmax as rel_minmax
     from oaedu.slots import CrossAttentionDecoder, SlotAttention
 
     maps = torch.rand(2, 4, 4)
     maps[0, 0, 0] = NAN
-    for fn in (cam_minmax, rel_minmax):
+    for fn in (functools.partial(minmax, dims=2), minmax):
         with pytest.raises(ValueError, match="maps"):
             fn(maps)
     q, k, v = (torch.randn(2, 2, 5, 4) for _ in range(3))
@@ -902,16 +908,16 @@ def test_close_fails_on_any_nonfinite_value(a, e, odd):
 
 @PROPERTY
 @given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=4, max_size=4))
-def test_the_two_minmax_agree_and_stay_in_range(values):
-    from oaedu.contracam import minmax as cam_minmax
-    from oaedu.relevance import minmax as rel_minmax
+def test_minmax_over_the_last_dims_and_over_a_batch_agree_and_stay_in_range(values):
+    from oaedu.maps import minmax
 
     maps = torch.tensor(values, dtype=torch.float64).view(1, 2, 2)
-    a, b = cam_minmax(maps), rel_minmax(maps)
+    a, b = minmax(maps, dims=2), minmax(maps)  # ContraCAM's (..., h, w) maps and RobustViT's (B, ...) maps
     for out in (a, b):
         assert torch.isfinite(out).all() and (out >= 0).all() and (out <= 1).all()
     span = float(maps.max() - maps.min())
-    if span > 1e-9:  # below relevance.minmax's eps (1e-12) a map counts as constant there, not in contracam
+    assert torch.equal(a, b)  # one rule: a range at most eps (1e-12) is a constant map
+    if span > 1e-9:
         torch.testing.assert_close(a, b)
     if span == 0:
         assert (a == 0).all() and (b == 0).all()

@@ -29,7 +29,6 @@ from .cam import (
     gradcam,
     gradcam_reference,
     iterative_contracam,
-    minmax,
 )
 from .evaluate import cooccurrence_distance, instance_boxes, localisation_scores
 
@@ -50,7 +49,6 @@ __all__ = [
     "iterative_contracam",
     "largest_empty_rectangle",
     "largest_empty_rectangle_reference",
-    "minmax",
     "mix_batch",
     "mixup_prepare",
     "oa_crop_prepare",

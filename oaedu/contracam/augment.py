@@ -8,7 +8,7 @@ import torch
 
 from .. import validate
 from ..data.transforms import crop_boxes
-from ..spatial_entropy import connected_components
+from ..maps import connected_components
 
 
 def _check_cam(cam: torch.Tensor, name: str = "cam") -> torch.Tensor:
@@ -39,7 +39,7 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     dropped below ``min_area`` of the image, grown by ``margin`` × its width (height) on each side, clipped.
 
     Returns one ``float (n_i, 4)`` tensor per map of ``(x0, y0, x1, y1)`` in [0, 1] image fractions (pixel edges).
-    Labelling is :func:`oaedu.spatial_entropy.connected_components`.
+    Labelling is :func:`oaedu.maps.connected_components`.
     """
     maps = _check_cam(cam)
     validate.number(threshold, "threshold")

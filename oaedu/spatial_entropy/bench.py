@@ -10,7 +10,7 @@ from scipy import ndimage
 from oaedu.bench import Case
 from oaedu.models import tiny_vit
 
-from .components import connected_components, connected_components_reference
+from ..maps.components import connected_components, connected_components_reference
 from .entropy import spatial_entropy, spatial_entropy_reference
 from .sar import spatial_entropy_loss
 
