@@ -263,6 +263,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "models.tiny_mixer": lambda f: C(md.tiny_mixer, depth=1, embed_dim=16),
         "models.tiny_convmixer": lambda f: C(md.tiny_convmixer, depth=1, embed_dim=16, kernel_size=3),
         "models.count_parameters": lambda f: C(md.count_parameters, f.vit()),
+        "models.mlp": lambda f: C(md.mlp, 8, 16, 4, activation="gelu", batch_norm=False, bias_out=False),
         "models.patch_grid": lambda f: C(md.patch_grid, f.vit()),
         "models.num_prefix_tokens": lambda f: C(md.num_prefix_tokens, f.vit()),
         "models.attention_modules": lambda f: C(md.attention_modules, f.vit()),
