@@ -199,9 +199,9 @@ def _moco(ctx: _Context) -> tuple[torch.nn.Module, float]:
 
 
 def _probe(ctx: _Context, encoder: torch.nn.Module, seconds: float, note: str) -> _Trained:
-    from .contrastive import linear_probe
+    from .contrastive import probe_encoder
 
-    return _Trained(linear_probe(encoder, ctx.train), plain_forward, seconds, note)
+    return _Trained(probe_encoder(encoder, ctx.train), plain_forward, seconds, note)
 
 
 def _ssl(ctx: _Context) -> _Trained:

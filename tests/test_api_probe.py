@@ -246,6 +246,10 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "metrics.accuracy": lambda f: C(mt.accuracy, f.logits, f.labels, aliases={"logits": ("labels",),
                                                                                "labels": ("logits",)}),
         "metrics.bg_gap": lambda f: C(mt.bg_gap, 80.0, 50.0),
+        "metrics.linear_probe": lambda f: C(mt.linear_probe, torch.randn(12, 3, 4), torch.arange(12) % 3, False, 4,
+                                            steps=3, weight_decay=1e-3, aliases=_shared("features", "targets")),
+        "metrics.LinearProbe": lambda f: C(mt.LinearProbe, torch.zeros(4), torch.ones(4), torch.nn.Linear(4, 3),
+                                           aliases=_shared("mean", "std")),
         "metrics.iou": lambda f: C(mt.iou, f.masks, f.masks.flip(-1), empty=1.0,
                                    aliases={"pred": ("target",), "target": ("pred",)}, valid={"pred": set()}),
         "metrics.mass_on_object": lambda f: C(mt.mass_on_object, torch.rand(8, 4, 4), f.masks,
@@ -361,9 +365,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
                                                name_of=cl.load_online),
         "contrastive.extract_features": lambda f: C(cl.extract_features, f.encoder(), f.images, batch_size=3,
                                                     valid={"images": {"empty"}}),
-        "contrastive.FrozenClassifier": lambda f: C(cl.FrozenClassifier, f.encoder(), torch.zeros(8), torch.ones(8),
-                                                    torch.nn.Linear(8, 9)),
-        "contrastive.linear_probe": lambda f: C(cl.linear_probe, f.encoder(), f.bc, weight_decay=1e-3, steps=3),
+        "contrastive.FrozenClassifier": lambda f: C(
+            cl.FrozenClassifier, f.encoder(), mt.LinearProbe(torch.zeros(8), torch.ones(8), torch.nn.Linear(8, 9))),
+        "contrastive.probe_encoder": lambda f: C(cl.probe_encoder, f.encoder(), f.bc, weight_decay=1e-3, steps=3),
         "contrastive.probe_background_challenge": lambda f: C(cl.probe_background_challenge, f.encoder(), f.bc,
                                                               f.suite),
         # contracam
@@ -470,9 +474,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "slots.auroc": lambda f: C(sl.auroc, torch.randn(20, 3), torch.rand(20, 3) > 0.5,
                                    aliases=_shared("scores", "labels")),
         "slots.presence_targets": lambda f: C(sl.presence_targets, f.scenes.attributes, "colour", 4),
-        "slots.linear_probe": lambda f: C(sl.linear_probe, torch.randn(12, 3, 4), torch.arange(12) % 3,
-                                          torch.randn(5, 3, 4), False, steps=3, weight_decay=1e-3,
-                                          valid={"test": {"empty"}}, aliases=_shared("train", "test", "y_train")),
+        "slots.slot_probe_scores": lambda f: C(sl.slot_probe_scores, torch.randn(12, 3, 4), torch.arange(12) % 3,
+                                               torch.randn(5, 3, 4), False, steps=3, weight_decay=1e-3,
+                                               valid={"test": {"empty"}}, aliases=_shared("train", "test", "y_train")),
         "slots.as_training_data": lambda f: C(sl.as_training_data, f.scenes),
         "slots.encode": lambda f: C(sl.encode, f.objenc(), f.images[:3], batch_size=2),
         "slots.ssl_losses": lambda f: C(sl.ssl_losses, f.objenc(), f.images[:2], f.images[:2].flip(-1),
@@ -818,11 +822,11 @@ def test_contracam_needs_a_positive_temperature_and_finite_images():
 
 def test_slot_probe_accepts_features_that_carry_a_graph():
     """A real bug: features taken straight from a model's output made L-BFGS backward through a freed graph."""
-    from oaedu.slots import linear_probe
+    from oaedu.slots import slot_probe_scores
 
     w = torch.randn(4, 4, requires_grad=True)
     train, test = torch.randn(12, 3, 4) @ w, torch.randn(5, 3, 4) @ w
-    scores = linear_probe(train, torch.arange(12) % 3, test, multilabel=False, steps=5)
+    scores = slot_probe_scores(train, torch.arange(12) % 3, test, multilabel=False, steps=5)
     assert scores.shape == (5, 3) and torch.isfinite(scores).all() and not scores.requires_grad
 
 

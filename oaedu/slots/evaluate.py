@@ -7,7 +7,8 @@
 * FG-ARI (the Slot Attention literature's metric): the argmax over slots of the attention is a partition of
   the pixels; :func:`oaedu.metrics.adjusted_rand_index` scores it on the foreground pixels.
 * Linear probes for object attributes: "is there a <colour>/<shape>?" and the object count, read from the slots
-  with a max over slots of a linear score (App. A.6: ``max_i (W s_i + b)``) or from the global vector ``r``.
+  with a max over slots of a linear score (App. A.6: ``max_i (W s_i + b)``) or from the global vector ``r``
+  (:func:`slot_probe_scores`, on :func:`oaedu.metrics.linear_probe`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from .. import validate
-from ..metrics import adjusted_rand_index, iou
+from ..metrics import adjusted_rand_index, iou, linear_probe
 from .matching import hungarian_match
 
 
@@ -267,12 +268,7 @@ def presence_targets(attributes: dict[str, torch.Tensor], key: str, num_values: 
     return (vals[:, :, None] == torch.arange(num_values)).any(1)
 
 
-def _pool(features: torch.Tensor, linear: torch.nn.Linear) -> torch.Tensor:
-    scores = linear(features)
-    return scores.max(1).values if features.ndim == 3 else scores
-
-
-def linear_probe(
+def slot_probe_scores(
     train: torch.Tensor,
     y_train: torch.Tensor,
     test: torch.Tensor,
@@ -280,7 +276,8 @@ def linear_probe(
     steps: int = 200,
     weight_decay: float = 1e-3,
 ) -> torch.Tensor:
-    """Fit a linear probe on frozen features (standardised) and return its test scores.
+    """Fit :func:`oaedu.metrics.linear_probe` on frozen features (standardised, in float64) and return its test
+    scores.
 
     ``train``/``test`` are slots ``(N, K, D)`` (score ``max_i (W s_i + b)``, App. A.6) or global vectors
     ``(N, D)``. ``multilabel``: ``y`` is bool ``(N, Q)`` and the loss BCE with ``pos_weight = (1 − π)/π``;
@@ -300,45 +297,13 @@ def linear_probe(
     validate.non_negative(weight_decay, "weight_decay")
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
         raise ValueError(f"train and test must be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
-    flat = train.reshape(-1, train.shape[-1]).double()
-    mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
-    xtr, xte = ((x.double() - mean) / std for x in (train, test))
-    if multilabel:
-        if y_train.dtype != torch.bool or y_train.ndim != 2:
-            raise ValueError("multilabel targets must be bool (N, Q)")
-        out = y_train.shape[1]
-        prior = y_train.double().mean(0).clamp(1e-3, 1 - 1e-3)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=(1 - prior) / prior)
-        target = y_train.double()
-    else:
-        if y_train.dtype != torch.int64 or y_train.ndim != 1:
-            raise ValueError("class targets must be int64 (N,)")
-        out = int(y_train.max()) + 1
-        loss_fn, target = torch.nn.CrossEntropyLoss(), y_train
-    linear = torch.nn.Linear(xtr.shape[-1], out).double()
-    torch.nn.init.zeros_(linear.weight)
-    torch.nn.init.zeros_(linear.bias)
-    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn(_pool(xtr, linear), target) + weight_decay * linear.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)
-        if not all(torch.isfinite(p).all() for p in linear.parameters()):
-            # L-BFGS's line search can overshoot on the non-smooth max over slots: restart with Adam (no NaN out).
-            torch.nn.init.zeros_(linear.weight)
-            torch.nn.init.zeros_(linear.bias)
-            adam = torch.optim.Adam(linear.parameters(), lr=0.05)
-            for _ in range(steps):
-                adam.zero_grad()
-                closure()
-                adam.step()
+    if multilabel and (y_train.dtype != torch.bool or y_train.ndim != 2):
+        raise ValueError("multilabel targets must be bool (N, Q)")
+    if not multilabel and (y_train.dtype != torch.int64 or y_train.ndim != 1):
+        raise ValueError("class targets must be int64 (N,)")
+    probe = linear_probe(train.double(), y_train, multilabel=multilabel, steps=steps, weight_decay=weight_decay)
     with torch.no_grad():
-        out_scores = _pool(xte, linear)
+        out_scores = probe(test.double())
     if not torch.isfinite(out_scores).all():
         raise FloatingPointError("linear probe diverged (non-finite scores)")
     return out_scores
