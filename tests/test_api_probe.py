@@ -213,6 +213,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "utils.default_threads": lambda f: C(utils.default_threads),
         "utils.set_threads": lambda f: C(utils.set_threads, torch.get_num_threads()),
         "utils.env_report": lambda f: C(utils.env_report),
+        "utils.map_batches": lambda f: C(utils.map_batches, torch.nn.Linear(32, 2), f.images, 3, "cpu"),
         # data
         "data.background_challenge": lambda f: C(D.background_challenge, "mixed_rand", 4, seed=1,
                                                  bg_correlation=0.5, fg_hue_jitter=0.05),

@@ -12,6 +12,7 @@ from torch import nn
 
 from .. import validate
 from ..maps import minmax
+from ..utils import map_batches
 
 
 def _check_images(images: torch.Tensor) -> None:
@@ -303,8 +304,5 @@ def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size
     if not isinstance(getattr(getattr(learner, "encoder", None), "layer", None), nn.Module):
         raise TypeError(f"learner must have an encoder.layer to explain (a MoCo or BYOL), got {type(learner).__name__}")
     device = next(learner.parameters()).device
-    chunks = [
-        contracam(learner, learner.encoder.layer, images[i : i + batch_size].to(device), **kwargs).cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    return torch.cat(chunks)
+    return map_batches(lambda batch: contracam(learner, learner.encoder.layer, batch, **kwargs), images, batch_size,
+                       device)

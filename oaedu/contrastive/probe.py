@@ -9,22 +9,22 @@ from .. import validate
 from ..data.datasets import MaskedImageDataset
 from ..metrics import LinearProbe, linear_probe
 from ..train import evaluate_background_challenge
+from ..utils import map_batches
 
 
-@torch.no_grad()
 def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Global-average-pooled encoder features ``(N, D)`` (encoder in eval mode)."""
     validate.images(images)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     encoder.eval()
-    dev = next(encoder.parameters()).device
-    features = []
-    for i in range(0, len(images), batch_size):
-        maps = encoder(images[i : i + batch_size].to(dev))
+
+    def pooled(batch: torch.Tensor) -> torch.Tensor:
+        maps = encoder(batch)
         if maps.ndim != 4:
             raise ValueError(f"encoder must return spatial maps (B, C, h, w) to pool, got shape {tuple(maps.shape)}")
-        features.append(maps.mean((2, 3)).cpu())
-    return torch.cat(features)
+        return maps.mean((2, 3))
+
+    return map_batches(pooled, images, batch_size, next(encoder.parameters()).device)
 
 
 class FrozenClassifier(nn.Module):
