@@ -43,7 +43,7 @@ SUBPACKAGES = (
     "data", "maps", "metrics", "models", "oamixer", "spatial_entropy", "contrastive", "contracam", "relevance", "slots"
 )
 MODULES = ("check", "config", "utils", "validate", "stats", "train", "leaderboard", "reproduce", "plotting", "notebook",
-           "student", "bench")
+           "student", "bench", "tables")
 NAN, INF = float("nan"), float("inf")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -166,7 +166,7 @@ def _ax():
 
 def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     from oaedu import check as ck
-    from oaedu import config, leaderboard, notebook, plotting, reproduce, stats, train, utils
+    from oaedu import config, leaderboard, notebook, plotting, reproduce, stats, tables, train, utils
     from oaedu import contracam as cc
     from oaedu import contrastive as cl
     from oaedu import maps as mp
@@ -523,6 +523,8 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
                                           size=1.0, aliases=_shared("images", "masks"),
                                           valid={"images": {"drop_dim", "nan", "inf"}}),
         "plotting.format_table": lambda f: C(plotting.format_table, {"a": {"x": 1.5, "y": 2.5}}, ["x"], digits=2),
+        "tables.text_table": lambda f: C(tables.text_table, {"a": ["1.5", "2.5"], "bb": ["3", "4"]}, (5, 6),
+                                         header=["x", "y"], label_width=4, sep=" | ", indent="  "),
         "plotting.plot_background_challenge": lambda f: C(plotting.plot_background_challenge, {"vit": acc}),
         "plotting.show_slot_maps": lambda f: C(plotting.show_slot_maps, {"a": (f.images[0], f.masks[0],
                                                                               torch.rand(3, 4, 4))}),
