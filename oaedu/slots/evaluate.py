@@ -49,23 +49,23 @@ def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -
     empty (never NaN). Returns float64 ``(...)``."""
     _check_maps(maps)
     _check_bins(bins)
-    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])
-    out = []
+    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])  # one map x (P values) per row
+    out = []  # t per map
     for row in flat.numpy():
         if bins is None:
             values, counts = np.unique(row.astype(np.float64), return_counts=True)  # every distinct value a bin
-            centres = values
+            centres = values  # c_j = the value itself
         else:
-            counts, edges = np.histogram(row, bins=bins)  # equal bins over [min, max]
-            centres = (edges[:-1] + edges[1:]) / 2
+            counts, edges = np.histogram(row, bins=bins)  # n_j: equal bins over [min, max]
+            centres = (edges[:-1] + edges[1:]) / 2  # c_j = centre of bin j
         if row.min() == row.max():
-            out.append(float(row[0]))  # constant map: no split
+            out.append(float(row[0]))  # constant map: no split, t = its value
             continue
-        w0, w1 = np.cumsum(counts)[:-1], np.cumsum(counts[::-1])[::-1][1:]  # class sizes when splitting after bin j
-        mu0 = np.cumsum(counts * centres)[:-1] / w0  # mean of the low class
-        mu1 = np.cumsum((counts * centres)[::-1])[::-1][1:] / w1  # mean of the high class
-        out.append(float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]))  # the best split's bin
-    return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)
+        w0, w1 = np.cumsum(counts)[:-1], np.cumsum(counts[::-1])[::-1][1:]  # w0 = Σ_{i≤j} n_i, w1 = Σ_{i>j} n_i
+        mu0 = np.cumsum(counts * centres)[:-1] / w0  # μ0 = Σ_{i≤j} n_i c_i / w0, mean of the low class
+        mu1 = np.cumsum((counts * centres)[::-1])[::-1][1:] / w1  # μ1 = Σ_{i>j} n_i c_i / w1, the high class
+        out.append(float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]))  # t = c_j*, j* = argmax w0 w1 (μ0 − μ1)²
+    return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)  # float64 (...)
 
 
 def _histogram(flat: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,21 +171,21 @@ def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor, bg_t
     (:data:`BG_TIE`); ``bg_tie=0`` is the paper's solver without the rule. Returns float64 ``(B,)``."""
     _check_seg(masks, instance)
     _check_tie(bg_tie)
-    out = []
-    for m, inst in zip(masks, instance, strict=True):
-        ids = [int(x) for x in torch.unique(inst).tolist()]
+    out = []  # one mean IoU per image
+    for m, inst in zip(masks, instance, strict=True):  # predicted masks M_k and GT ids of one image
+        ids = [int(x) for x in torch.unique(inst).tolist()]  # the visible GT objects G_r
         if 0 not in ids:
-            ids = [0, *ids]
-        table = np.zeros((len(ids), m.shape[0]))
+            ids = [0, *ids]  # the background G_0 always takes part in the assignment
+        table = np.zeros((len(ids), m.shape[0]))  # IoU matrix, GT rows × predicted columns
         for r, obj in enumerate(ids):
             for c in range(m.shape[0]):
-                table[r, c] = iou(m[c], inst == obj, empty=0.0).item()
-        weight = np.where(np.array(ids)[:, None] == 0, 1 - bg_tie, 1.0)
-        rows, cols = linear_sum_assignment(table * weight, maximize=True)
-        got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))
-        fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]
-        out.append(sum(fg) / len(fg))
-    return torch.tensor(out, dtype=torch.float64)
+                table[r, c] = iou(m[c], inst == obj, empty=0.0).item()  # IoU(G_r, M_c) = |G ∩ M| / |G ∪ M|
+        weight = np.where(np.array(ids)[:, None] == 0, 1 - bg_tie, 1.0)  # the background row counts 1 − bg_tie
+        rows, cols = linear_sum_assignment(table * weight, maximize=True)  # π = argmax_π Σ_r w_r IoU(G_r, M_π(r))
+        got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))  # IoU(G_r, M_π(r)) per matched r
+        fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]  # foreground objects; unmatched score 0
+        out.append(sum(fg) / len(fg))  # mean over the visible foreground objects
+    return torch.tensor(out, dtype=torch.float64)  # float64 (B,)
 
 
 def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor, bg_tie: float = BG_TIE) -> torch.Tensor:
