@@ -931,6 +931,19 @@ def test_minmax_over_the_last_dims_and_over_a_batch_agree_and_stay_in_range(valu
         assert (a == 0).all() and (b == 0).all()
 
 
+def test_minmax_of_a_constant_map_is_zeros_with_a_zero_gradient_in_every_dtype():
+    from oaedu.maps import minmax
+
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        for eps in (0.0, 1e-12):
+            for dims in (None, 2):
+                maps = torch.full((2, 3, 3), 3.0, dtype=dtype, requires_grad=True)
+                out = minmax(maps, dims=dims, eps=eps)
+                out.sum().backward()
+                assert torch.equal(out, torch.zeros_like(out)), (dtype, eps, dims)
+                assert torch.equal(maps.grad, torch.zeros_like(maps)), (dtype, eps, dims)
+
+
 @PROPERTY
 @given(st.integers(1, 20), st.integers(1, 7), st.booleans(), st.integers(0, 3))
 def test_iterate_batches_covers_every_item_once(n, batch_size, shuffle, extra):

@@ -30,6 +30,7 @@ def minmax(maps: torch.Tensor, dims: int | None = None, eps: float = CONSTANT_SP
     flat = maps.flatten(maps.ndim - dims)
     low = flat.amin(-1, keepdim=True)
     span = flat.amax(-1, keepdim=True) - low
-    # a product with the mask rather than torch.where: a constant map gets a zero gradient, never 0/0
+    # a product with the mask rather than torch.where: a constant map gets a zero gradient, never 0/0 (also for
+    # eps = 0, or an eps below what the dtype can hold: the span is floored at its smallest normal number)
     floor = max(eps, torch.finfo(maps.dtype).tiny)
     return ((flat - low) / span.clamp_min(floor) * (span > eps)).view_as(maps)
