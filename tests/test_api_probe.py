@@ -944,6 +944,16 @@ def test_minmax_of_a_constant_map_is_zeros_with_a_zero_gradient_in_every_dtype()
                 assert torch.equal(maps.grad, torch.zeros_like(maps)), (dtype, eps, dims)
 
 
+def test_minmax_sends_the_gradient_of_tied_extremes_to_one_entry():
+    """RobustViT's loss backpropagates through min–max: ties at the minimum (zeros) are common, and the gradient
+    of the minimum goes to one of them (torch.min), as it did before the min–max helpers were merged."""
+    from oaedu.maps import minmax
+
+    x = torch.tensor([[0.0, 0.0, 1.0, 2.0]], requires_grad=True)
+    minmax(x).sum().backward()  # Σ (x − lo)/(hi − lo): 1/2 per entry, −5/4 to lo, −3/4 to hi
+    assert sorted(x.grad[0, :2].tolist()) == [-0.75, 0.5] and x.grad[0, 2:].tolist() == [0.5, -0.25]
+
+
 @PROPERTY
 @given(st.integers(1, 20), st.integers(1, 7), st.booleans(), st.integers(0, 3))
 def test_iterate_batches_covers_every_item_once(n, batch_size, shuffle, extra):
