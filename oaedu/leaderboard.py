@@ -30,6 +30,7 @@ from . import validate
 from .data import VARIANTS, MaskedImageDataset, background_challenge, background_challenge_suite
 from .models import patch_grid, tiny_vit
 from .stats import Effect, effect, mean_std
+from .tables import text_table
 from .train import ForwardFn, evaluate, evaluate_background_challenge, fit, plain_forward
 from .utils import get_device, parse_device, seed_everything
 
@@ -200,9 +201,9 @@ def _moco(ctx: _Context) -> tuple[torch.nn.Module, float]:
 
 
 def _probe(ctx: _Context, encoder: torch.nn.Module, seconds: float, note: str) -> _Trained:
-    from .contrastive import linear_probe
+    from .contrastive import probe_encoder
 
-    return _Trained(linear_probe(encoder, ctx.train), plain_forward, seconds, note)
+    return _Trained(probe_encoder(encoder, ctx.train), plain_forward, seconds, note)
 
 
 def _ssl(ctx: _Context) -> _Trained:
@@ -396,10 +397,9 @@ def format_leaderboard(table: Mapping[str, Mapping[str, float]], columns: Sequen
         missing = [c for c in (*columns, *(f"{c}_std" for c in columns), "cost") if c not in row]
         if missing:
             raise ValueError(f"table[{method!r}] lacks columns {missing}; pass summarise(run(...))")
-    width = max(len(m) for m in table) + 2
-    head = "".ljust(width) + "".join(c.replace("_", "-").rjust(13) for c in columns) + "cost".rjust(8)
-    lines = [head]
-    for method, row in table.items():
-        cells = "".join(f"{row[c]:6.1f} ±{row[c + '_std']:4.1f}".rjust(13) for c in columns)
-        lines.append(method.ljust(width) + cells + f"{row['cost']:7.2f}×")
-    return "\n".join(lines)
+    cells = {
+        method: [*(f"{row[c]:6.1f} ±{row[c + '_std']:4.1f}" for c in columns), f"{row['cost']:7.2f}×"]
+        for method, row in table.items()
+    }
+    header = [*(c.replace("_", "-") for c in columns), "cost"]
+    return text_table(cells, [13] * len(columns) + [8], header=header, sep="")

@@ -10,6 +10,7 @@ import torch
 from . import validate
 from .data.background_challenge import VARIANTS
 from .stats import mean_std
+from .tables import text_table
 
 STYLE = {
     "figure.dpi": 100,
@@ -230,13 +231,8 @@ def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str]
             raise ValueError(f"rows[{name!r}] lacks columns {missing}")
         for c in columns:
             validate.number(values[c], f"rows[{name!r}][{c!r}]", allow_inf=True, allow_nan=True)  # NaN: n/a
-    width = max(len(r) for r in rows) + 2
-    colw = [max(len(c), digits + 5) for c in columns]
-    lines = ["".ljust(width) + " ".join(c.rjust(w) for c, w in zip(columns, colw, strict=True))]
-    for name, values in rows.items():
-        cells = [f"{values[c]:.{digits}f}".rjust(w) for c, w in zip(columns, colw, strict=True)]
-        lines.append(name.ljust(width) + " ".join(cells))
-    return "\n".join(lines)
+    cells = {name: [f"{values[c]:.{digits}f}" for c in columns] for name, values in rows.items()}
+    return text_table(cells, [max(len(c), digits + 5) for c in columns], header=columns)
 
 
 def plot_sweep(

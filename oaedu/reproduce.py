@@ -24,6 +24,7 @@ from . import validate
 from .config import PROFILES
 from .notebook import find_notebooks
 from .stats import mean_std
+from .tables import text_table
 from .utils import default_threads
 
 EXPERIMENTS: dict[str, str] = {
@@ -192,7 +193,11 @@ def format_summary(report: Mapping) -> str:
             raise ValueError(f"report[{exp!r}] is not an entry of reproduce()'s report: {validate.describe(entry)}")
         threads = f", {entry['threads']} thread(s)" if "threads" in entry else ""
         lines.append(f"{exp} ({entry['profile']}, {len(entry['seeds'])} seed(s){threads}, {entry['seconds']} s)")
-        for key, stats in entry["summary"].items():
-            if math.isfinite(stats["mean"]):
-                lines.append(f"  {key:<48} {stats['mean']:8.2f} ± {stats['std']:.2f}")
+        cells = {
+            key: [f" {stats['mean']:8.2f} ± {stats['std']:.2f}"]  # one cell, a space after the label
+            for key, stats in entry["summary"].items()
+            if math.isfinite(stats["mean"])
+        }
+        if cells:
+            lines.append(text_table(cells, [0], label_width=48, indent="  "))
     return "\n".join(lines)

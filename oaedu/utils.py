@@ -1,10 +1,12 @@
-"""Device, seeds, threads and an environment report."""
+"""Device, seeds, threads, batched inference and an environment report."""
 
 from __future__ import annotations
 
 import os
 import platform
 import random
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,6 +47,23 @@ def parse_device(device: torch.device | str, name: str = "device") -> torch.devi
         return torch.device(device)
     except RuntimeError:
         raise ValueError(f"{name} must be a device such as 'cpu', 'cuda', 'cuda:1' or 'mps', got {device!r}") from None
+
+
+@torch.no_grad()
+def map_batches(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int,
+                device: torch.device | str | None = None) -> Any:
+    """``fn`` (a model, in the mode the caller set) over ``x`` in batches of ``batch_size`` under ``no_grad``, each
+    batch moved to ``device`` (default: where it is); the outputs, a tensor or a named tuple of tensors, come back
+    concatenated on the CPU. Code inside ``fn`` may still turn gradients on (ContraCAM does)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable (a model or a function of a batch), got {validate.describe(fn)}")
+    validate.tensor(x, "x", min_batch=1, finite_values=True)
+    batch_size = validate.integer(batch_size, "batch_size", low=1)
+    device = parse_device(device) if device is not None else x.device
+    parts = [fn(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    if isinstance(parts[0], torch.Tensor):
+        return torch.cat([p.cpu() for p in parts])
+    return type(parts[0])(*(torch.cat([p[j].cpu() for p in parts]) for j in range(len(parts[0]))))
 
 
 def _mps_available() -> bool:

@@ -40,10 +40,10 @@ from hypothesis import strategies as st  # noqa: E402
 from oaedu import check, validate  # noqa: E402
 
 SUBPACKAGES = (
-    "data", "metrics", "models", "oamixer", "spatial_entropy", "contrastive", "contracam", "relevance", "slots"
+    "data", "maps", "metrics", "models", "oamixer", "spatial_entropy", "contrastive", "contracam", "relevance", "slots"
 )
 MODULES = ("check", "config", "utils", "validate", "stats", "train", "leaderboard", "reproduce", "plotting", "notebook",
-           "student", "bench")
+           "student", "bench", "tables")
 NAN, INF = float("nan"), float("inf")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -70,7 +70,7 @@ def fx() -> SimpleNamespace:
     from oaedu import contracam as cc
     from oaedu import contrastive as cl
     from oaedu import data as D
-    from oaedu import models, slots
+    from oaedu import maps, models, slots
     from oaedu import relevance as rv
 
     torch.manual_seed(0)
@@ -92,7 +92,7 @@ def fx() -> SimpleNamespace:
         cl.SmallEncoder(widths=(8, 8, 8)), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 9)
     ).eval()
     f.logits = torch.randn(8, 9)
-    f.cams = cc.minmax(torch.rand(8, 32, 32))
+    f.cams = maps.minmax(torch.rand(8, 32, 32), dims=2)
     f.backgrounds = cc.background_only(f.images, f.cams)
     f.qkv = [torch.randn(2, 2, 5, 4) for _ in range(3)]
     f.mask5 = torch.exp(-torch.rand(2, 5, 5))
@@ -166,9 +166,10 @@ def _ax():
 
 def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     from oaedu import check as ck
-    from oaedu import config, leaderboard, notebook, plotting, reproduce, stats, train, utils
+    from oaedu import config, leaderboard, notebook, plotting, reproduce, stats, tables, train, utils
     from oaedu import contracam as cc
     from oaedu import contrastive as cl
+    from oaedu import maps as mp
     from oaedu import metrics as mt
     from oaedu import models as md
     from oaedu import oamixer as oa
@@ -212,6 +213,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "utils.default_threads": lambda f: C(utils.default_threads),
         "utils.set_threads": lambda f: C(utils.set_threads, torch.get_num_threads()),
         "utils.env_report": lambda f: C(utils.env_report),
+        "utils.map_batches": lambda f: C(utils.map_batches, torch.nn.Linear(32, 2), f.images, 3, "cpu"),
         # data
         "data.background_challenge": lambda f: C(D.background_challenge, "mixed_rand", 4, seed=1,
                                                  bg_correlation=0.5, fg_hue_jitter=0.05),
@@ -245,6 +247,10 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "metrics.accuracy": lambda f: C(mt.accuracy, f.logits, f.labels, aliases={"logits": ("labels",),
                                                                                "labels": ("logits",)}),
         "metrics.bg_gap": lambda f: C(mt.bg_gap, 80.0, 50.0),
+        "metrics.linear_probe": lambda f: C(mt.linear_probe, torch.randn(12, 3, 4), torch.arange(12) % 3, False, 4,
+                                            steps=3, weight_decay=1e-3, aliases=_shared("features", "targets")),
+        "metrics.LinearProbe": lambda f: C(mt.LinearProbe, torch.zeros(4), torch.ones(4), torch.nn.Linear(4, 3),
+                                           aliases=_shared("mean", "std")),
         "metrics.iou": lambda f: C(mt.iou, f.masks, f.masks.flip(-1), empty=1.0,
                                    aliases={"pred": ("target",), "target": ("pred",)}, valid={"pred": set()}),
         "metrics.mass_on_object": lambda f: C(mt.mass_on_object, torch.rand(8, 4, 4), f.masks,
@@ -262,6 +268,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "models.tiny_mixer": lambda f: C(md.tiny_mixer, depth=1, embed_dim=16),
         "models.tiny_convmixer": lambda f: C(md.tiny_convmixer, depth=1, embed_dim=16, kernel_size=3),
         "models.count_parameters": lambda f: C(md.count_parameters, f.vit()),
+        "models.mlp": lambda f: C(md.mlp, 8, 16, 4, activation="gelu", batch_norm=False, bias_out=False),
         "models.patch_grid": lambda f: C(md.patch_grid, f.vit()),
         "models.num_prefix_tokens": lambda f: C(md.num_prefix_tokens, f.vit()),
         "models.attention_modules": lambda f: C(md.attention_modules, f.vit()),
@@ -317,6 +324,14 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "oamixer.share_convmixer_kernels": lambda f: C(oa.share_convmixer_kernels, f.convmixer()),
         "oamixer.oamixer_forward": lambda f: C(oa.oamixer_forward, oa.GTLabeller((8, 8))),
         "oamixer.oamixer_step": lambda f: C(oa.oamixer_step, oa.GTLabeller((8, 8)), label_smoothing=0.1),
+        # maps
+        "maps.minmax": lambda f: C(mp.minmax, torch.rand(2, 4, 4), dims=2, eps=1e-9,
+                                   valid={"maps": {"add_dim", "empty"}}),
+        "maps.connected_components": lambda f: C(mp.connected_components, f.bool_maps, max_iterations=40,
+                                                 valid={"mask": ranks}),
+        "maps.connected_components_reference": lambda f: C(mp.connected_components_reference, f.bool_maps,
+                                                           valid={"mask": ranks}),
+        "maps.num_components": lambda f: C(mp.num_components, torch.randint(0, 3, (4, 6, 6)), valid={"labels": ranks}),
         # spatial entropy
         "spatial_entropy.connected_components": lambda f: C(se.connected_components, f.bool_maps, max_iterations=40,
                                                             valid={"mask": ranks}),
@@ -351,13 +366,12 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
                                                name_of=cl.load_online),
         "contrastive.extract_features": lambda f: C(cl.extract_features, f.encoder(), f.images, batch_size=3,
                                                     valid={"images": {"empty"}}),
-        "contrastive.FrozenClassifier": lambda f: C(cl.FrozenClassifier, f.encoder(), torch.zeros(8), torch.ones(8),
-                                                    torch.nn.Linear(8, 9)),
-        "contrastive.linear_probe": lambda f: C(cl.linear_probe, f.encoder(), f.bc, weight_decay=1e-3, steps=3),
+        "contrastive.FrozenClassifier": lambda f: C(
+            cl.FrozenClassifier, f.encoder(), mt.LinearProbe(torch.zeros(8), torch.ones(8), torch.nn.Linear(8, 9))),
+        "contrastive.probe_encoder": lambda f: C(cl.probe_encoder, f.encoder(), f.bc, weight_decay=1e-3, steps=3),
         "contrastive.probe_background_challenge": lambda f: C(cl.probe_background_challenge, f.encoder(), f.bc,
                                                               f.suite),
         # contracam
-        "contracam.minmax": lambda f: C(cc.minmax, torch.rand(2, 4, 4), valid={"maps": {"add_dim", "empty"}}),
         "contracam.centre_prior": lambda f: C(cc.centre_prior, 2, (5, 5), sigma=0.3, valid={"n": set()}),
         "contracam.contracam": lambda f: C(cc.contracam, (m := f.moco()), m.encoder.layer, f.images, tau=0.5),
         "contracam.contracam_reference": lambda f: C(cc.contracam_reference, (m := f.moco()), m.encoder.layer,
@@ -402,7 +416,6 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "relevance.marker_dataset": lambda f: C(rv.marker_dataset, "conflict", 4, seed=1, p=0.9),
         "relevance.marker_patches": lambda f: C(rv.marker_patches, f.marker),
         "relevance.marker_vit": lambda f: C(rv.marker_vit),
-        "relevance.minmax": lambda f: C(rv.minmax, torch.rand(3, 16), eps=1e-9, valid={"maps": {"add_dim", "empty"}}),
         "relevance.relevance_losses": lambda f: C(rv.relevance_losses, f.rel, torch.rand(4, 16), lambda_bg=2.0,
                                                   lambda_fg=0.3, valid={"relevance": {"add_dim"}},
                                                   aliases=_shared("relevance", "fg_mask")),
@@ -464,9 +477,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "slots.auroc": lambda f: C(sl.auroc, torch.randn(20, 3), torch.rand(20, 3) > 0.5,
                                    aliases=_shared("scores", "labels")),
         "slots.presence_targets": lambda f: C(sl.presence_targets, f.scenes.attributes, "colour", 4),
-        "slots.linear_probe": lambda f: C(sl.linear_probe, torch.randn(12, 3, 4), torch.arange(12) % 3,
-                                          torch.randn(5, 3, 4), False, steps=3, weight_decay=1e-3,
-                                          valid={"test": {"empty"}}, aliases=_shared("train", "test", "y_train")),
+        "slots.slot_probe_scores": lambda f: C(sl.slot_probe_scores, torch.randn(12, 3, 4), torch.arange(12) % 3,
+                                               torch.randn(5, 3, 4), False, steps=3, weight_decay=1e-3,
+                                               valid={"test": {"empty"}}, aliases=_shared("train", "test", "y_train")),
         "slots.as_training_data": lambda f: C(sl.as_training_data, f.scenes),
         "slots.encode": lambda f: C(sl.encode, f.objenc(), f.images[:3], batch_size=2),
         "slots.ssl_losses": lambda f: C(sl.ssl_losses, f.objenc(), f.images[:2], f.images[:2].flip(-1),
@@ -512,6 +525,8 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
                                           size=1.0, aliases=_shared("images", "masks"),
                                           valid={"images": {"drop_dim", "nan", "inf"}}),
         "plotting.format_table": lambda f: C(plotting.format_table, {"a": {"x": 1.5, "y": 2.5}}, ["x"], digits=2),
+        "tables.text_table": lambda f: C(tables.text_table, {"a": ["1.5", "2.5"], "bb": ["3", "4"]}, (5, 6),
+                                         header=["x", "y"], label_width=4, sep=" | ", indent="  "),
         "plotting.plot_background_challenge": lambda f: C(plotting.plot_background_challenge, {"vit": acc}),
         "plotting.show_slot_maps": lambda f: C(plotting.show_slot_maps, {"a": (f.images[0], f.masks[0],
                                                                               torch.rand(3, 4, 4))}),
@@ -823,23 +838,22 @@ def test_contracam_needs_a_positive_temperature_and_finite_images():
 
 def test_slot_probe_accepts_features_that_carry_a_graph():
     """A real bug: features taken straight from a model's output made L-BFGS backward through a freed graph."""
-    from oaedu.slots import linear_probe
+    from oaedu.slots import slot_probe_scores
 
     w = torch.randn(4, 4, requires_grad=True)
     train, test = torch.randn(12, 3, 4) @ w, torch.randn(5, 3, 4) @ w
-    scores = linear_probe(train, torch.arange(12) % 3, test, multilabel=False, steps=5)
+    scores = slot_probe_scores(train, torch.arange(12) % 3, test, multilabel=False, steps=5)
     assert scores.shape == (5, 3) and torch.isfinite(scores).all() and not scores.requires_grad
 
 
 def test_siblings_agree_on_bad_input():
-    from oaedu.contracam import minmax as cam_minmax
+    from oaedu.maps import minmax
     from oaedu.oamixer import attention, attention_reference
-    from oaedu.relevance import minmax as rel_minmax
     from oaedu.slots import CrossAttentionDecoder, SlotAttention
 
     maps = torch.rand(2, 4, 4)
     maps[0, 0, 0] = NAN
-    for fn in (cam_minmax, rel_minmax):
+    for fn in (functools.partial(minmax, dims=2), minmax):
         with pytest.raises(ValueError, match="maps"):
             fn(maps)
     q, k, v = (torch.randn(2, 2, 5, 4) for _ in range(3))
@@ -915,19 +929,42 @@ def test_close_fails_on_any_nonfinite_value(a, e, odd):
 
 @PROPERTY
 @given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=4, max_size=4))
-def test_the_two_minmax_agree_and_stay_in_range(values):
-    from oaedu.contracam import minmax as cam_minmax
-    from oaedu.relevance import minmax as rel_minmax
+def test_minmax_over_the_last_dims_and_over_a_batch_agree_and_stay_in_range(values):
+    from oaedu.maps import minmax
 
     maps = torch.tensor(values, dtype=torch.float64).view(1, 2, 2)
-    a, b = cam_minmax(maps), rel_minmax(maps)
+    a, b = minmax(maps, dims=2), minmax(maps)  # ContraCAM's (..., h, w) maps and RobustViT's (B, ...) maps
     for out in (a, b):
         assert torch.isfinite(out).all() and (out >= 0).all() and (out <= 1).all()
     span = float(maps.max() - maps.min())
-    if span > 1e-9:  # below relevance.minmax's eps (1e-12) a map counts as constant there, not in contracam
+    assert torch.equal(a, b)  # one rule: a range at most eps (1e-12) is a constant map
+    if span > 1e-9:
         torch.testing.assert_close(a, b)
     if span == 0:
         assert (a == 0).all() and (b == 0).all()
+
+
+def test_minmax_of_a_constant_map_is_zeros_with_a_zero_gradient_in_every_dtype():
+    from oaedu.maps import minmax
+
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        for eps in (0.0, 1e-12):
+            for dims in (None, 2):
+                maps = torch.full((2, 3, 3), 3.0, dtype=dtype, requires_grad=True)
+                out = minmax(maps, dims=dims, eps=eps)
+                out.sum().backward()
+                assert torch.equal(out, torch.zeros_like(out)), (dtype, eps, dims)
+                assert torch.equal(maps.grad, torch.zeros_like(maps)), (dtype, eps, dims)
+
+
+def test_minmax_sends_the_gradient_of_tied_extremes_to_one_entry():
+    """RobustViT's loss backpropagates through min–max: ties at the minimum (zeros) are common, and the gradient
+    of the minimum goes to one of them (torch.min), as it did before the min–max helpers were merged."""
+    from oaedu.maps import minmax
+
+    x = torch.tensor([[0.0, 0.0, 1.0, 2.0]], requires_grad=True)
+    minmax(x).sum().backward()  # Σ (x − lo)/(hi − lo): 1/2 per entry, −5/4 to lo, −3/4 to hi
+    assert sorted(x.grad[0, :2].tolist()) == [-0.75, 0.5] and x.grad[0, 2:].tolist() == [0.5, -0.25]
 
 
 @PROPERTY

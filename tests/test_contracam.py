@@ -20,12 +20,12 @@ from oaedu.contracam import (
     iterative_contracam_history,
     largest_empty_rectangle,
     largest_empty_rectangle_reference,
-    minmax,
     mix_batch,
     object_aware_crop,
 )
 from oaedu.contrastive import MoCo, SmallEncoder, load_online
 from oaedu.contrastive.learners import _Learner
+from oaedu.maps import minmax
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_bad_inputs_raise(model, images):
 
 def test_minmax_is_safe_on_constant_maps():
     maps = torch.stack([torch.full((4, 4), 3.0), torch.zeros(4, 4), torch.arange(16.0).view(4, 4)])
-    out = minmax(maps)
+    out = minmax(maps, dims=2)
     assert torch.isfinite(out).all()
     assert torch.equal(out[0], torch.zeros(4, 4)) and torch.equal(out[1], torch.zeros(4, 4))
     torch.testing.assert_close(out[2], torch.arange(16.0).view(4, 4) / 15)

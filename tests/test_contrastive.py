@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from oaedu.contrastive import BYOL, MoCo, SmallEncoder, augment, info_nce, linear_probe, train_contrastive
+from oaedu.contrastive import BYOL, MoCo, SmallEncoder, augment, info_nce, probe_encoder, train_contrastive
 from oaedu.data import background_challenge
 
 
@@ -75,11 +75,11 @@ def test_linear_probe_separates_classes_and_matches_its_formula():
     torch.manual_seed(0)
     data = background_challenge("only_fg", 120, image_size=32, num_classes=3, bg_correlation=1.0)
     enc = SmallEncoder().eval()
-    clf = linear_probe(enc, data)
+    clf = probe_encoder(enc, data)
     with torch.no_grad():
         logits = clf(data.images)
         feats = enc(data.images).mean((2, 3))
-        manual = clf.linear((feats - clf.mean) / clf.std)
+        manual = clf.probe.linear((feats - clf.probe.mean) / clf.probe.std)
     torch.testing.assert_close(logits, manual)
     # colour classes are linearly separable even in random conv features
     assert (logits.argmax(1) == data.labels).float().mean() > 0.9

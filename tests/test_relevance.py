@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from oaedu.maps import minmax
 from oaedu.models import build_model, capture_attention, tiny_vit
 from oaedu.relevance import (
-    minmax,
     normalized_cut_mask,
     relevance_at,
     relevance_losses,

@@ -8,7 +8,6 @@ from oaedu.slots import (
     auroc,
     encode,
     fg_ari,
-    linear_probe,
     otsu_masks,
     otsu_threshold,
     otsu_threshold_reference,
@@ -16,6 +15,7 @@ from oaedu.slots import (
     segmentation_iou,
     segmentation_iou_reference,
     slot_partition,
+    slot_probe_scores,
 )
 
 
@@ -168,8 +168,8 @@ def test_slot_probe_is_invariant_to_slot_order_and_learns_presence():
     g = torch.Generator().manual_seed(0)
     slots = torch.randn(200, 3, 4, generator=g)
     y = (slots[..., 0] > 1.0).any(1, keepdim=True)  # "is there a slot with a large first feature?"
-    s1 = linear_probe(slots[:100], y[:100], slots[100:], multilabel=True)
-    s2 = linear_probe(slots[:100, [2, 0, 1]], y[:100], slots[100:, [1, 2, 0]], multilabel=True)
+    s1 = slot_probe_scores(slots[:100], y[:100], slots[100:], multilabel=True)
+    s2 = slot_probe_scores(slots[:100, [2, 0, 1]], y[:100], slots[100:, [1, 2, 0]], multilabel=True)
     torch.testing.assert_close(s1, s2, atol=1e-2, rtol=1e-2)  # max over slots: same optimum, L-BFGS rounding
     assert auroc(s1, y[100:]) > 0.9
 

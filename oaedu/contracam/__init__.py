@@ -31,7 +31,6 @@ from .cam import (
     gradcam_reference,
     iterative_contracam,
     iterative_contracam_history,
-    minmax,
 )
 from .evaluate import cooccurrence_distance, instance_boxes, localisation_scores
 
@@ -53,7 +52,6 @@ __all__ = [
     "iterative_contracam_history",
     "largest_empty_rectangle",
     "largest_empty_rectangle_reference",
-    "minmax",
     "mix_batch",
     "mixup_prepare",
     "oa_crop_prepare",

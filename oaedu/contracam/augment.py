@@ -8,7 +8,8 @@ import torch
 
 from .. import validate
 from ..data.transforms import crop_boxes
-from ..spatial_entropy import connected_components
+from ..maps import connected_components
+from .boxes import grown_box
 
 
 def _check_cam(cam: torch.Tensor, name: str = "cam") -> torch.Tensor:
@@ -39,7 +40,7 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     dropped below ``min_area`` of the image, grown by ``margin`` × its width (height) on each side, clipped.
 
     Returns one ``float (n_i, 4)`` tensor per map of ``(x0, y0, x1, y1)`` in [0, 1] image fractions (pixel edges).
-    Labelling is :func:`oaedu.spatial_entropy.connected_components`.
+    Labelling is :func:`oaedu.maps.connected_components`.
     """
     maps = _check_cam(cam)
     validate.number(threshold, "threshold")
@@ -47,20 +48,10 @@ def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 
     validate.non_negative(margin, "margin")
     _, h, w = maps.shape
     labels = connected_components(maps >= threshold).cpu()
-    ys = torch.arange(h)[:, None].expand(h, w)
-    xs = torch.arange(w)[None].expand(h, w)
     out = []
     for lab in labels:
-        boxes = []
-        for k in range(1, int(lab.max()) + 1):
-            on = lab == k
-            if on.sum().item() < min_area * h * w:
-                continue
-            y0, y1 = ys[on].min().item(), ys[on].max().item() + 1
-            x0, x1 = xs[on].min().item(), xs[on].max().item() + 1
-            dx, dy = margin * (x1 - x0), margin * (y1 - y0)
-            boxes.append([max(0.0, (x0 - dx) / w), max(0.0, (y0 - dy) / h), min(1.0, (x1 + dx) / w),
-                          min(1.0, (y1 + dy) / h)])
+        regions = (lab == k for k in range(1, int(lab.max()) + 1))
+        boxes = [grown_box(on, margin) for on in regions if on.sum().item() >= min_area * h * w]
         out.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     return out
 

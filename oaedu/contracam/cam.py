@@ -11,21 +11,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import validate
+from ..maps import minmax
+from ..utils import map_batches
 
 
 def _check_images(images: torch.Tensor) -> None:
     validate.images(images, channels=None)
-
-
-def minmax(maps: torch.Tensor) -> torch.Tensor:
-    """Per-map min–max to [0, 1] over the last two dims (``Normalize`` of Eq. 2); a constant map becomes 0."""
-    validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
-    if not maps.shape[-1] or not maps.shape[-2]:
-        raise ValueError(f"maps must be (..., h, w) with h, w >= 1, got {tuple(maps.shape)}")
-    lo = maps.flatten(-2).amin(-1)[..., None, None]
-    hi = maps.flatten(-2).amax(-1)[..., None, None]
-    span = hi - lo
-    return torch.where(span > 0, (maps - lo) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
 
 
 def _finish(raw: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
@@ -35,7 +26,7 @@ def _finish(raw: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
     ReLU, where the released code upsamples after the ReLU and lets min–max shift the whole map instead."""
     if size is not None and tuple(raw.shape[-2:]) != tuple(size):
         raw = F.interpolate(raw[:, None], size=size, mode="bicubic", align_corners=False)[:, 0].clamp_min(0)
-    return minmax(raw)
+    return minmax(raw, dims=2)
 
 
 class _Capture:
@@ -311,7 +302,7 @@ def centre_prior(n: int, size: tuple[int, int], sigma: float = 0.25) -> torch.Te
     ys = (torch.arange(h) + 0.5) / h - 0.5
     xs = (torch.arange(w) + 0.5) / w - 0.5
     g = torch.exp(-(ys[:, None] ** 2 + xs[None] ** 2) / (2 * sigma**2))
-    return minmax(g).expand(n, h, w).clone()
+    return minmax(g, dims=2).expand(n, h, w).clone()
 
 
 def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size: int = 128, **kwargs) -> torch.Tensor:
@@ -324,8 +315,5 @@ def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size
     if not isinstance(getattr(getattr(learner, "encoder", None), "layer", None), nn.Module):
         raise TypeError(f"learner must have an encoder.layer to explain (a MoCo or BYOL), got {type(learner).__name__}")
     device = next(learner.parameters()).device
-    chunks = [
-        contracam(learner, learner.encoder.layer, images[i : i + batch_size].to(device), **kwargs).cpu()
-        for i in range(0, len(images), batch_size)
-    ]
-    return torch.cat(chunks)
+    return map_batches(lambda batch: contracam(learner, learner.encoder.layer, batch, **kwargs), images, batch_size,
+                       device)

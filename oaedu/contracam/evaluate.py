@@ -6,6 +6,7 @@ import torch
 
 from .. import validate
 from ..metrics import iou
+from .boxes import grown_box
 
 
 def localisation_scores(cams: torch.Tensor, instance_masks: torch.Tensor, threshold: float = 0.5) -> dict[str, float]:
@@ -43,18 +44,9 @@ def instance_boxes(instance_masks: torch.Tensor, margin: float = 0.2) -> list[to
     """GT boxes ``(x0, y0, x1, y1)`` in [0,1] of every object of ``instance_masks (B,H,W)``, grown by ``margin``."""
     validate.tensor(instance_masks, "instance_masks", ndim=3, dtype="integer")
     validate.non_negative(margin, "margin")
-    _, h, w = instance_masks.shape
     out = []
     for m in instance_masks:
-        boxes = []
-        for k in m.unique().tolist():
-            if k == 0:
-                continue
-            ys, xs = torch.nonzero(m == k, as_tuple=True)
-            y0, y1, x0, x1 = ys.min().item(), ys.max().item() + 1, xs.min().item(), xs.max().item() + 1
-            dx, dy = margin * (x1 - x0), margin * (y1 - y0)
-            boxes.append([max(0.0, (x0 - dx) / w), max(0.0, (y0 - dy) / h), min(1.0, (x1 + dx) / w),
-                          min(1.0, (y1 + dy) / h)])
+        boxes = [grown_box(m == k, margin) for k in m.unique().tolist() if k != 0]
         out.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     return out
 

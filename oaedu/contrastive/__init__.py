@@ -15,7 +15,7 @@ from .learners import (
     save_online,
     train_contrastive,
 )
-from .probe import FrozenClassifier, extract_features, linear_probe, probe_background_challenge
+from .probe import FrozenClassifier, extract_features, probe_background_challenge, probe_encoder
 
 __all__ = [
     "BYOL",
@@ -25,9 +25,9 @@ __all__ = [
     "augment",
     "extract_features",
     "info_nce",
-    "linear_probe",
     "load_online",
     "save_online",
     "probe_background_challenge",
+    "probe_encoder",
     "train_contrastive",
 ]

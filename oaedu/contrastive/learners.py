@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .. import validate
 from ..data.transforms import crop_boxes
+from ..models import mlp
 
 
 class _Block(nn.Module):
@@ -72,10 +73,6 @@ class SmallEncoder(nn.Module):
         return self(x).mean((2, 3))
 
 
-def _mlp(d_in: int, d_hidden: int, d_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_in, d_hidden), nn.BatchNorm1d(d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_out))
-
-
 class _Learner(nn.Module):
     """Shared pieces: online encoder + projector, a momentum (EMA) copy of both, ``embed`` for ContraCAM."""
 
@@ -87,7 +84,7 @@ class _Learner(nn.Module):
         validate.integer(proj_dim, "proj_dim", low=1)
         self.encoder = encoder or SmallEncoder()
         d = self.encoder.out_dim
-        self.projector = _mlp(d, d, proj_dim)
+        self.projector = mlp(d, d, proj_dim)
         self.momentum = momentum
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
@@ -182,7 +179,7 @@ class BYOL(_Learner):
 
     def __init__(self, encoder: nn.Module | None = None, proj_dim: int = 64, momentum: float = 0.99) -> None:
         super().__init__(encoder, proj_dim, momentum)
-        self.predictor = _mlp(proj_dim, proj_dim, proj_dim)
+        self.predictor = mlp(proj_dim, proj_dim, proj_dim)
 
     def loss(self, view1: torch.Tensor, view2: torch.Tensor) -> torch.Tensor:
         _check_views(view1, view2)

@@ -27,6 +27,7 @@ The label is always the object's class; the mask always marks where the object i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -141,7 +142,30 @@ def background_challenge(
     fg_hue_jitter = validate.non_negative(fg_hue_jitter, "fg_hue_jitter")
 
     g = torch.Generator().manual_seed(seed)
-    s = image_size
+    draws = _draw_images(g, n, image_size, num_classes, bg_correlation, fg_hue_jitter)
+    masks, foreground = _foreground(draws, num_classes, image_size)
+    bg_class = _background_class(variant, draws, num_classes)
+    background = _variant_background(variant, seed, bg_class, draws.phases, num_classes, image_size)
+    images = _compose_variant(variant, foreground, background, masks)
+    return MaskedImageDataset(images, draws.labels, masks, bg_class, variant=variant, num_classes=num_classes)
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """Everything random about ``n`` images that every variant shares (one seed, one generator, one order)."""
+
+    labels: torch.Tensor  # (n,) object class
+    bg_orig: torch.Tensor  # (n,) background class of the original image: the label with prob. bg_correlation
+    radius: torch.Tensor  # (n,) object radius (pixels)
+    centre: torch.Tensor  # (n, 2) object centre (x, y pixels)
+    fg_colour: torch.Tensor  # (n, 3) object RGB: the class hue, jittered
+    phases: torch.Tensor  # (2, n) stripe phases: [0] the original backgrounds, [1] the fresh (Mixed-*) ones
+    bg_rand: torch.Tensor  # (n,) Mixed-Rand's random background class
+
+
+def _draw_images(g: torch.Generator, n: int, s: int, num_classes: int, bg_correlation: float,
+                 fg_hue_jitter: float) -> _Draws:
+    """Draw labels, backgrounds, object placement and colour from ``g``, in a fixed order."""
     labels = torch.randint(num_classes, (n,), generator=g)
     keep = torch.rand(n, generator=g) < bg_correlation
     bg_orig = torch.where(keep, labels, torch.randint(num_classes, (n,), generator=g))
@@ -151,33 +175,45 @@ def background_challenge(
     fg_colour = _hsv_to_rgb(hue, 0.55 + 0.4 * torch.rand(n, generator=g), 0.75 + 0.25 * torch.rand(n, generator=g))
     phases = 2 * math.pi * torch.rand(2, n, generator=g)
     bg_rand = torch.randint(num_classes, (n,), generator=g)
+    return _Draws(labels, bg_orig, radius, centre, fg_colour, phases, bg_rand)
 
+
+def _foreground(draws: _Draws, num_classes: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each object's mask ``(n, s, s)`` (its class's shape) and its layer ``(n, 3, s, s)``: its colour modulated by
+    its class's oriented texture."""
+    n = len(draws.labels)
     pix = torch.arange(s, dtype=torch.float32) + 0.5
-    u = (pix[None, None, :] - centre[:, 0, None, None]) / radius[:, None, None]
-    v = (pix[None, :, None] - centre[:, 1, None, None]) / radius[:, None, None]
+    u = (pix[None, None, :] - draws.centre[:, 0, None, None]) / draws.radius[:, None, None]
+    v = (pix[None, :, None] - draws.centre[:, 1, None, None]) / draws.radius[:, None, None]
     masks = torch.zeros(n, s, s, dtype=torch.bool)
     texture = torch.zeros(n, s, s)
     for c in range(num_classes):
-        idx = labels == c
+        idx = draws.labels == c
         if idx.any():
             masks[idx] = _shape_mask(c, u[idx], v[idx])
             angle = c * math.pi / num_classes
             texture[idx] = torch.cos((3.0 + c % 3) * (u[idx] * math.cos(angle) + v[idx] * math.sin(angle)))
-    foreground = fg_colour[:, :, None, None] * (0.8 + 0.2 * texture[:, None])
+    return masks, draws.fg_colour[:, :, None, None] * (0.8 + 0.2 * texture[:, None])
 
-    bg_class = {
-        "mixed_same": labels,
-        "mixed_rand": bg_rand,
-        "mixed_next": (labels + 1) % num_classes,
-    }.get(variant, bg_orig)
+
+def _background_class(variant: str, draws: _Draws, num_classes: int) -> torch.Tensor:
+    """The background class per image: the label (Mixed-Same), a random class (Mixed-Rand), the next class
+    (Mixed-Next), else the original image's."""
+    return {
+        "mixed_same": draws.labels,
+        "mixed_rand": draws.bg_rand,
+        "mixed_next": (draws.labels + 1) % num_classes,
+    }.get(variant, draws.bg_orig)
+
+
+def _variant_background(variant: str, seed: int, bg_class: torch.Tensor, phases: torch.Tensor, num_classes: int,
+                        s: int) -> torch.Tensor:
+    """The background layer: Mixed-* variants get fresh backgrounds (their own phases and noise)."""
     fresh = variant.startswith("mixed")
     # Pixel noise has its own stream, so variants draw only the noise they use and stay paired.
     noise_gen = torch.Generator().manual_seed(2 * seed + int(fresh))
-    noise = 0.04 * torch.randn(n, 3, s, s, generator=noise_gen)
-    background = _backgrounds(bg_class, num_classes, s, phases[int(fresh)], noise)
-
-    images = _compose_variant(variant, foreground, background, masks)
-    return MaskedImageDataset(images, labels, masks, bg_class, variant=variant, num_classes=num_classes)
+    noise = 0.04 * torch.randn(len(bg_class), 3, s, s, generator=noise_gen)
+    return _backgrounds(bg_class, num_classes, s, phases[int(fresh)], noise)
 
 
 def _compose_variant(

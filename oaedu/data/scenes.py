@@ -16,6 +16,8 @@ shape placed next to it, as a fork tends to appear beside a plate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import torch
 
 from .. import validate
@@ -79,6 +81,27 @@ def multi_object_scenes(
     overlap = validate.choice(overlap, "overlap", ("occlude", "avoid"))
     cooccurrence = validate.probability(cooccurrence, "cooccurrence")
     min_visible = validate.probability(min_visible, "min_visible")
+    _check_radii_and_pairs(radii, cooccur_pairs)
+
+    # Every random draw comes from ``g``, in this order: objects, partners, fresh positions, floor noise.
+    g = torch.Generator().manual_seed(seed)
+    s = image_size
+    objects = _draw_objects(g, n, min_objects, max_objects, radii, s)
+    if cooccurrence > 0:
+        _place_partners(g, objects, cooccurrence, dict(cooccur_pairs), s)
+    margin = objects.radius / s
+    objects.pos = torch.minimum(torch.maximum(objects.pos, margin[..., None]), 1 - margin[..., None])
+    if overlap == "avoid":
+        _avoid_overlaps(g, objects, margin, s)
+    layers = _rasterise(objects, s)
+    _drop_hidden(objects, layers, min_visible)
+    objects, layers = _visible_first(objects, layers)
+    instance = _topmost(layers)
+    images = _paint(g, objects, instance, s)
+    return SceneDataset(images.contiguous(), instance, _attributes(objects))
+
+
+def _check_radii_and_pairs(radii: tuple[float, float], cooccur_pairs: tuple[tuple[int, int], ...]) -> None:
     if (not isinstance(radii, (tuple, list)) or len(radii) != 2
             or not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in radii)
             or not 0 < radii[0] <= radii[1] < 0.5):
@@ -90,57 +113,101 @@ def multi_object_scenes(
         if not (0 <= a < len(SCENE_SHAPES) and 0 <= b < len(SCENE_SHAPES)):
             raise ValueError(f"cooccur_pairs refer to shapes 0..{len(SCENE_SHAPES) - 1}, got {(a, b)}")
 
-    g = torch.Generator().manual_seed(seed)
-    s, k_max = image_size, max_objects
+
+@dataclass
+class _Objects:
+    """Per-scene object slots ``(n, K)``: which are present, and each one's shape, colour, size, radius (pixels)
+    and centre ``pos`` (x, y in [0, 1])."""
+
+    active: torch.Tensor
+    shape: torch.Tensor
+    colour: torch.Tensor
+    size: torch.Tensor
+    radius: torch.Tensor
+    pos: torch.Tensor
+
+    def reorder(self, order: torch.Tensor) -> _Objects:
+        """The objects of every scene taken in ``order`` ``(n, K)``."""
+        def take(t: torch.Tensor) -> torch.Tensor:
+            return t.gather(1, order.view(*order.shape, *([1] * (t.ndim - 2))).expand_as(t))
+
+        return _Objects(*(take(getattr(self, f.name)) for f in fields(self)))
+
+
+def _draw_objects(g: torch.Generator, n: int, min_objects: int, max_objects: int, radii: tuple[float, float],
+                  s: int) -> _Objects:
+    """Draw each scene's object count, then every slot's shape, colour, size and uniform position."""
     count = torch.randint(min_objects, max_objects + 1, (n,), generator=g)
-    active = torch.arange(k_max)[None] < count[:, None]
-    shape = torch.randint(len(SCENE_SHAPES), (n, k_max), generator=g)
-    colour = torch.randint(len(SCENE_COLOURS), (n, k_max), generator=g)
-    size = torch.randint(2, (n, k_max), generator=g)
+    active = torch.arange(max_objects)[None] < count[:, None]
+    shape = torch.randint(len(SCENE_SHAPES), (n, max_objects), generator=g)
+    colour = torch.randint(len(SCENE_COLOURS), (n, max_objects), generator=g)
+    size = torch.randint(2, (n, max_objects), generator=g)
     radius = torch.tensor(radii)[size] * s
-    pos = torch.rand(n, k_max, 2, generator=g)
-    partner_of = dict(cooccur_pairs)
+    pos = torch.rand(n, max_objects, 2, generator=g)
+    return _Objects(active, shape, colour, size, radius, pos)
+
+
+def _place_partners(g: torch.Generator, objects: _Objects, cooccurrence: float, partner_of: dict[int, int],
+                    s: int) -> None:
+    """ContraCAM §3.2's contextual bias, in place: with probability ``cooccurrence`` the object after one whose shape
+    has a partner takes the partner's shape and sits right next to it (not twice in a row)."""
+    n, k_max = objects.shape.shape
+    shape, radius, pos = objects.shape, objects.radius, objects.pos
     follows = torch.zeros(n, k_max, dtype=torch.bool)
-    if cooccurrence > 0:
-        coin = torch.rand(n, k_max, generator=g) < cooccurrence
-        offset = torch.rand(n, k_max, generator=g) * 2 * torch.pi
-        for k in range(1, k_max):
-            prev = shape[:, k - 1]
-            has_partner = torch.zeros(n, dtype=torch.bool)
-            target = torch.zeros(n, dtype=torch.long)
-            for a, b in partner_of.items():
-                hit = prev == a
-                has_partner |= hit
-                target[hit] = b
-            take = has_partner & coin[:, k] & active[:, k] & ~follows[:, k - 1]
-            shape[take, k] = target[take]
-            follows[:, k] = take
-            d = (radius[:, k - 1] + radius[:, k] + 1) / s
-            step = torch.stack([torch.cos(offset[:, k]), torch.sin(offset[:, k])], -1) * d[:, None]
-            pos[take, k] = pos[take, k - 1] + step[take]
-    margin = radius / s
-    pos = torch.minimum(torch.maximum(pos, margin[..., None]), 1 - margin[..., None])
+    coin = torch.rand(n, k_max, generator=g) < cooccurrence
+    offset = torch.rand(n, k_max, generator=g) * 2 * torch.pi
+    for k in range(1, k_max):
+        prev = shape[:, k - 1]
+        has_partner = torch.zeros(n, dtype=torch.bool)
+        target = torch.zeros(n, dtype=torch.long)
+        for a, b in partner_of.items():
+            hit = prev == a
+            has_partner |= hit
+            target[hit] = b
+        take = has_partner & coin[:, k] & objects.active[:, k] & ~follows[:, k - 1]
+        shape[take, k] = target[take]
+        follows[:, k] = take
+        d = (radius[:, k - 1] + radius[:, k] + 1) / s
+        step = torch.stack([torch.cos(offset[:, k]), torch.sin(offset[:, k])], -1) * d[:, None]
+        pos[take, k] = pos[take, k - 1] + step[take]
 
-    if overlap == "avoid":
-        for k in range(1, k_max):
-            for _ in range(30):
-                dist = (pos[:, k, None] - pos[:, :k]).norm(dim=-1) * s
-                clash = (dist < radius[:, k, None] + radius[:, :k] + 1) & active[:, :k]
-                bad = clash.any(1) & active[:, k]
-                if not bad.any():
-                    break
-                fresh = torch.rand(int(bad.sum()), 2, generator=g)
-                pos[bad, k] = torch.minimum(torch.maximum(fresh, margin[bad, k, None]), 1 - margin[bad, k, None])
-            active[:, k] &= ~bad
 
-    pix = torch.arange(s, dtype=torch.float32) + 0.5
+def _avoid_overlaps(g: torch.Generator, objects: _Objects, margin: torch.Tensor, s: int) -> None:
+    """``overlap="avoid"``, in place: redraw an object's position (30 tries) while it touches an earlier one; drop
+    it if it never finds a free spot."""
+    pos, radius, active = objects.pos, objects.radius, objects.active
+    for k in range(1, pos.shape[1]):
+        for _ in range(30):
+            dist = (pos[:, k, None] - pos[:, :k]).norm(dim=-1) * s
+            clash = (dist < radius[:, k, None] + radius[:, :k] + 1) & active[:, :k]
+            bad = clash.any(1) & active[:, k]
+            if not bad.any():
+                break
+            fresh = torch.rand(int(bad.sum()), 2, generator=g)
+            pos[bad, k] = torch.minimum(torch.maximum(fresh, margin[bad, k, None]), 1 - margin[bad, k, None])
+        active[:, k] &= ~bad
+
+
+def _pixel_centres(s: int) -> torch.Tensor:
+    return torch.arange(s, dtype=torch.float32) + 0.5
+
+
+def _rasterise(objects: _Objects, s: int) -> torch.Tensor:
+    """Each present object's mask ``bool (n, K, s, s)``, in its own coordinates scaled by its radius."""
+    n, k_max = objects.shape.shape
+    pix, pos, radius = _pixel_centres(s), objects.pos, objects.radius
     layers = torch.zeros(n, k_max, s, s, dtype=torch.bool)
     for k in range(k_max):
         u = (pix[None, None, :] - pos[:, k, 0, None, None] * s) / radius[:, k, None, None]
         v = (pix[None, :, None] - pos[:, k, 1, None, None] * s) / radius[:, k, None, None]
-        layers[:, k] = _object_mask(shape[:, k], u, v) & active[:, k, None, None]
+        layers[:, k] = _object_mask(objects.shape[:, k], u, v) & objects.active[:, k, None, None]
+    return layers
 
-    # Later objects sit on top; drop objects whose visible share is below min_visible, then redraw.
+
+def _drop_hidden(objects: _Objects, layers: torch.Tensor, min_visible: float) -> None:
+    """Later objects sit on top; drop, in place, objects whose visible share is below ``min_visible`` (which can
+    uncover others), until none is dropped."""
+    active, k_max = objects.active, layers.shape[1]
     for _ in range(k_max):
         top = _topmost(layers)
         visible = torch.stack([(top == k + 1).flatten(1).sum(1) for k in range(k_max)], 1).float()
@@ -151,33 +218,41 @@ def multi_object_scenes(
         active &= ~drop
         layers &= active[:, :, None, None]
 
-    order = torch.argsort((~active).int(), dim=1, stable=True)
-    active = active.gather(1, order)
-    gather = lambda t: t.gather(1, order.view(n, k_max, *([1] * (t.ndim - 2))).expand_as(t))
-    shape, colour, size, radius, pos, layers = map(gather, (shape, colour, size, radius, pos, layers))
-    instance = _topmost(layers)
 
+def _visible_first(objects: _Objects, layers: torch.Tensor) -> tuple[_Objects, torch.Tensor]:
+    """Move each scene's present objects to the front (stable), so object ``k`` has id ``k + 1`` in the mask."""
+    order = torch.argsort((~objects.active).int(), dim=1, stable=True)
+    layers = layers.gather(1, order.view(*order.shape, 1, 1).expand_as(layers))
+    return objects.reorder(order), layers
+
+
+def _paint(g: torch.Generator, objects: _Objects, instance: torch.Tensor, s: int) -> torch.Tensor:
+    """A noisy floor lit from the top, then each object's colour, shaded across it, where it is on top."""
+    n, k_max = objects.shape.shape
+    pix = _pixel_centres(s)
     yy, xx = torch.meshgrid(pix / s, pix / s, indexing="ij")
     floor = 0.42 + 0.12 * (1 - yy) + 0.04 * torch.randn(n, 1, s, s, generator=g)
     images = floor.expand(n, 3, s, s).clone()
     for k in range(k_max):
-        dx = xx[None] - pos[:, k, 0, None, None]
-        dy = yy[None] - pos[:, k, 1, None, None]
-        shade = 1.0 - 0.35 * ((dx + 0.5 * dy) * s / radius[:, k, None, None]).clamp(-1, 1)
-        paint = _RGB[colour[:, k]][:, :, None, None] * shade[:, None]
+        dx = xx[None] - objects.pos[:, k, 0, None, None]
+        dy = yy[None] - objects.pos[:, k, 1, None, None]
+        shade = 1.0 - 0.35 * ((dx + 0.5 * dy) * s / objects.radius[:, k, None, None]).clamp(-1, 1)
+        paint = _RGB[objects.colour[:, k]][:, :, None, None] * shade[:, None]
         images = torch.where((instance == k + 1)[:, None], paint, images)
-    images = images.clamp(0, 1)
+    return images.clamp(0, 1)
 
-    absent = ~active
-    attributes = {
-        "shape": shape.masked_fill(absent, -1),
-        "colour": colour.masked_fill(absent, -1),
-        "size": size.masked_fill(absent, -1),
-        "radius": radius.masked_fill(absent, float("nan")),
-        "position": pos.masked_fill(absent[..., None], float("nan")),
-        "count": active.sum(1),
+
+def _attributes(objects: _Objects) -> dict[str, torch.Tensor]:
+    """The per-object attributes, ``-1``/``nan`` where no object is, and each scene's object count."""
+    absent = ~objects.active
+    return {
+        "shape": objects.shape.masked_fill(absent, -1),
+        "colour": objects.colour.masked_fill(absent, -1),
+        "size": objects.size.masked_fill(absent, -1),
+        "radius": objects.radius.masked_fill(absent, float("nan")),
+        "position": objects.pos.masked_fill(absent[..., None], float("nan")),
+        "count": objects.active.sum(1),
     }
-    return SceneDataset(images.contiguous(), instance, attributes)
 
 
 def _topmost(layers: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Tiny ViT, MLP-Mixer and ConvMixer, and tools to look inside them."""
+"""Tiny ViT, MLP-Mixer and ConvMixer, the shared MLP head, and tools to look inside them."""
 
 from .attention import AttentionRecord, attention_modules, capture_attention
 from .builders import (
@@ -10,6 +10,7 @@ from .builders import (
     tiny_mixer,
     tiny_vit,
 )
+from .heads import mlp
 
 __all__ = [
     "AttentionRecord",
@@ -17,6 +18,7 @@ __all__ = [
     "build_model",
     "capture_attention",
     "count_parameters",
+    "mlp",
     "num_prefix_tokens",
     "patch_grid",
     "tiny_convmixer",

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .. import validate
 from ..data.transforms import patch_fractions
+from ..maps import minmax
 from .mask import pairwise_distance
 
 
@@ -115,17 +116,13 @@ class DenseCNN(torch.nn.Module):
     def saliency(self, images: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """CAM of the predicted class, ReLU, min–max per image, area-pooled: ``(B, N, 1)`` in [0, 1].
 
-        A constant map (no activation) becomes all zeros instead of NaN.
+        A constant map (no activation) becomes all zeros instead of NaN (:func:`oaedu.maps.minmax`).
         """
         grid = _check_grid(grid)
         maps = self.class_map(images)
         pred = maps.mean((2, 3)).argmax(1)
         cam = maps[torch.arange(len(pred)), pred].relu()
-        lo = cam.flatten(1).min(1).values[:, None, None]
-        hi = cam.flatten(1).max(1).values[:, None, None]
-        span = hi - lo
-        cam = torch.where(span > 1e-8, (cam - lo) / span.clamp_min(1e-8), torch.zeros_like(cam))
-        return _pool_to_grid(cam[:, None], grid)
+        return _pool_to_grid(minmax(cam)[:, None], grid)
 
     @torch.no_grad()
     def relabel(self, images: torch.Tensor, grid: tuple[int, int], temperature: float = 1.0) -> torch.Tensor:

@@ -9,20 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import validate
+from ..maps import minmax
 from ..train import StepFn, StepOutput
 from .maps import relevance_map, relevance_map_reference
-
-
-def minmax(maps: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """Min–max normalise each map of ``(B, ...)`` to [0, 1]; a constant map becomes all zeros (no NaN)."""
-    validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
-    if not maps.shape[1:].numel():
-        raise ValueError(f"maps must be (B, ...) with non-empty maps, got {tuple(maps.shape)}")
-    validate.non_negative(eps, "eps")
-    flat = maps.flatten(1)
-    low = flat.min(1, keepdim=True).values
-    span = flat.max(1, keepdim=True).values - low
-    return ((flat - low) / span.clamp_min(eps) * (span > eps)).view_as(maps)
 
 
 def relevance_losses(

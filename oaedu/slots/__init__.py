@@ -6,7 +6,6 @@ from oaedu.slots.encoder import ObjectEncoder, ObjectOutput
 from oaedu.slots.evaluate import (
     auroc,
     fg_ari,
-    linear_probe,
     otsu_masks,
     otsu_threshold,
     otsu_threshold_reference,
@@ -14,6 +13,7 @@ from oaedu.slots.evaluate import (
     segmentation_iou,
     segmentation_iou_reference,
     slot_partition,
+    slot_probe_scores,
 )
 from oaedu.slots.losses import (
     MATCHINGS,
@@ -55,7 +55,7 @@ __all__ = [
     "hungarian_match",
     "hungarian_match_reference",
     "identity_pairing",
-    "linear_probe",
+    "slot_probe_scores",
     "match_slots",
     "object_loss",
     "otsu_masks",

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .. import validate
-from ..models import tiny_vit
+from ..models import mlp, tiny_vit
 from .attention import CrossAttentionDecoder, SlotAttention
 
 
@@ -30,11 +30,6 @@ class ObjectOutput(NamedTuple):
     proj: torch.Tensor  # (B, K, D)    object projections p_i
     global_rep: torch.Tensor  # (B, D) global representation r
     global_proj: torch.Tensor  # (B, D) global projection p^G
-
-
-def _mlp(dim: int, hidden: int, bias_out: bool = True, batch_norm: bool = False) -> nn.Sequential:
-    norm = nn.BatchNorm1d(hidden) if batch_norm else nn.Identity()
-    return nn.Sequential(nn.Linear(dim, hidden), norm, nn.GELU(), nn.Linear(hidden, dim, bias=bias_out))
 
 
 class ObjectEncoder(nn.Module):
@@ -87,11 +82,11 @@ class ObjectEncoder(nn.Module):
                 embed_dim, num_slots, layers=cross_layers, num_heads=cross_heads, queries=queries
             )
         )
-        self.obj_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False)
+        self.obj_proj = mlp(embed_dim, 2 * embed_dim, embed_dim, activation="gelu", batch_norm=False, bias_out=False)
         # BatchNorm in the global heads (as in SimCLR's projection head): at initialisation the mean of the slots
         # is almost the same vector for every image (cosine ≈ 0.9995 here), so without it L^G starts collapsed.
-        self.global_fn = _mlp(embed_dim, 2 * embed_dim, batch_norm=True)
-        self.global_proj = _mlp(embed_dim, 2 * embed_dim, bias_out=False, batch_norm=True)
+        self.global_fn = mlp(embed_dim, 2 * embed_dim, embed_dim, activation="gelu")
+        self.global_proj = mlp(embed_dim, 2 * embed_dim, embed_dim, activation="gelu", bias_out=False)
 
     def patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone patch tokens ``(B, N, D)`` (no CLS token)."""

@@ -7,7 +7,8 @@
 * FG-ARI (the Slot Attention literature's metric): the argmax over slots of the attention is a partition of
   the pixels; :func:`oaedu.metrics.adjusted_rand_index` scores it on the foreground pixels.
 * Linear probes for object attributes: "is there a <colour>/<shape>?" and the object count, read from the slots
-  with a max over slots of a linear score (App. A.6: ``max_i (W s_i + b)``) or from the global vector ``r``.
+  with a max over slots of a linear score (App. A.6: ``max_i (W s_i + b)``) or from the global vector ``r``
+  (:func:`slot_probe_scores`, on :func:`oaedu.metrics.linear_probe`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from .. import validate
-from ..metrics import adjusted_rand_index, iou
+from ..metrics import adjusted_rand_index, iou, linear_probe
 from .matching import hungarian_match
 
 
@@ -48,23 +49,23 @@ def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -
     empty (never NaN). Returns float64 ``(...)``."""
     _check_maps(maps)
     _check_bins(bins)
-    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])
-    out = []
+    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])  # one map x (P values) per row
+    out = []  # t per map
     for row in flat.numpy():
         if bins is None:
             values, counts = np.unique(row.astype(np.float64), return_counts=True)  # every distinct value a bin
-            centres = values
+            centres = values  # c_j = the value itself
         else:
-            counts, edges = np.histogram(row, bins=bins)  # equal bins over [min, max]
-            centres = (edges[:-1] + edges[1:]) / 2
+            counts, edges = np.histogram(row, bins=bins)  # n_j: equal bins over [min, max]
+            centres = (edges[:-1] + edges[1:]) / 2  # c_j = centre of bin j
         if row.min() == row.max():
-            out.append(float(row[0]))  # constant map: no split
+            out.append(float(row[0]))  # constant map: no split, t = its value
             continue
-        w0, w1 = np.cumsum(counts)[:-1], np.cumsum(counts[::-1])[::-1][1:]  # class sizes when splitting after bin j
-        mu0 = np.cumsum(counts * centres)[:-1] / w0  # mean of the low class
-        mu1 = np.cumsum((counts * centres)[::-1])[::-1][1:] / w1  # mean of the high class
-        out.append(float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]))  # the best split's bin
-    return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)
+        w0, w1 = np.cumsum(counts)[:-1], np.cumsum(counts[::-1])[::-1][1:]  # w0 = Σ_{i≤j} n_i, w1 = Σ_{i>j} n_i
+        mu0 = np.cumsum(counts * centres)[:-1] / w0  # μ0 = Σ_{i≤j} n_i c_i / w0, mean of the low class
+        mu1 = np.cumsum((counts * centres)[::-1])[::-1][1:] / w1  # μ1 = Σ_{i>j} n_i c_i / w1, the high class
+        out.append(float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]))  # t = c_j*, j* = argmax w0 w1 (μ0 − μ1)²
+    return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)  # float64 (...)
 
 
 def _histogram(flat: torch.Tensor, bins: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,21 +164,21 @@ def segmentation_iou_reference(masks: torch.Tensor, instance: torch.Tensor, bg_t
     (:data:`BG_TIE`); ``bg_tie=0`` is the paper's solver without the rule. Returns float64 ``(B,)``."""
     _check_seg(masks, instance)
     _check_tie(bg_tie)
-    out = []
-    for m, inst in zip(masks, instance, strict=True):
-        ids = [int(x) for x in torch.unique(inst).tolist()]
+    out = []  # one mean IoU per image
+    for m, inst in zip(masks, instance, strict=True):  # predicted masks M_k and GT ids of one image
+        ids = [int(x) for x in torch.unique(inst).tolist()]  # the visible GT objects G_r
         if 0 not in ids:
-            ids = [0, *ids]
-        table = np.zeros((len(ids), m.shape[0]))
+            ids = [0, *ids]  # the background G_0 always takes part in the assignment
+        table = np.zeros((len(ids), m.shape[0]))  # IoU matrix, GT rows × predicted columns
         for r, obj in enumerate(ids):
             for c in range(m.shape[0]):
-                table[r, c] = iou(m[c], inst == obj, empty=0.0).item()
-        weight = np.where(np.array(ids)[:, None] == 0, 1 - bg_tie, 1.0)
-        rows, cols = linear_sum_assignment(table * weight, maximize=True)
-        got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))
-        fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]
-        out.append(sum(fg) / len(fg))
-    return torch.tensor(out, dtype=torch.float64)
+                table[r, c] = iou(m[c], inst == obj, empty=0.0).item()  # IoU(G_r, M_c) = |G ∩ M| / |G ∪ M|
+        weight = np.where(np.array(ids)[:, None] == 0, 1 - bg_tie, 1.0)  # the background row counts 1 − bg_tie
+        rows, cols = linear_sum_assignment(table * weight, maximize=True)  # π = argmax_π Σ_r w_r IoU(G_r, M_π(r))
+        got = dict(zip(rows.tolist(), table[rows, cols].tolist(), strict=True))  # IoU(G_r, M_π(r)) per matched r
+        fg = [got.get(r, 0.0) for r, obj in enumerate(ids) if obj != 0]  # foreground objects; unmatched score 0
+        out.append(sum(fg) / len(fg))  # mean over the visible foreground objects
+    return torch.tensor(out, dtype=torch.float64)  # float64 (B,)
 
 
 def segmentation_iou(masks: torch.Tensor, instance: torch.Tensor, bg_tie: float = BG_TIE) -> torch.Tensor:
@@ -261,12 +262,7 @@ def presence_targets(attributes: dict[str, torch.Tensor], key: str, num_values: 
     return (vals[:, :, None] == torch.arange(num_values)).any(1)
 
 
-def _pool(features: torch.Tensor, linear: torch.nn.Linear) -> torch.Tensor:
-    scores = linear(features)
-    return scores.max(1).values if features.ndim == 3 else scores
-
-
-def linear_probe(
+def slot_probe_scores(
     train: torch.Tensor,
     y_train: torch.Tensor,
     test: torch.Tensor,
@@ -274,7 +270,8 @@ def linear_probe(
     steps: int = 200,
     weight_decay: float = 1e-3,
 ) -> torch.Tensor:
-    """Fit a linear probe on frozen features (standardised) and return its test scores.
+    """Fit :func:`oaedu.metrics.linear_probe` on frozen features (standardised, in float64) and return its test
+    scores.
 
     ``train``/``test`` are slots ``(N, K, D)`` (score ``max_i (W s_i + b)``, App. A.6) or global vectors
     ``(N, D)``. ``multilabel``: ``y`` is bool ``(N, Q)`` and the loss BCE with ``pos_weight = (1 − π)/π``;
@@ -294,45 +291,13 @@ def linear_probe(
     validate.non_negative(weight_decay, "weight_decay")
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
         raise ValueError(f"train and test must be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
-    flat = train.reshape(-1, train.shape[-1]).double()
-    mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
-    xtr, xte = ((x.double() - mean) / std for x in (train, test))
-    if multilabel:
-        if y_train.dtype != torch.bool or y_train.ndim != 2:
-            raise ValueError("multilabel targets must be bool (N, Q)")
-        out = y_train.shape[1]
-        prior = y_train.double().mean(0).clamp(1e-3, 1 - 1e-3)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=(1 - prior) / prior)
-        target = y_train.double()
-    else:
-        if y_train.dtype != torch.int64 or y_train.ndim != 1:
-            raise ValueError("class targets must be int64 (N,)")
-        out = int(y_train.max()) + 1
-        loss_fn, target = torch.nn.CrossEntropyLoss(), y_train
-    linear = torch.nn.Linear(xtr.shape[-1], out).double()
-    torch.nn.init.zeros_(linear.weight)
-    torch.nn.init.zeros_(linear.bias)
-    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn(_pool(xtr, linear), target) + weight_decay * linear.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)
-        if not all(torch.isfinite(p).all() for p in linear.parameters()):
-            # L-BFGS's line search can overshoot on the non-smooth max over slots: restart with Adam (no NaN out).
-            torch.nn.init.zeros_(linear.weight)
-            torch.nn.init.zeros_(linear.bias)
-            adam = torch.optim.Adam(linear.parameters(), lr=0.05)
-            for _ in range(steps):
-                adam.zero_grad()
-                closure()
-                adam.step()
+    if multilabel and (y_train.dtype != torch.bool or y_train.ndim != 2):
+        raise ValueError("multilabel targets must be bool (N, Q)")
+    if not multilabel and (y_train.dtype != torch.int64 or y_train.ndim != 1):
+        raise ValueError("class targets must be int64 (N,)")
+    probe = linear_probe(train.double(), y_train, multilabel=multilabel, steps=steps, weight_decay=weight_decay)
     with torch.no_grad():
-        out_scores = _pool(xte, linear)
+        out_scores = probe(test.double())
     if not torch.isfinite(out_scores).all():
         raise FloatingPointError("linear probe diverged (non-finite scores)")
     return out_scores

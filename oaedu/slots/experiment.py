@@ -19,7 +19,7 @@ from ..data import SCENE_COLOURS
 from ..data.datasets import SceneDataset
 from ..train import fit
 from .encoder import ObjectEncoder
-from .evaluate import auroc, fg_ari, linear_probe, otsu_masks, presence_targets, segmentation_iou
+from .evaluate import auroc, fg_ari, otsu_masks, presence_targets, segmentation_iou, slot_probe_scores
 from .losses import MATCHINGS, OBJECT_LOSSES, match_slots
 from .train import as_training_data, encode, ssl_step, two_views
 
@@ -104,7 +104,7 @@ def score(
         n = values.get(key) or int(test.attributes[key].max()) + 1
         y_train, y_test = presence_targets(probe_train.attributes, key, n), presence_targets(test.attributes, key, n)
         for source, field in (("slots", "slots"), ("global", "global_rep")):
-            scores = linear_probe(getattr(o_probe, field), y_train, getattr(o_test, field), multilabel=True)
+            scores = slot_probe_scores(getattr(o_probe, field), y_train, getattr(o_test, field), multilabel=True)
             row[f"{key} AUC ({source})"] = 100 * auroc(scores, y_test).item()
     row["slot cos"] = slot_cosine(o_test.slots)
     row["identity %"] = 100 * identity_share(model, test)

@@ -12,6 +12,7 @@ from .. import validate
 from ..data.datasets import MaskedImageDataset, SceneDataset
 from ..data.transforms import paired_hflip, paired_random_resized_crop
 from ..train import StepFn, StepOutput
+from ..utils import map_batches
 from .encoder import ObjectEncoder, ObjectOutput
 from .losses import MATCHINGS, OBJECT_LOSSES, object_loss, simclr_loss
 
@@ -144,5 +145,4 @@ def encode(model: ObjectEncoder, images: torch.Tensor, batch_size: int = 256, se
     cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         torch.manual_seed(seed)
-        parts = [model(images[i : i + batch_size].to(dev)) for i in range(0, len(images), batch_size)]
-    return ObjectOutput(*(torch.cat([getattr(p, f).cpu() for p in parts]) for f in ObjectOutput._fields))
+        return map_batches(model, images, batch_size, dev)

@@ -10,7 +10,7 @@ from oaedu.bench import Case
 from oaedu.models import tiny_vit
 from oaedu.twins import bench_cases, twin
 
-from .components import connected_components, connected_components_reference
+from ..maps.components import connected_components, connected_components_reference
 from .sar import spatial_entropy_loss
 
 TWINS = ("spatial_entropy.connected_components", "spatial_entropy.spatial_entropy")

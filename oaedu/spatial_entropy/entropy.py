@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 
 from .. import validate
-from .components import connected_components, connected_components_reference
+from ..maps.components import connected_components, connected_components_reference
 
 
 def _check_scores(scores: torch.Tensor) -> None:

@@ -31,30 +31,31 @@ def _check(mask: torch.Tensor) -> None:
 
 
 def connected_components_reference(mask: torch.Tensor) -> torch.Tensor:
-    """Breadth-first search from every unlabelled on-pixel, one map at a time."""
+    """Breadth-first search from every unlabelled on-pixel, one map at a time: the components ``C_1..C_n`` of
+    ``B > 0`` in SAR Eq. (6), each the set of on-pixels joined to its first pixel by 8-neighbour steps."""
     _check(mask)
-    h, w = mask.shape[-2:]
-    maps = mask.reshape(-1, h, w).tolist()
-    out = torch.zeros(len(maps), h, w, dtype=torch.int64)
-    for b, grid in enumerate(maps):
-        labels = [[0] * w for _ in range(h)]
-        count = 0
-        for y in range(h):
+    h, w = mask.shape[-2:]  # H × W grid of every map
+    maps = mask.reshape(-1, h, w).tolist()  # one B > 0 per map, as nested lists
+    out = torch.zeros(len(maps), h, w, dtype=torch.int64)  # 0 = off the mask (no component)
+    for b, grid in enumerate(maps):  # each map is labelled on its own
+        labels = [[0] * w for _ in range(h)]  # L(p) = 0: p not yet in any C_j
+        count = 0  # n, the number of components found so far
+        for y in range(h):  # raster order: C_j is numbered by its first pixel
             for x in range(w):
-                if not grid[y][x] or labels[y][x]:
+                if not grid[y][x] or labels[y][x]:  # p off the mask, or already in some C_j
                     continue
-                count += 1
-                labels[y][x] = count
-                queue = deque([(y, x)])
-                while queue:
-                    cy, cx = queue.popleft()
-                    for dy, dx in _NEIGHBOURS:
-                        ny, nx = cy + dy, cx + dx
-                        if 0 <= ny < h and 0 <= nx < w and grid[ny][nx] and not labels[ny][nx]:
-                            labels[ny][nx] = count
-                            queue.append((ny, nx))
-        out[b] = torch.tensor(labels, dtype=torch.int64)
-    return out.reshape(mask.shape).to(mask.device)
+                count += 1  # p starts a new component C_n
+                labels[y][x] = count  # p ∈ C_n
+                queue = deque([(y, x)])  # frontier of C_n
+                while queue:  # grow C_n until no on-neighbour is left
+                    cy, cx = queue.popleft()  # q ∈ C_n
+                    for dy, dx in _NEIGHBOURS:  # the 8 neighbours r of q
+                        ny, nx = cy + dy, cx + dx  # r = q + (dy, dx)
+                        if 0 <= ny < h and 0 <= nx < w and grid[ny][nx] and not labels[ny][nx]:  # r on, unlabelled
+                            labels[ny][nx] = count  # r ∈ C_n
+                            queue.append((ny, nx))  # and r's neighbours are next
+        out[b] = torch.tensor(labels, dtype=torch.int64)  # L(p) = j for p ∈ C_j
+    return out.reshape(mask.shape).to(mask.device)  # back to (..., H, W) on the input's device
 
 
 def connected_components(

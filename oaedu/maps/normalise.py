@@ -1,0 +1,37 @@
+"""Per-map min–max normalisation, the one rule every paper's maps share."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import validate
+
+CONSTANT_SPAN = 1e-12
+
+
+def minmax(maps: torch.Tensor, dims: int | None = None, eps: float = CONSTANT_SPAN) -> torch.Tensor:
+    """Min–max normalise each map to [0, 1]: ``(x − min) / (max − min)`` (``Normalize`` of Eq. 2, ContraCAM §2.2;
+    RobustViT §3's normalised relevance).
+
+    ``dims``: a map is the last ``dims`` dimensions (``dims=2`` for ``(..., h, w)`` maps, a single ``(h, w)`` map
+    included); ``None`` (the default) takes everything after the first dimension, one map per item of a batch
+    ``(B, ...)``. A map whose range ``max − min`` is at most ``eps`` counts as constant and becomes all zeros, so an
+    all-zero or constant map never gives NaN.
+    """
+    if dims is None:
+        validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
+        dims = maps.ndim - 1
+    else:
+        validate.integer(dims, "dims", low=1)
+        validate.tensor(maps, "maps", dtype="float", min_ndim=dims, finite_values=True)
+    validate.non_negative(eps, "eps")
+    if not maps.shape[maps.ndim - dims :].numel():
+        raise ValueError(f"maps must hold non-empty maps over their last {dims} dims, got {tuple(maps.shape)}")
+    flat = maps.flatten(maps.ndim - dims)
+    # min/max (not amin/amax): their gradient goes to one extreme entry even among ties, as RobustViT's loss had it
+    low = flat.min(-1, keepdim=True).values
+    span = flat.max(-1, keepdim=True).values - low
+    # a product with the mask rather than torch.where: a constant map gets a zero gradient, never 0/0 (also for
+    # eps = 0, or an eps below what the dtype can hold: the span is floored at its smallest normal number)
+    floor = max(eps, torch.finfo(maps.dtype).tiny)
+    return ((flat - low) / span.clamp_min(floor) * (span > eps)).view_as(maps)
