@@ -43,6 +43,7 @@ exercises: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 unit: setup
 	$(BIN)/python -m pytest tests -q

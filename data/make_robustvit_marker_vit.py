@@ -22,7 +22,16 @@ if __name__ == "__main__":
     seed_everything(SETTINGS["seed"])
     data = marker_dataset("train", SETTINGS["n"], seed=SETTINGS["seed"], p=SETTINGS["p"])
     model = marker_vit()
-    history = fit(model, data, SETTINGS["epochs"], SETTINGS["batch_size"], SETTINGS["lr"], flip=False,
-                  seed=SETTINGS["seed"], device="cpu", progress=False)
+    history = fit(
+        model,
+        data,
+        SETTINGS["epochs"],
+        SETTINGS["batch_size"],
+        SETTINGS["lr"],
+        flip=False,
+        seed=SETTINGS["seed"],
+        device="cpu",
+        progress=False,
+    )
     print("loss per epoch", [round(v, 3) for v in history.loss])
     torch.save(model.state_dict(), OUT)

@@ -19,7 +19,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     sub.add_parser("env", help="print versions, device, threads and profile (paste this into bug reports)")
     notebooks = argparse.ArgumentParser(add_help=False)
     notebooks.add_argument(
-        "--notebooks", metavar="DIR", default=None,
+        "--notebooks",
+        metavar="DIR",
+        default=None,
         help="folder of the course notebooks (default: ./notebooks, else the source checkout's)",
     )
     student = sub.add_parser(
@@ -33,13 +35,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     headers.add_argument("--check", action="store_true", help="only check that they agree")
     names = [*EXPERIMENTS, "all"]
     rep = sub.add_parser(
-        "reproduce", parents=[notebooks],
+        "reproduce",
+        parents=[notebooks],
         help="run a notebook's experiment headless: JSON results and PNG figures",
         description="Run a notebook's experiment headless. Experiments: " + ", ".join(names) + ".",
     )
     rep.add_argument("name", choices=names, metavar="NAME", help="one of: " + ", ".join(names))
-    rep.add_argument("--profile", choices=PROFILES, default=None,
-                     help="smoke, cpu or gpu (default: $OAEDU_PROFILE or the machine's)")
+    rep.add_argument(
+        "--profile", choices=PROFILES, default=None, help="smoke, cpu or gpu (default: $OAEDU_PROFILE or the machine's)"
+    )
     rep.add_argument("--seeds", type=_positive_int, default=1, help="run seeds 0..N-1 and report mean ± std")
     rep.add_argument("--out", default="runs", help="output folder (default: runs/)")
     clevr = sub.add_parser(

@@ -84,8 +84,10 @@ class Row:
         return None if self.peer_ms is None else self.peer_ms / self.fast_ms
 
     def _goals(self) -> list[tuple[str, float, float | None]]:
-        goals = [("ref/fast", self.min_vs_reference, self.speedup_vs_reference),
-                 ("peer/fast", self.min_vs_peer, self.speedup_vs_peer)]
+        goals = [
+            ("ref/fast", self.min_vs_reference, self.speedup_vs_reference),
+            ("peer/fast", self.min_vs_peer, self.speedup_vs_peer),
+        ]
         return [(label, goal, got) for label, goal, got in goals if goal is not None]
 
     @property
@@ -197,9 +199,7 @@ def run(cases: Sequence[Case], quick: bool = False) -> list[Row]:
         fast = next(medians)
         ref = next(medians) if case.reference else None
         peer = next(medians) if case.peer else None
-        rows.append(
-            Row(case.name, fast, ref, peer, case.peer_name, case.note, case.min_vs_reference, case.min_vs_peer)
-        )
+        rows.append(Row(case.name, fast, ref, peer, case.peer_name, case.note, case.min_vs_reference, case.min_vs_peer))
     return rows
 
 
@@ -303,8 +303,10 @@ def _main(args: argparse.Namespace) -> list[Row]:
         rows, failures = check(rows, lambda row: run([by_name[row.name]], args.quick)[0])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     _, clock_name = clock()
-    print(f"oaedu benchmarks — torch {torch.__version__}, {device}, {torch.get_num_threads()} threads; "
-          f"medians of the {clock_name}")
+    print(
+        f"oaedu benchmarks — torch {torch.__version__}, {device}, {torch.get_num_threads()} threads; "
+        f"medians of the {clock_name}"
+    )
     print(table(rows))
     if args.markdown:
         profiled = [m for m, module_cases in selected if module_cases and hasattr(m, "profiles")]

@@ -57,8 +57,19 @@ class Budget:
     robustvit_epochs: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "image_size", "patch_size", "embed_dim",
-                     "depth", "robustvit_images", "robustvit_epochs"):
+        for name in (
+            "n_train",
+            "n_val",
+            "n_test",
+            "epochs",
+            "batch_size",
+            "image_size",
+            "patch_size",
+            "embed_dim",
+            "depth",
+            "robustvit_images",
+            "robustvit_epochs",
+        ):
             validate.integer(getattr(self, name), name, low=1)
         validate.integer(self.num_classes, "num_classes", low=2)
         if self.image_size % self.patch_size:
@@ -67,8 +78,13 @@ class Budget:
         validate.probability(self.bg_correlation, "bg_correlation")
 
     def vit(self) -> torch.nn.Module:
-        return tiny_vit(num_classes=self.num_classes, image_size=self.image_size, patch_size=self.patch_size,
-                        embed_dim=self.embed_dim, depth=self.depth)
+        return tiny_vit(
+            num_classes=self.num_classes,
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            embed_dim=self.embed_dim,
+            depth=self.depth,
+        )
 
 
 # name: (knob, values searched on the validation split); three values per method, so every search costs the same.
@@ -129,8 +145,18 @@ class _Context:
 
 def _fit_vit(ctx: _Context, model: torch.nn.Module, desc: str, **kwargs) -> float:
     b = ctx.budget
-    history = fit(model, ctx.train, b.epochs, b.batch_size, b.lr, seed=ctx.seed, device=ctx.device,
-                  progress=ctx.progress, desc=desc, **kwargs)
+    history = fit(
+        model,
+        ctx.train,
+        b.epochs,
+        b.batch_size,
+        b.lr,
+        seed=ctx.seed,
+        device=ctx.device,
+        progress=ctx.progress,
+        desc=desc,
+        **kwargs,
+    )
     return history.seconds_per_epoch
 
 
@@ -151,8 +177,12 @@ def _oamixer(ctx: _Context, kappa_scale: float) -> _Trained:
     labeller = GTLabeller(patch_grid(vit))
     model = oamixer(vit, "l1", kappa_scale=kappa_scale)
     seconds = _fit_vit(ctx, model, "OAMixer", step=oamixer_step(labeller))
-    return _Trained(model, oamixer_forward(labeller), seconds,
-                    f"ViT + OAMixer, ground-truth mask labels (train and test), κ scale {kappa_scale:g}")
+    return _Trained(
+        model,
+        oamixer_forward(labeller),
+        seconds,
+        f"ViT + OAMixer, ground-truth mask labels (train and test), κ scale {kappa_scale:g}",
+    )
 
 
 def _sar(ctx: _Context, lambda_entropy: float) -> _Trained:
@@ -176,8 +206,19 @@ def _robustvit(ctx: _Context, lr: float) -> _Trained:
     model = copy.deepcopy(baseline.model)
     few = ctx.train.subset(slice(0, min(b.robustvit_images, len(ctx.train))))
     start = time.perf_counter()
-    fit(model, few, b.robustvit_epochs, 16, lr, weight_decay=1e-4, seed=ctx.seed, device=ctx.device,
-        progress=ctx.progress, desc="RobustViT", step=robustvit_step(create_graph=True))
+    fit(
+        model,
+        few,
+        b.robustvit_epochs,
+        16,
+        lr,
+        weight_decay=1e-4,
+        seed=ctx.seed,
+        device=ctx.device,
+        progress=ctx.progress,
+        desc="RobustViT",
+        step=robustvit_step(create_graph=True),
+    )
     seconds = baseline.seconds_per_epoch + (time.perf_counter() - start) / b.epochs
     note = f"the baseline ViT finetuned {b.robustvit_epochs} epochs on {len(few)} masked images, lr {lr:g}"
     return _Trained(model, plain_forward, seconds, note)
@@ -189,8 +230,16 @@ def _train_moco(ctx: _Context, desc: str, prepare=None) -> tuple[torch.nn.Module
     from .contracam.experiment import train_moco
 
     start = time.perf_counter()
-    learner, _ = train_moco(ctx.train.images, ctx.budget.epochs, ctx.seed, batch_size=ctx.budget.batch_size,
-                            prepare=prepare, device=ctx.device, progress=ctx.progress, desc=desc)
+    learner, _ = train_moco(
+        ctx.train.images,
+        ctx.budget.epochs,
+        ctx.seed,
+        batch_size=ctx.budget.batch_size,
+        prepare=prepare,
+        device=ctx.device,
+        progress=ctx.progress,
+        desc=desc,
+    )
     return learner, (time.perf_counter() - start) / ctx.budget.epochs
 
 

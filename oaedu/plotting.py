@@ -196,8 +196,10 @@ def show_slot_maps(
     Returns the figure."""
     for name, (image, mask, maps) in rows.items():
         if image.ndim != 3 or mask.shape != image.shape[-2:] or maps.ndim != 3:
-            raise ValueError(f"row {name!r} must be (image (3,H,W), mask (H,W), maps (K,h,w)), got "
-                             f"{tuple(image.shape)}, {tuple(mask.shape)}, {tuple(maps.shape)}")
+            raise ValueError(
+                f"row {name!r} must be (image (3,H,W), mask (H,W), maps (K,h,w)), got "
+                f"{tuple(image.shape)}, {tuple(mask.shape)}, {tuple(maps.shape)}"
+            )
     ncols = 1 + max(maps.shape[0] for _, _, maps in rows.values())
     fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols, size * len(rows) + 0.3), squeeze=False)
     for ax_row, (name, (image, mask, maps)) in zip(axes, rows.items(), strict=True):
@@ -335,8 +337,14 @@ def course_map():
     ax.set_xlim(0, 6.2)
     ax.set_ylim(0, 3.4)
     ax.axis("off")
-    stages = ["images\n+ augment", "patch\nembedding", "mixing blocks\n(attention / MLP / conv)", "last block",
-              "CLS / pooled\nfeature", "slots /\nobjects"]
+    stages = [
+        "images\n+ augment",
+        "patch\nembedding",
+        "mixing blocks\n(attention / MLP / conv)",
+        "last block",
+        "CLS / pooled\nfeature",
+        "slots /\nobjects",
+    ]
     for i, label in enumerate(stages):
         ax.add_patch(FancyBboxPatch((i + 0.08, 2.3), 0.84, 0.8, boxstyle="round,pad=0.02", fc="#EEF2F7", ec="#4C72B0"))
         ax.text(i + 0.5, 2.7, label, ha="center", va="center", fontsize=8)
@@ -346,8 +354,16 @@ def course_map():
         colour = PALETTE[k]
         x = stage + 0.5
         y = 1.05 if k % 2 == 0 else 0.35
-        ax.text(x, y, f"{num} {name}\n{what}", ha="center", va="center", fontsize=7.5, color="black",
-                bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": colour, "lw": 1.5})
+        ax.text(
+            x,
+            y,
+            f"{num} {name}\n{what}",
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            color="black",
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": colour, "lw": 1.5},
+        )
         arrow = FancyArrowPatch((x, y + 0.35), (x, 2.28), arrowstyle="->", color=colour, mutation_scale=10, lw=1.5)
         ax.add_patch(arrow)
     ax.set_title("Five object-aware inductive biases, and where each acts on a patch-based model")
@@ -466,8 +482,11 @@ def plot_curves(
 
     Example: ``plot_curves({"loss": {"slot": [2.1, 1.4, 0.9], "cross": [2.1, 1.8, 1.6]}}, xlabel="step")``.
     """
-    if not isinstance(panels, Mapping) or not panels or any(not isinstance(s, Mapping) or not s
-                                                             for s in panels.values()):
+    if (
+        not isinstance(panels, Mapping)
+        or not panels
+        or any(not isinstance(s, Mapping) or not s for s in panels.values())
+    ):
         raise ValueError("panels must map each panel title to a non-empty {series name: values}")
     xs = None if x is None else [validate.number(v, "x") for v in x]
     for title, series in panels.items():
@@ -488,8 +507,14 @@ def plot_curves(
     for ax, (title, series) in zip(axes[0], panels.items(), strict=True):
         for name, ys in series.items():
             ys = [float(v) for v in ys]
-            ax.plot(xs if xs is not None else range(len(ys)), ys, marker="o" if markers else None,
-                    color=colour[name], label=name, linewidth=1.2)
+            ax.plot(
+                xs if xs is not None else range(len(ys)),
+                ys,
+                marker="o" if markers else None,
+                color=colour[name],
+                label=name,
+                linewidth=1.2,
+            )
         if title in refs:
             ax.axhline(refs[title], color="black", linewidth=0.8, linestyle=":")
         if xs is None or all(float(v).is_integer() for v in xs):

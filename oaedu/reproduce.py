@@ -118,14 +118,20 @@ def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int, t
     nb = nbformat.read(notebook, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(_DUMP.strip()))
     results_path = out / "results.json"
-    env = {"OAEDU_PROFILE": profile, "OAEDU_SEED": str(seed), "OAEDU_RESULTS_PATH": str(results_path),
-           "OAEDU_THREADS": str(threads), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env = {
+        "OAEDU_PROFILE": profile,
+        "OAEDU_SEED": str(seed),
+        "OAEDU_RESULTS_PATH": str(results_path),
+        "OAEDU_THREADS": str(threads),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
         with open(out / "kernel.log", "w") as log:
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(notebook.parent)}}).execute(stdout=log, stderr=log)
+            NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+            ).execute(stdout=log, stderr=log)
     finally:
         for k, v in saved.items():
             if v is None:

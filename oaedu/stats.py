@@ -56,8 +56,10 @@ class Effect:
         return {"difference": self.difference, "se": self.se if self.n > 1 else None, "n": self.n}
 
     def __str__(self) -> str:
-        return (f"{self.treated:.3g} vs {self.control:.3g}: Δ = {self.difference:+.3g} ± {self.se:.2g} (SE, "
-                f"{self.n} seed{'s' if self.n != 1 else ''})")
+        return (
+            f"{self.treated:.3g} vs {self.control:.3g}: Δ = {self.difference:+.3g} ± {self.se:.2g} (SE, "
+            f"{self.n} seed{'s' if self.n != 1 else ''})"
+        )
 
 
 def effect(treated: Sequence[float], control: Sequence[float]) -> Effect:

@@ -36,8 +36,7 @@ def fingerprint(notebook: dict) -> str:
     """SHA-256 of what a person can change in a notebook: each cell's type, source and tags (not outputs)."""
     _check_notebook(notebook)
     cells = [
-        (c["cell_type"], "".join(c["source"]), sorted(c.get("metadata", {}).get("tags", [])))
-        for c in notebook["cells"]
+        (c["cell_type"], "".join(c["source"]), sorted(c.get("metadata", {}).get("tags", []))) for c in notebook["cells"]
     ]
     return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode()).hexdigest()
 

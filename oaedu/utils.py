@@ -50,8 +50,9 @@ def parse_device(device: torch.device | str, name: str = "device") -> torch.devi
 
 
 @torch.no_grad()
-def map_batches(fn: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int,
-                device: torch.device | str | None = None) -> Any:
+def map_batches(
+    fn: Callable[[torch.Tensor], Any], x: torch.Tensor, batch_size: int, device: torch.device | str | None = None
+) -> Any:
     """``fn`` (a model, in the mode the caller set) over ``x`` in batches of ``batch_size`` under ``no_grad``, each
     batch moved to ``device`` (default: where it is); the outputs, a tensor or a named tuple of tensors, come back
     concatenated on the CPU. Code inside ``fn`` may still turn gradients on (ContraCAM does)."""

@@ -40,10 +40,32 @@ from hypothesis import strategies as st  # noqa: E402
 from oaedu import check, validate  # noqa: E402
 
 SUBPACKAGES = (
-    "data", "maps", "metrics", "models", "oamixer", "spatial_entropy", "contrastive", "contracam", "relevance", "slots"
+    "data",
+    "maps",
+    "metrics",
+    "models",
+    "oamixer",
+    "spatial_entropy",
+    "contrastive",
+    "contracam",
+    "relevance",
+    "slots",
 )
-MODULES = ("check", "config", "utils", "validate", "stats", "train", "leaderboard", "reproduce", "plotting", "notebook",
-           "student", "bench", "tables")
+MODULES = (
+    "check",
+    "config",
+    "utils",
+    "validate",
+    "stats",
+    "train",
+    "leaderboard",
+    "reproduce",
+    "plotting",
+    "notebook",
+    "student",
+    "bench",
+    "tables",
+)
 NAN, INF = float("nan"), float("inf")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -181,9 +203,16 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
 
     D = _D()
     ranks = {"drop_dim", "add_dim"}
-    view_names = {"p0": ("projections of view 0",), "p1": ("projections of view 1",), "s0": ("slots of view 0",),
-                  "s1": ("slots of view 1",), "z0": ("projections of view 0",), "z1": ("projections of view 1",),
-                  "x0": ("slots of view 0",), "x1": ("slots of view 1",)}
+    view_names = {
+        "p0": ("projections of view 0",),
+        "p1": ("projections of view 1",),
+        "s0": ("slots of view 0",),
+        "s1": ("slots of view 1",),
+        "z0": ("projections of view 0",),
+        "z1": ("projections of view 1",),
+        "x0": ("slots of view 0",),
+        "x1": ("slots of view 1",),
+    }
     table = {"smoke": {"a": 1.5, "seed": 0}, "cpu": {"a": 2.5, "seed": 0}, "gpu": {"a": 3.5, "seed": 0}}
     entry = leaderboard.Entry({m: 50.0 for m in leaderboard.METRICS}, 1.0)
     acc = {v: 50.0 for v in (*D.VARIANTS, "bg_gap")}
@@ -191,10 +220,12 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     return {
         # check: the documented failure is CheckFailed, and a list or a number is a valid 'tensor'
         "check.true": lambda f: C(ck.true, "c", True, quiet=True),
-        "check.close": lambda f: C(ck.close, "c", torch.ones(3), torch.ones(3), quiet=True,
-                                   valid={"actual": {"list"}, "expected": {"list"}}),
-        "check.shape": lambda f: C(ck.shape, "s", torch.zeros(2, 3), (2, None), quiet=True,
-                                   valid={"tensor": {"nan", "inf"}}),
+        "check.close": lambda f: C(
+            ck.close, "c", torch.ones(3), torch.ones(3), quiet=True, valid={"actual": {"list"}, "expected": {"list"}}
+        ),
+        "check.shape": lambda f: C(
+            ck.shape, "s", torch.zeros(2, 3), (2, None), quiet=True, valid={"tensor": {"nan", "inf"}}
+        ),
         "check.greater": lambda f: C(ck.greater, "g", 2.0, 1.0, quiet=True),
         "check.less": lambda f: C(ck.less, "l", 1.0, 2.0, quiet=True),
         "check.between": lambda f: C(ck.between, "b", 0.5, 0.0, 1.0, quiet=True, valid={"high": {"+inf"}}),
@@ -215,56 +246,104 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "utils.env_report": lambda f: C(utils.env_report),
         "utils.map_batches": lambda f: C(utils.map_batches, torch.nn.Linear(32, 2), f.images, 3, "cpu"),
         # data
-        "data.background_challenge": lambda f: C(D.background_challenge, "mixed_rand", 4, seed=1,
-                                                 bg_correlation=0.5, fg_hue_jitter=0.05),
+        "data.background_challenge": lambda f: C(
+            D.background_challenge, "mixed_rand", 4, seed=1, bg_correlation=0.5, fg_hue_jitter=0.05
+        ),
         "data.background_challenge_suite": lambda f: C(D.background_challenge_suite, 2, bg_correlation=0.5),
-        "data.background_challenge_data": lambda f: C(D.background_challenge_data, 4, 2, bg_correlation=0.5,
-                                                      profile="cpu"),
-        "data.multi_object_scenes": lambda f: C(D.multi_object_scenes, 2, image_size=32, max_objects=3,
-                                                min_visible=0.3, cooccurrence=0.5),
-        "data.MaskedImageDataset": lambda f: C(D.MaskedImageDataset, f.images, f.labels, f.masks,
-                                               aliases=_shared("images", "labels", "masks")),
-        "data.SceneDataset": lambda f: C(D.SceneDataset, f.scenes.images, f.inst,
-                                         aliases=_shared("images", "instance_masks")),
-        "data.iterate_batches": lambda f: C(lambda *a, **k: list(D.iterate_batches(*a, **k)), (f.images, f.labels), 3,
-                                            name_of=D.iterate_batches),
+        "data.background_challenge_data": lambda f: C(
+            D.background_challenge_data, 4, 2, bg_correlation=0.5, profile="cpu"
+        ),
+        "data.multi_object_scenes": lambda f: C(
+            D.multi_object_scenes, 2, image_size=32, max_objects=3, min_visible=0.3, cooccurrence=0.5
+        ),
+        "data.MaskedImageDataset": lambda f: C(
+            D.MaskedImageDataset, f.images, f.labels, f.masks, aliases=_shared("images", "labels", "masks")
+        ),
+        "data.SceneDataset": lambda f: C(
+            D.SceneDataset, f.scenes.images, f.inst, aliases=_shared("images", "instance_masks")
+        ),
+        "data.iterate_batches": lambda f: C(
+            lambda *a, **k: list(D.iterate_batches(*a, **k)), (f.images, f.labels), 3, name_of=D.iterate_batches
+        ),
         "data.take": lambda f: C(D.take, f.bc, [0, 2]),
         "data.first_of_each_class": lambda f: C(D.first_of_each_class, torch.arange(4), 3),
         "data.data_root": lambda f: C(D.data_root),
         "data.ImageNet9": lambda f: C(D.ImageNet9, _fake_imagenet9(tmp / "in9"), image_size=8),
         "data.CLEVRWithMasks": lambda f: C(D.CLEVRWithMasks, _fake_clevr(tmp / "clevr"), image_size=8),
-        "data.paired_resize": lambda f: C(D.paired_resize, f.images, f.masks, 16, valid={"images": ranks},
-                                          aliases={"masks": ("images",)}),
-        "data.paired_hflip": lambda f: C(D.paired_hflip, f.images, f.masks, p=0.5, valid={"images": ranks},
-                                         aliases={"masks": ("images",)}),
-        "data.paired_random_resized_crop": lambda f: C(D.paired_random_resized_crop, f.images, f.masks, 16,
-                                                       scale=(0.5, 1.0), ratio=(0.75, 1.33), valid={"images": ranks},
-                                                       aliases={"masks": ("images",)}),
-        "data.crop_boxes": lambda f: C(D.crop_boxes, f.images, f.masks, torch.tensor([[0.1, 0.1, 0.9, 0.9]] * 8), 16,
-                                       valid={"images": ranks, "boxes": {"drop_dim"}}, aliases={"masks": ("images",)}),
+        "data.paired_resize": lambda f: C(
+            D.paired_resize, f.images, f.masks, 16, valid={"images": ranks}, aliases={"masks": ("images",)}
+        ),
+        "data.paired_hflip": lambda f: C(
+            D.paired_hflip, f.images, f.masks, p=0.5, valid={"images": ranks}, aliases={"masks": ("images",)}
+        ),
+        "data.paired_random_resized_crop": lambda f: C(
+            D.paired_random_resized_crop,
+            f.images,
+            f.masks,
+            16,
+            scale=(0.5, 1.0),
+            ratio=(0.75, 1.33),
+            valid={"images": ranks},
+            aliases={"masks": ("images",)},
+        ),
+        "data.crop_boxes": lambda f: C(
+            D.crop_boxes,
+            f.images,
+            f.masks,
+            torch.tensor([[0.1, 0.1, 0.9, 0.9]] * 8),
+            16,
+            valid={"images": ranks, "boxes": {"drop_dim"}},
+            aliases={"masks": ("images",)},
+        ),
         "data.patch_fractions": lambda f: C(D.patch_fractions, f.masks, (4, 4)),
         # metrics
-        "metrics.accuracy": lambda f: C(mt.accuracy, f.logits, f.labels, aliases={"logits": ("labels",),
-                                                                               "labels": ("logits",)}),
+        "metrics.accuracy": lambda f: C(
+            mt.accuracy, f.logits, f.labels, aliases={"logits": ("labels",), "labels": ("logits",)}
+        ),
         "metrics.bg_gap": lambda f: C(mt.bg_gap, 80.0, 50.0),
-        "metrics.linear_probe": lambda f: C(mt.linear_probe, torch.randn(12, 3, 4), torch.arange(12) % 3, False, 4,
-                                            steps=3, weight_decay=1e-3, aliases=_shared("features", "targets")),
-        "metrics.LinearProbe": lambda f: C(mt.LinearProbe, torch.zeros(4), torch.ones(4), torch.nn.Linear(4, 3),
-                                           aliases=_shared("mean", "std")),
-        "metrics.iou": lambda f: C(mt.iou, f.masks, f.masks.flip(-1), empty=1.0,
-                                   aliases={"pred": ("target",), "target": ("pred",)}, valid={"pred": set()}),
-        "metrics.mass_on_object": lambda f: C(mt.mass_on_object, torch.rand(8, 4, 4), f.masks,
-                                              aliases={"masks": ("maps",), "maps": ("masks",)}),
-        "metrics.adjusted_rand_index": lambda f: C(mt.adjusted_rand_index, f.inst.flatten(1), f.inst.flatten(1).flip(1),
-                                                   valid={"true": ranks, "pred": ranks},
-                                                   aliases={"true": ("pred",), "pred": ("true",)}),
+        "metrics.linear_probe": lambda f: C(
+            mt.linear_probe,
+            torch.randn(12, 3, 4),
+            torch.arange(12) % 3,
+            False,
+            4,
+            steps=3,
+            weight_decay=1e-3,
+            aliases=_shared("features", "targets"),
+        ),
+        "metrics.LinearProbe": lambda f: C(
+            mt.LinearProbe, torch.zeros(4), torch.ones(4), torch.nn.Linear(4, 3), aliases=_shared("mean", "std")
+        ),
+        "metrics.iou": lambda f: C(
+            mt.iou,
+            f.masks,
+            f.masks.flip(-1),
+            empty=1.0,
+            aliases={"pred": ("target",), "target": ("pred",)},
+            valid={"pred": set()},
+        ),
+        "metrics.mass_on_object": lambda f: C(
+            mt.mass_on_object, torch.rand(8, 4, 4), f.masks, aliases={"masks": ("maps",), "maps": ("masks",)}
+        ),
+        "metrics.adjusted_rand_index": lambda f: C(
+            mt.adjusted_rand_index,
+            f.inst.flatten(1),
+            f.inst.flatten(1).flip(1),
+            valid={"true": ranks, "pred": ranks},
+            aliases={"true": ("pred",), "pred": ("true",)},
+        ),
         "metrics.adjusted_rand_index_reference": lambda f: C(
-            mt.adjusted_rand_index_reference, f.inst.flatten(1)[:, :64], f.inst.flatten(1)[:, :64].flip(1),
-            valid={"true": ranks, "pred": ranks}, aliases={"true": ("pred",), "pred": ("true",)}),
+            mt.adjusted_rand_index_reference,
+            f.inst.flatten(1)[:, :64],
+            f.inst.flatten(1)[:, :64].flip(1),
+            valid={"true": ranks, "pred": ranks},
+            aliases={"true": ("pred",), "pred": ("true",)},
+        ),
         # models
         "models.build_model": lambda f: C(md.build_model, "mixer", depth=1, embed_dim=16),
-        "models.tiny_vit": lambda f: C(md.tiny_vit, depth=1, embed_dim=16, num_heads=2, mlp_ratio=2.0,
-                                       valid={"num_classes": {"negative"}}),
+        "models.tiny_vit": lambda f: C(
+            md.tiny_vit, depth=1, embed_dim=16, num_heads=2, mlp_ratio=2.0, valid={"num_classes": {"negative"}}
+        ),
         "models.tiny_mixer": lambda f: C(md.tiny_mixer, depth=1, embed_dim=16),
         "models.tiny_convmixer": lambda f: C(md.tiny_convmixer, depth=1, embed_dim=16, kernel_size=3),
         "models.count_parameters": lambda f: C(md.count_parameters, f.vit()),
@@ -275,270 +354,550 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "models.capture_attention": lambda f: C(_capture, f.vit()),
         "models.AttentionRecord": lambda f: C(_record, f.vit(), -1),
         # oamixer
-        "oamixer.attention": lambda f: C(oa.attention, *f.qkv, log_mask=f.mask5.log(), dropout_p=0.0,
-                                         valid={n: {"empty"} for n in "qkv"}, aliases=_shared("q", "k", "v", "mask")),
-        "oamixer.attention_reference": lambda f: C(oa.attention_reference, *f.qkv, f.mask5,
-                                                   valid={n: {"empty"} for n in "qkv"},
-                                                   aliases=_shared("q", "k", "v", "mask")),
+        "oamixer.attention": lambda f: C(
+            oa.attention,
+            *f.qkv,
+            log_mask=f.mask5.log(),
+            dropout_p=0.0,
+            valid={n: {"empty"} for n in "qkv"},
+            aliases=_shared("q", "k", "v", "mask"),
+        ),
+        "oamixer.attention_reference": lambda f: C(
+            oa.attention_reference,
+            *f.qkv,
+            f.mask5,
+            valid={n: {"empty"} for n in "qkv"},
+            aliases=_shared("q", "k", "v", "mask"),
+        ),
         "oamixer.pairwise_distance": lambda f: C(oa.pairwise_distance, f.patch_labels, valid={"labels": {"empty"}}),
         "oamixer.reweight_mask": lambda f: C(oa.reweight_mask, f.patch_labels, 1.5, valid={"labels": {"empty"}}),
         "oamixer.check_labels": lambda f: C(oa.check_labels, f.patch_labels, valid={"labels": {"empty"}}),
-        "oamixer.local_distance": lambda f: C(oa.local_distance, torch.rand(2, 1, 4, 4), 3,
-                                              valid={"label_map": {"empty"}}),
-        "oamixer.conv_toeplitz": lambda f: C(oa.conv_toeplitz, torch.randn(3, 3), 4, 4,
-                                             aliases={"weight": ("kernel",)}),
-        "oamixer.conv_mixing": lambda f: C(oa.conv_mixing, torch.randn(2, 3, 4, 4), torch.randn(3, 3), 0.5,
-                                           log_mask=-oa.local_distance(torch.rand(2, 1, 4, 4), 3),
-                                           aliases={"weight": ("kernel",), "x": ("log_mask",), "log_mask": ("x",)}),
-        "oamixer.conv_mixing_reference": lambda f: C(oa.conv_mixing_reference, torch.randn(2, 3, 4, 4),
-                                                     torch.randn(3, 3), 0.5, mask=torch.exp(-torch.rand(2, 9, 16)),
-                                                     aliases={"weight": ("kernel",), "x": ("mask",), "mask": ("x",)}),
-        "oamixer.mixer_linearisation": lambda f: C(oa.mixer_linearisation, torch.randn(8, 16), torch.randn(16, 8),
-                                                   aliases={"fc1_weight": ("W1",), "fc2_weight": ("W1",)}),
-        "oamixer.mixer_mixing": lambda f: C(oa.mixer_mixing, torch.randn(2, 3, 16), torch.randn(2, 3, 16),
-                                            torch.randn(16, 16), torch.exp(-torch.rand(2, 16, 16)),
-                                            aliases={"x": ("f_x", "mask", "mixing matrix"),
-                                                     "lin": ("x", "mixing matrix")}),
-        "oamixer.mixer_mixing_reference": lambda f: C(oa.mixer_mixing_reference, torch.randn(2, 3, 16),
-                                                      torch.randn(2, 3, 16), torch.randn(16, 16),
-                                                      torch.exp(-torch.rand(2, 16, 16)),
-                                                      aliases={"x": ("f_x", "mask", "mixing matrix"),
-                                                               "lin": ("x", "mixing matrix")}),
-        "oamixer.GTLabeller": lambda f: C(lambda grid: oa.GTLabeller(grid)(f.images, f.masks), (8, 8),
-                                          name_of=oa.GTLabeller),
-        "oamixer.UniformLabeller": lambda f: C(lambda grid: oa.UniformLabeller(grid)(f.images, f.masks), (8, 8),
-                                               name_of=oa.UniformLabeller),
-        "oamixer.DenseCNN": lambda f: C(lambda num_classes, width: oa.DenseCNN(num_classes, width).relabel(
-            f.images[:2], (8, 8), temperature=0.5), 9, 4, name_of=oa.DenseCNN),
-        "oamixer.CamLabeller": lambda f: C(lambda cnn, grid, mode: oa.CamLabeller(cnn, grid, mode)(f.images[:2], None),
-                                           oa.DenseCNN(9, 4), (8, 8), "relabel", name_of=oa.CamLabeller),
-        "oamixer.label_separation": lambda f: C(oa.label_separation, torch.rand(8, 64, 1), f.masks, (8, 8),
-                                                aliases={"masks": ("labels",)}),
-        "oamixer.RotatedLabeller": lambda f: C(lambda labeller, grid: oa.RotatedLabeller(labeller, grid)(
-            f.images, f.masks), oa.GTLabeller((8, 8)), (8, 8), name_of=oa.RotatedLabeller),
-        "oamixer.OAMixerModel": lambda f: C(lambda model, distance, kappa_scale: oa.OAMixerModel(
-            model, distance, kappa_scale)(f.images[:2], f.patch_labels), f.vit(), "l1", 2.0, name_of=oa.OAMixerModel),
+        "oamixer.local_distance": lambda f: C(
+            oa.local_distance, torch.rand(2, 1, 4, 4), 3, valid={"label_map": {"empty"}}
+        ),
+        "oamixer.conv_toeplitz": lambda f: C(
+            oa.conv_toeplitz, torch.randn(3, 3), 4, 4, aliases={"weight": ("kernel",)}
+        ),
+        "oamixer.conv_mixing": lambda f: C(
+            oa.conv_mixing,
+            torch.randn(2, 3, 4, 4),
+            torch.randn(3, 3),
+            0.5,
+            log_mask=-oa.local_distance(torch.rand(2, 1, 4, 4), 3),
+            aliases={"weight": ("kernel",), "x": ("log_mask",), "log_mask": ("x",)},
+        ),
+        "oamixer.conv_mixing_reference": lambda f: C(
+            oa.conv_mixing_reference,
+            torch.randn(2, 3, 4, 4),
+            torch.randn(3, 3),
+            0.5,
+            mask=torch.exp(-torch.rand(2, 9, 16)),
+            aliases={"weight": ("kernel",), "x": ("mask",), "mask": ("x",)},
+        ),
+        "oamixer.mixer_linearisation": lambda f: C(
+            oa.mixer_linearisation,
+            torch.randn(8, 16),
+            torch.randn(16, 8),
+            aliases={"fc1_weight": ("W1",), "fc2_weight": ("W1",)},
+        ),
+        "oamixer.mixer_mixing": lambda f: C(
+            oa.mixer_mixing,
+            torch.randn(2, 3, 16),
+            torch.randn(2, 3, 16),
+            torch.randn(16, 16),
+            torch.exp(-torch.rand(2, 16, 16)),
+            aliases={"x": ("f_x", "mask", "mixing matrix"), "lin": ("x", "mixing matrix")},
+        ),
+        "oamixer.mixer_mixing_reference": lambda f: C(
+            oa.mixer_mixing_reference,
+            torch.randn(2, 3, 16),
+            torch.randn(2, 3, 16),
+            torch.randn(16, 16),
+            torch.exp(-torch.rand(2, 16, 16)),
+            aliases={"x": ("f_x", "mask", "mixing matrix"), "lin": ("x", "mixing matrix")},
+        ),
+        "oamixer.GTLabeller": lambda f: C(
+            lambda grid: oa.GTLabeller(grid)(f.images, f.masks), (8, 8), name_of=oa.GTLabeller
+        ),
+        "oamixer.UniformLabeller": lambda f: C(
+            lambda grid: oa.UniformLabeller(grid)(f.images, f.masks), (8, 8), name_of=oa.UniformLabeller
+        ),
+        "oamixer.DenseCNN": lambda f: C(
+            lambda num_classes, width: oa.DenseCNN(num_classes, width).relabel(f.images[:2], (8, 8), temperature=0.5),
+            9,
+            4,
+            name_of=oa.DenseCNN,
+        ),
+        "oamixer.CamLabeller": lambda f: C(
+            lambda cnn, grid, mode: oa.CamLabeller(cnn, grid, mode)(f.images[:2], None),
+            oa.DenseCNN(9, 4),
+            (8, 8),
+            "relabel",
+            name_of=oa.CamLabeller,
+        ),
+        "oamixer.label_separation": lambda f: C(
+            oa.label_separation, torch.rand(8, 64, 1), f.masks, (8, 8), aliases={"masks": ("labels",)}
+        ),
+        "oamixer.RotatedLabeller": lambda f: C(
+            lambda labeller, grid: oa.RotatedLabeller(labeller, grid)(f.images, f.masks),
+            oa.GTLabeller((8, 8)),
+            (8, 8),
+            name_of=oa.RotatedLabeller,
+        ),
+        "oamixer.OAMixerModel": lambda f: C(
+            lambda model, distance, kappa_scale: oa.OAMixerModel(model, distance, kappa_scale)(
+                f.images[:2], f.patch_labels
+            ),
+            f.vit(),
+            "l1",
+            2.0,
+            name_of=oa.OAMixerModel,
+        ),
         "oamixer.oamixer": lambda f: C(oa.oamixer, f.convmixer(), "cosine", kappa_scale=2.0),
-        "oamixer.SharedKernelConv": lambda f: C(oa.SharedKernelConv, 3, torch.randn(3, 3), torch.zeros(1),
-                                                valid={"bias": ranks | {"list"}}),
+        "oamixer.SharedKernelConv": lambda f: C(
+            oa.SharedKernelConv, 3, torch.randn(3, 3), torch.zeros(1), valid={"bias": ranks | {"list"}}
+        ),
         "oamixer.share_convmixer_kernels": lambda f: C(oa.share_convmixer_kernels, f.convmixer()),
         "oamixer.oamixer_forward": lambda f: C(oa.oamixer_forward, oa.GTLabeller((8, 8))),
         "oamixer.oamixer_step": lambda f: C(oa.oamixer_step, oa.GTLabeller((8, 8)), label_smoothing=0.1),
         # maps
-        "maps.minmax": lambda f: C(mp.minmax, torch.rand(2, 4, 4), dims=2, eps=1e-9,
-                                   valid={"maps": {"add_dim", "empty"}}),
-        "maps.connected_components": lambda f: C(mp.connected_components, f.bool_maps, max_iterations=40,
-                                                 valid={"mask": ranks}),
-        "maps.connected_components_reference": lambda f: C(mp.connected_components_reference, f.bool_maps,
-                                                           valid={"mask": ranks}),
+        "maps.minmax": lambda f: C(
+            mp.minmax, torch.rand(2, 4, 4), dims=2, eps=1e-9, valid={"maps": {"add_dim", "empty"}}
+        ),
+        "maps.connected_components": lambda f: C(
+            mp.connected_components, f.bool_maps, max_iterations=40, valid={"mask": ranks}
+        ),
+        "maps.connected_components_reference": lambda f: C(
+            mp.connected_components_reference, f.bool_maps, valid={"mask": ranks}
+        ),
         "maps.num_components": lambda f: C(mp.num_components, torch.randint(0, 3, (4, 6, 6)), valid={"labels": ranks}),
         # spatial entropy
-        "spatial_entropy.connected_components": lambda f: C(se.connected_components, f.bool_maps, max_iterations=40,
-                                                            valid={"mask": ranks}),
-        "spatial_entropy.connected_components_reference": lambda f: C(se.connected_components_reference, f.bool_maps,
-                                                                      valid={"mask": ranks}),
-        "spatial_entropy.num_components": lambda f: C(se.num_components, torch.randint(0, 3, (4, 6, 6)),
-                                                      valid={"labels": ranks}),
-        "spatial_entropy.spatial_entropy": lambda f: C(se.spatial_entropy, torch.randn(2, 3, 5, 5),
-                                                       valid={"scores": ranks}),
-        "spatial_entropy.spatial_entropy_reference": lambda f: C(se.spatial_entropy_reference, torch.randn(2, 5, 5),
-                                                                 valid={"scores": ranks}),
-        "spatial_entropy.spatial_entropy_and_blobs": lambda f: C(se.spatial_entropy_and_blobs, torch.randn(2, 3, 5, 5),
-                                                                 valid={"scores": ranks}),
+        "spatial_entropy.connected_components": lambda f: C(
+            se.connected_components, f.bool_maps, max_iterations=40, valid={"mask": ranks}
+        ),
+        "spatial_entropy.connected_components_reference": lambda f: C(
+            se.connected_components_reference, f.bool_maps, valid={"mask": ranks}
+        ),
+        "spatial_entropy.num_components": lambda f: C(
+            se.num_components, torch.randint(0, 3, (4, 6, 6)), valid={"labels": ranks}
+        ),
+        "spatial_entropy.spatial_entropy": lambda f: C(
+            se.spatial_entropy, torch.randn(2, 3, 5, 5), valid={"scores": ranks}
+        ),
+        "spatial_entropy.spatial_entropy_reference": lambda f: C(
+            se.spatial_entropy_reference, torch.randn(2, 5, 5), valid={"scores": ranks}
+        ),
+        "spatial_entropy.spatial_entropy_and_blobs": lambda f: C(
+            se.spatial_entropy_and_blobs, torch.randn(2, 3, 5, 5), valid={"scores": ranks}
+        ),
         "spatial_entropy.max_entropy": lambda f: C(se.max_entropy, 3),
         "spatial_entropy.spatial_entropy_loss": lambda f: C(se.spatial_entropy_loss, f.vit(), f.images[:2]),
         "spatial_entropy.remove_last_skip": lambda f: C(se.remove_last_skip, f.vit()),
         "spatial_entropy.sar_step": lambda f: C(se.sar_step, 0.1, label_smoothing=0.1),
         # contrastive
-        "contrastive.SmallEncoder": lambda f: C(cl.SmallEncoder, (4, 4), (1, 2), valid={"widths": {"short"},
-                                                                                    "strides": {"short"}},
-                                                aliases={"widths": ("strides",), "strides": ("widths",)}),
+        "contrastive.SmallEncoder": lambda f: C(
+            cl.SmallEncoder,
+            (4, 4),
+            (1, 2),
+            valid={"widths": {"short"}, "strides": {"short"}},
+            aliases={"widths": ("strides",), "strides": ("widths",)},
+        ),
         "contrastive.MoCo": lambda f: C(cl.MoCo, cl.SmallEncoder((4, 4, 4)), 8, 16, momentum=0.9, tau=0.2),
         "contrastive.BYOL": lambda f: C(cl.BYOL, cl.SmallEncoder((4, 4, 4)), 8, momentum=0.9),
-        "contrastive.augment": lambda f: C(cl.augment, f.images, torch.Generator().manual_seed(0), scale=(0.3, 1.0),
-                                           jitter=0.4, p_jitter=0.8, p_gray=0.2),
-        "contrastive.info_nce": lambda f: C(cl.info_nce, *_unit(4, 8), _unit(6, 8)[0], 0.2,
-                                            aliases={"q": ("k",), "k": ("q",)}),
-        "contrastive.train_contrastive": lambda f: C(cl.train_contrastive, f.moco(), f.images, 1, batch_size=4,
-                                                     lr=0.01, weight_decay=1e-4, seed=0, progress=False),
+        "contrastive.augment": lambda f: C(
+            cl.augment,
+            f.images,
+            torch.Generator().manual_seed(0),
+            scale=(0.3, 1.0),
+            jitter=0.4,
+            p_jitter=0.8,
+            p_gray=0.2,
+        ),
+        "contrastive.info_nce": lambda f: C(
+            cl.info_nce, *_unit(4, 8), _unit(6, 8)[0], 0.2, aliases={"q": ("k",), "k": ("q",)}
+        ),
+        "contrastive.train_contrastive": lambda f: C(
+            cl.train_contrastive,
+            f.moco(),
+            f.images,
+            1,
+            batch_size=4,
+            lr=0.01,
+            weight_decay=1e-4,
+            seed=0,
+            progress=False,
+        ),
         "contrastive.save_online": lambda f: C(cl.save_online, f.moco(), tmp / "ckpt.pt"),
-        "contrastive.load_online": lambda f: C(lambda path: cl.load_online(path, f.moco()), _saved(f, tmp),
-                                               name_of=cl.load_online),
-        "contrastive.extract_features": lambda f: C(cl.extract_features, f.encoder(), f.images, batch_size=3,
-                                                    valid={"images": {"empty"}}),
+        "contrastive.load_online": lambda f: C(
+            lambda path: cl.load_online(path, f.moco()), _saved(f, tmp), name_of=cl.load_online
+        ),
+        "contrastive.extract_features": lambda f: C(
+            cl.extract_features, f.encoder(), f.images, batch_size=3, valid={"images": {"empty"}}
+        ),
         "contrastive.FrozenClassifier": lambda f: C(
-            cl.FrozenClassifier, f.encoder(), mt.LinearProbe(torch.zeros(8), torch.ones(8), torch.nn.Linear(8, 9))),
+            cl.FrozenClassifier, f.encoder(), mt.LinearProbe(torch.zeros(8), torch.ones(8), torch.nn.Linear(8, 9))
+        ),
         "contrastive.probe_encoder": lambda f: C(cl.probe_encoder, f.encoder(), f.bc, weight_decay=1e-3, steps=3),
-        "contrastive.probe_background_challenge": lambda f: C(cl.probe_background_challenge, f.encoder(), f.bc,
-                                                              f.suite),
+        "contrastive.probe_background_challenge": lambda f: C(
+            cl.probe_background_challenge, f.encoder(), f.bc, f.suite
+        ),
         # contracam
         "contracam.centre_prior": lambda f: C(cc.centre_prior, 2, (5, 5), sigma=0.3, valid={"n": set()}),
         "contracam.contracam": lambda f: C(cc.contracam, (m := f.moco()), m.encoder.layer, f.images, tau=0.5),
-        "contracam.contracam_reference": lambda f: C(cc.contracam_reference, (m := f.moco()), m.encoder.layer,
-                                                     f.images[:3], tau=0.5),
-        "contracam.iterative_contracam": lambda f: C(cc.iterative_contracam, (m := f.moco()), m.encoder.layer,
-                                                     f.images, iterations=2, tau=0.5),
-        "contracam.iterative_contracam_history": lambda f: C(cc.iterative_contracam_history, (m := f.moco()),
-                                                             m.encoder.layer, f.images, iterations=2, tau=0.5),
+        "contracam.contracam_reference": lambda f: C(
+            cc.contracam_reference, (m := f.moco()), m.encoder.layer, f.images[:3], tau=0.5
+        ),
+        "contracam.iterative_contracam": lambda f: C(
+            cc.iterative_contracam, (m := f.moco()), m.encoder.layer, f.images, iterations=2, tau=0.5
+        ),
+        "contracam.iterative_contracam_history": lambda f: C(
+            cc.iterative_contracam_history, (m := f.moco()), m.encoder.layer, f.images, iterations=2, tau=0.5
+        ),
         "contracam.dataset_contracam": lambda f: C(cc.dataset_contracam, f.moco(), f.images, batch_size=4),
-        "contracam.gradcam": lambda f: C(cc.gradcam, (m := f.classifier()), m[0].layer, f.images, f.labels,
-                                         valid={"targets": {"list"}}),
-        "contracam.gradcam_reference": lambda f: C(cc.gradcam_reference, (m := f.classifier()), m[0].layer,
-                                                   f.images[:2], f.labels[:2], valid={"targets": {"list"}}),
-        "contracam.ContrastiveScore": lambda f: C(lambda encoder, tau: cc.ContrastiveScore(encoder, tau)(
-            f.images[:4], _unit(4, 8)[0]), f.moco(), 0.5, name_of=cc.ContrastiveScore),
-        "contracam.boxes_from_cam": lambda f: C(cc.boxes_from_cam, f.cams, threshold=0.5, min_area=0.01, margin=0.2,
-                                                valid={"cam": {"drop_dim"}}),
-        "contracam.object_aware_crop": lambda f: C(cc.object_aware_crop, f.images[:2],
-                                                   [torch.tensor([[0.1, 0.1, 0.6, 0.6]]), torch.zeros(0, 4)], 16),
-        "contracam.largest_empty_rectangle": lambda f: C(cc.largest_empty_rectangle, f.bool_maps,
-                                                         valid={"mask": {"drop_dim", "empty"}}),
-        "contracam.largest_empty_rectangle_reference": lambda f: C(cc.largest_empty_rectangle_reference,
-                                                                   f.bool_maps, valid={"mask": {"drop_dim", "empty"}}),
-        "contracam.background_only": lambda f: C(cc.background_only, f.images, f.cams, threshold=0.3,
-                                                 min_area=0.05, aliases={"cams": ("images",),
-                                                                         "images": ("cams",)}),
-        "contracam.background_mixup": lambda f: C(cc.background_mixup, f.images, f.cams, f.images.flip(0),
-                                                  aliases=_shared("images", "cams", "backgrounds")),
-        "contracam.mix_batch": lambda f: C(cc.mix_batch, f.images, f.cams, p=0.5, threshold=0.3,
-                                           aliases=_shared("images", "cams")),
-        "contracam.oa_crop_prepare": lambda f: C(cc.oa_crop_prepare, [torch.tensor([[0.1, 0.1, 0.6, 0.7]]),
-                                                                      torch.zeros(0, 4)]),
-        "contracam.mixup_prepare": lambda f: C(cc.mixup_prepare, f.cams, f.backgrounds, p=0.5,
-                                               aliases={"cams": ("backgrounds",)}),
-        "contracam.localisation_scores": lambda f: C(cc.localisation_scores, torch.rand(4, 32, 32), f.inst,
-                                                     threshold=0.5, aliases=_shared("cams", "instance_masks")),
-        "contracam.instance_boxes": lambda f: C(cc.instance_boxes, f.inst, margin=0.2, valid={"instance_masks": {
-            "empty"}}),
-        "contracam.cooccurrence_distance": lambda f: C(cc.cooccurrence_distance, torch.rand(3, 4), torch.rand(5, 4),
-                                                       aliases=_shared("fx", "fy")),
+        "contracam.gradcam": lambda f: C(
+            cc.gradcam, (m := f.classifier()), m[0].layer, f.images, f.labels, valid={"targets": {"list"}}
+        ),
+        "contracam.gradcam_reference": lambda f: C(
+            cc.gradcam_reference,
+            (m := f.classifier()),
+            m[0].layer,
+            f.images[:2],
+            f.labels[:2],
+            valid={"targets": {"list"}},
+        ),
+        "contracam.ContrastiveScore": lambda f: C(
+            lambda encoder, tau: cc.ContrastiveScore(encoder, tau)(f.images[:4], _unit(4, 8)[0]),
+            f.moco(),
+            0.5,
+            name_of=cc.ContrastiveScore,
+        ),
+        "contracam.boxes_from_cam": lambda f: C(
+            cc.boxes_from_cam, f.cams, threshold=0.5, min_area=0.01, margin=0.2, valid={"cam": {"drop_dim"}}
+        ),
+        "contracam.object_aware_crop": lambda f: C(
+            cc.object_aware_crop, f.images[:2], [torch.tensor([[0.1, 0.1, 0.6, 0.6]]), torch.zeros(0, 4)], 16
+        ),
+        "contracam.largest_empty_rectangle": lambda f: C(
+            cc.largest_empty_rectangle, f.bool_maps, valid={"mask": {"drop_dim", "empty"}}
+        ),
+        "contracam.largest_empty_rectangle_reference": lambda f: C(
+            cc.largest_empty_rectangle_reference, f.bool_maps, valid={"mask": {"drop_dim", "empty"}}
+        ),
+        "contracam.background_only": lambda f: C(
+            cc.background_only,
+            f.images,
+            f.cams,
+            threshold=0.3,
+            min_area=0.05,
+            aliases={"cams": ("images",), "images": ("cams",)},
+        ),
+        "contracam.background_mixup": lambda f: C(
+            cc.background_mixup, f.images, f.cams, f.images.flip(0), aliases=_shared("images", "cams", "backgrounds")
+        ),
+        "contracam.mix_batch": lambda f: C(
+            cc.mix_batch, f.images, f.cams, p=0.5, threshold=0.3, aliases=_shared("images", "cams")
+        ),
+        "contracam.oa_crop_prepare": lambda f: C(
+            cc.oa_crop_prepare, [torch.tensor([[0.1, 0.1, 0.6, 0.7]]), torch.zeros(0, 4)]
+        ),
+        "contracam.mixup_prepare": lambda f: C(
+            cc.mixup_prepare, f.cams, f.backgrounds, p=0.5, aliases={"cams": ("backgrounds",)}
+        ),
+        "contracam.localisation_scores": lambda f: C(
+            cc.localisation_scores,
+            torch.rand(4, 32, 32),
+            f.inst,
+            threshold=0.5,
+            aliases=_shared("cams", "instance_masks"),
+        ),
+        "contracam.instance_boxes": lambda f: C(
+            cc.instance_boxes, f.inst, margin=0.2, valid={"instance_masks": {"empty"}}
+        ),
+        "contracam.cooccurrence_distance": lambda f: C(
+            cc.cooccurrence_distance, torch.rand(3, 4), torch.rand(5, 4), aliases=_shared("fx", "fy")
+        ),
         # relevance
         "relevance.marker_dataset": lambda f: C(rv.marker_dataset, "conflict", 4, seed=1, p=0.9),
         "relevance.marker_patches": lambda f: C(rv.marker_patches, f.marker),
         "relevance.marker_vit": lambda f: C(rv.marker_vit),
-        "relevance.relevance_losses": lambda f: C(rv.relevance_losses, f.rel, torch.rand(4, 16), lambda_bg=2.0,
-                                                  lambda_fg=0.3, valid={"relevance": {"add_dim"}},
-                                                  aliases=_shared("relevance", "fg_mask")),
-        "relevance.relevance_at": lambda f: C(rv.relevance_at, f.rel.view(4, 4, 4), f.masks[:4], "patch",
-                                              aliases=_shared("relevance", "masks")),
+        "relevance.relevance_losses": lambda f: C(
+            rv.relevance_losses,
+            f.rel,
+            torch.rand(4, 16),
+            lambda_bg=2.0,
+            lambda_fg=0.3,
+            valid={"relevance": {"add_dim"}},
+            aliases=_shared("relevance", "fg_mask"),
+        ),
+        "relevance.relevance_at": lambda f: C(
+            rv.relevance_at, f.rel.view(4, 4, 4), f.masks[:4], "patch", aliases=_shared("relevance", "masks")
+        ),
         "relevance.robustvit_step": lambda f: C(rv.robustvit_step, 0.8, 0.2, 2.0, 0.3),
-        "relevance.relevance_map": lambda f: C(rv.relevance_map, f.mvit, f.marker.images[:2], f.marker.labels[:2],
-                                               valid={"target": {"list"}}),
-        "relevance.relevance_map_reference": lambda f: C(rv.relevance_map_reference, f.mvit,
-                                                         f.marker.images[:2], f.marker.labels[:2],
-                                                         valid={"target": {"list"}}),
-        "relevance.normalized_cut_mask": lambda f: C(rv.normalized_cut_mask, torch.randn(2, 6, 4), tau=0.2, eps=1e-5,
-                                                     valid={"features": {"empty"}}),
+        "relevance.relevance_map": lambda f: C(
+            rv.relevance_map, f.mvit, f.marker.images[:2], f.marker.labels[:2], valid={"target": {"list"}}
+        ),
+        "relevance.relevance_map_reference": lambda f: C(
+            rv.relevance_map_reference, f.mvit, f.marker.images[:2], f.marker.labels[:2], valid={"target": {"list"}}
+        ),
+        "relevance.normalized_cut_mask": lambda f: C(
+            rv.normalized_cut_mask, torch.randn(2, 6, 4), tau=0.2, eps=1e-5, valid={"features": {"empty"}}
+        ),
         # slots
-        "slots.SlotAttention": lambda f: C(lambda *a: sl.SlotAttention(*a)(torch.randn(2, 16, 8)), 8, 3, 2, 1e-8,
-                                           name_of=sl.SlotAttention, aliases={"dim": ("tokens",)}),
-        "slots.CrossAttentionDecoder": lambda f: C(lambda dim, num_slots, layers, num_heads, mlp_ratio:
-                                                   sl.CrossAttentionDecoder(dim, num_slots, layers, num_heads,
-                                                                            mlp_ratio)(torch.randn(2, 16, 8)),
-                                                   8, 3, 1, 2, 2.0, name_of=sl.CrossAttentionDecoder,
-                                                   aliases={"dim": ("tokens", "num_heads"), "num_heads": ("dim",)}),
-        "slots.ObjectEncoder": lambda f: C(lambda *a, **kw: sl.ObjectEncoder(*a, **kw)(f.images[:2]),
-                                           name_of=sl.ObjectEncoder,
-                                           attention="cross", num_slots=3, embed_dim=16, depth=1, num_heads=2,
-                                           cross_layers=1, cross_heads=2,
-                                           aliases={"embed_dim": ("num_heads", "dim"), "num_heads": ("embed_dim",),
-                                                    "cross_heads": ("num_heads",), "cross_layers": ("layers",),
-                                                    "image_size": ("images",)}),
+        "slots.SlotAttention": lambda f: C(
+            lambda *a: sl.SlotAttention(*a)(torch.randn(2, 16, 8)),
+            8,
+            3,
+            2,
+            1e-8,
+            name_of=sl.SlotAttention,
+            aliases={"dim": ("tokens",)},
+        ),
+        "slots.CrossAttentionDecoder": lambda f: C(
+            lambda dim, num_slots, layers, num_heads, mlp_ratio: sl.CrossAttentionDecoder(
+                dim, num_slots, layers, num_heads, mlp_ratio
+            )(torch.randn(2, 16, 8)),
+            8,
+            3,
+            1,
+            2,
+            2.0,
+            name_of=sl.CrossAttentionDecoder,
+            aliases={"dim": ("tokens", "num_heads"), "num_heads": ("dim",)},
+        ),
+        "slots.ObjectEncoder": lambda f: C(
+            lambda *a, **kw: sl.ObjectEncoder(*a, **kw)(f.images[:2]),
+            name_of=sl.ObjectEncoder,
+            attention="cross",
+            num_slots=3,
+            embed_dim=16,
+            depth=1,
+            num_heads=2,
+            cross_layers=1,
+            cross_heads=2,
+            aliases={
+                "embed_dim": ("num_heads", "dim"),
+                "num_heads": ("embed_dim",),
+                "cross_heads": ("num_heads",),
+                "cross_layers": ("layers",),
+                "image_size": ("images",),
+            },
+        ),
         "slots.hungarian_match": lambda f: C(sl.hungarian_match, torch.rand(3, 4, 4), valid={"cost": {"empty"}}),
-        "slots.hungarian_match_reference": lambda f: C(sl.hungarian_match_reference, torch.rand(3, 4, 4),
-                                                       valid={"cost": {"empty"}}),
-        "slots.simclr_loss": lambda f: C(sl.simclr_loss, torch.randn(4, 8), torch.randn(4, 8), tau=0.1,
-                                         aliases=_shared("z0", "z1", more=view_names)),
-        "slots.simclr_loss_reference": lambda f: C(sl.simclr_loss_reference, torch.randn(3, 8), torch.randn(3, 8),
-                                                   tau=0.1, aliases=_shared("z0", "z1", more=view_names)),
-        "slots.identity_pairing": lambda f: C(sl.identity_pairing, f.slots, f.slots.flip(1),
-                                              aliases=_shared("x0", "x1", more=view_names)),
-        "slots.shuffle_slots": lambda f: C(sl.shuffle_slots, f.objenc()(f.images[:2]),
-                                           torch.Generator().manual_seed(0)),
-        "slots.match_slots": lambda f: C(sl.match_slots, f.slots, f.slots.flip(1),
-                                         aliases=_shared("x0", "x1", more=view_names)),
-        **{f"slots.{n}": functools.partial(_ctr_example, getattr(sl, n), view_names)
-           for n in ("ctr_all_loss", "ctr_img_loss", "ctr_all_loss_reference", "ctr_img_loss_reference")},
-        **{f"slots.{n}": functools.partial(_cossim_example, getattr(sl, n), view_names)
-           for n in ("cossim_loss", "cossim_loss_reference")},
-        "slots.object_loss": lambda f: C(sl.object_loss, "cossim", f.slots, f.slots.flip(1), f.slots * 2,
-                                         f.slots.flip(1) * 2, tau=0.1,
-                                         aliases=_shared("p0", "p1", "s0", "s1", more=view_names)),
+        "slots.hungarian_match_reference": lambda f: C(
+            sl.hungarian_match_reference, torch.rand(3, 4, 4), valid={"cost": {"empty"}}
+        ),
+        "slots.simclr_loss": lambda f: C(
+            sl.simclr_loss, torch.randn(4, 8), torch.randn(4, 8), tau=0.1, aliases=_shared("z0", "z1", more=view_names)
+        ),
+        "slots.simclr_loss_reference": lambda f: C(
+            sl.simclr_loss_reference,
+            torch.randn(3, 8),
+            torch.randn(3, 8),
+            tau=0.1,
+            aliases=_shared("z0", "z1", more=view_names),
+        ),
+        "slots.identity_pairing": lambda f: C(
+            sl.identity_pairing, f.slots, f.slots.flip(1), aliases=_shared("x0", "x1", more=view_names)
+        ),
+        "slots.shuffle_slots": lambda f: C(
+            sl.shuffle_slots, f.objenc()(f.images[:2]), torch.Generator().manual_seed(0)
+        ),
+        "slots.match_slots": lambda f: C(
+            sl.match_slots, f.slots, f.slots.flip(1), aliases=_shared("x0", "x1", more=view_names)
+        ),
+        **{
+            f"slots.{n}": functools.partial(_ctr_example, getattr(sl, n), view_names)
+            for n in ("ctr_all_loss", "ctr_img_loss", "ctr_all_loss_reference", "ctr_img_loss_reference")
+        },
+        **{
+            f"slots.{n}": functools.partial(_cossim_example, getattr(sl, n), view_names)
+            for n in ("cossim_loss", "cossim_loss_reference")
+        },
+        "slots.object_loss": lambda f: C(
+            sl.object_loss,
+            "cossim",
+            f.slots,
+            f.slots.flip(1),
+            f.slots * 2,
+            f.slots.flip(1) * 2,
+            tau=0.1,
+            aliases=_shared("p0", "p1", "s0", "s1", more=view_names),
+        ),
         "slots.otsu_threshold": lambda f: C(sl.otsu_threshold, torch.rand(3, 16), valid={"maps": ranks | {"empty"}}),
-        "slots.otsu_threshold_reference": lambda f: C(sl.otsu_threshold_reference, torch.rand(3, 16),
-                                                      valid={"maps": ranks | {"empty"}}),
+        "slots.otsu_threshold_reference": lambda f: C(
+            sl.otsu_threshold_reference, torch.rand(3, 16), valid={"maps": ranks | {"empty"}}
+        ),
         "slots.otsu_masks": lambda f: C(sl.otsu_masks, f.attn, (32, 32), valid={"attn": {"empty"}}),
         "slots.segmentation_iou": lambda f: C(sl.segmentation_iou, f.seg, f.inst, aliases=_shared("masks", "instance")),
-        "slots.segmentation_iou_reference": lambda f: C(sl.segmentation_iou_reference, f.seg, f.inst,
-                                                        aliases=_shared("masks", "instance")),
+        "slots.segmentation_iou_reference": lambda f: C(
+            sl.segmentation_iou_reference, f.seg, f.inst, aliases=_shared("masks", "instance")
+        ),
         "slots.slot_partition": lambda f: C(sl.slot_partition, f.attn, (32, 32), valid={"attn": {"empty"}}),
-        "slots.fg_ari": lambda f: C(sl.fg_ari, f.attn, f.inst, valid={"attn": {"empty"}},
-                                    aliases=_shared("attn", "instance")),
-        "slots.auroc": lambda f: C(sl.auroc, torch.randn(20, 3), torch.rand(20, 3) > 0.5,
-                                   aliases=_shared("scores", "labels")),
+        "slots.fg_ari": lambda f: C(
+            sl.fg_ari, f.attn, f.inst, valid={"attn": {"empty"}}, aliases=_shared("attn", "instance")
+        ),
+        "slots.auroc": lambda f: C(
+            sl.auroc, torch.randn(20, 3), torch.rand(20, 3) > 0.5, aliases=_shared("scores", "labels")
+        ),
         "slots.presence_targets": lambda f: C(sl.presence_targets, f.scenes.attributes, "colour", 4),
-        "slots.slot_probe_scores": lambda f: C(sl.slot_probe_scores, torch.randn(12, 3, 4), torch.arange(12) % 3,
-                                               torch.randn(5, 3, 4), False, steps=3, weight_decay=1e-3,
-                                               valid={"test": {"empty"}}, aliases=_shared("train", "test", "y_train")),
+        "slots.slot_probe_scores": lambda f: C(
+            sl.slot_probe_scores,
+            torch.randn(12, 3, 4),
+            torch.arange(12) % 3,
+            torch.randn(5, 3, 4),
+            False,
+            steps=3,
+            weight_decay=1e-3,
+            valid={"test": {"empty"}},
+            aliases=_shared("train", "test", "y_train"),
+        ),
         "slots.as_training_data": lambda f: C(sl.as_training_data, f.scenes),
         "slots.encode": lambda f: C(sl.encode, f.objenc(), f.images[:3], batch_size=2),
-        "slots.ssl_losses": lambda f: C(sl.ssl_losses, f.objenc(), f.images[:2], f.images[:2].flip(-1),
-                                        "ctrall", tau=0.1, aliases=_shared("view0", "view1")),
+        "slots.ssl_losses": lambda f: C(
+            sl.ssl_losses,
+            f.objenc(),
+            f.images[:2],
+            f.images[:2].flip(-1),
+            "ctrall",
+            tau=0.1,
+            aliases=_shared("view0", "view1"),
+        ),
         "slots.ssl_step": lambda f: C(sl.ssl_step, "cossim", 1.0, 0.5, tau=0.1, scale=(0.3, 1.0), seed=1),
-        "slots.two_views": lambda f: C(sl.two_views, f.images, f.masks, scale=(0.3, 1.0), brightness=0.1,
-                                       generator=torch.Generator().manual_seed(0), valid={"images": ranks},
-                                       aliases={"masks": ("images",)}),
+        "slots.two_views": lambda f: C(
+            sl.two_views,
+            f.images,
+            f.masks,
+            scale=(0.3, 1.0),
+            brightness=0.1,
+            generator=torch.Generator().manual_seed(0),
+            valid={"images": ranks},
+            aliases={"masks": ("images",)},
+        ),
         # training, leaderboard, reproduce
-        "train.plain_forward": lambda f: C(train.plain_forward, f.vit(), f.images[:2], f.masks[:2],
-                                           valid={"masks": {"list", "drop_dim", "add_dim", "empty"}}),
+        "train.plain_forward": lambda f: C(
+            train.plain_forward,
+            f.vit(),
+            f.images[:2],
+            f.masks[:2],
+            valid={"masks": {"list", "drop_dim", "add_dim", "empty"}},
+        ),
         "train.cross_entropy_step": lambda f: C(train.cross_entropy_step, 0.1),
         "train.parameter_groups": lambda f: C(train.parameter_groups, f.vit(), 0.05),
-        "train.fit": lambda f: C(train.fit, f.vit(), f.bc.subset(slice(0, 4)), 1, batch_size=4, lr=1e-3,
-                                 weight_decay=0.05, seed=0, device="cpu", progress=False),
+        "train.fit": lambda f: C(
+            train.fit,
+            f.vit(),
+            f.bc.subset(slice(0, 4)),
+            1,
+            batch_size=4,
+            lr=1e-3,
+            weight_decay=0.05,
+            seed=0,
+            device="cpu",
+            progress=False,
+        ),
         "train.predict": lambda f: C(train.predict, f.vit(), f.bc, batch_size=3),
         "train.evaluate": lambda f: C(train.evaluate, f.vit(), f.bc),
-        "train.evaluate_background_challenge": lambda f: C(train.evaluate_background_challenge, f.vit(), n=2,
-                                                           seed=2, image_size=32, num_classes=9),
+        "train.evaluate_background_challenge": lambda f: C(
+            train.evaluate_background_challenge, f.vit(), n=2, seed=2, image_size=32, num_classes=9
+        ),
         "leaderboard.Budget": lambda f: C(leaderboard.Budget, n_train=10, n_val=5, lr=1e-3, bg_correlation=0.5),
         "leaderboard.summarise": lambda f: C(leaderboard.summarise, {"baseline": [entry, entry], "SAR": [entry]}),
-        "leaderboard.format_leaderboard": lambda f: C(leaderboard.format_leaderboard,
-                                                      leaderboard.summarise({"baseline": [entry]})),
+        "leaderboard.format_leaderboard": lambda f: C(
+            leaderboard.format_leaderboard, leaderboard.summarise({"baseline": [entry]})
+        ),
         "reproduce.available": lambda f: C(reproduce.available),
         "reproduce.flatten": lambda f: C(reproduce.flatten, {"a": {"b": 1.5}, "c": "x"}),
         "reproduce.summarise": lambda f: C(reproduce.summarise, [{"a": 1.5}, {"a": 2.5}]),
-        "reproduce.format_summary": lambda f: C(reproduce.format_summary, {
-            "toy": {"profile": "cpu", "seeds": [0], "seconds": 1.0, "summary": {"a": {"mean": 1.0, "std": 0.0}}}}),
+        "reproduce.format_summary": lambda f: C(
+            reproduce.format_summary,
+            {"toy": {"profile": "cpu", "seeds": [0], "seconds": 1.0, "summary": {"a": {"mean": 1.0, "std": 0.0}}}},
+        ),
         # plotting, notebook, student, bench
         "plotting.use_style": lambda f: C(plotting.use_style),
         "plotting.course_map": lambda f: C(plotting.course_map),
-        "plotting.show_images": lambda f: C(plotting.show_images, f.images[:3], f.masks[:3], ["a", "b", "c"], ncols=2,
-                                            size=1.0, valid={"images": {"drop_dim", "nan", "inf"}},
-                                            aliases=_shared("images", "masks", "titles")),
-        "plotting.overlay": lambda f: C(plotting.overlay, _ax(), f.images[0], torch.rand(4, 4), alpha=0.4,
-                                        valid={"image": {"drop_dim", "nan", "inf"}, "heatmap": {"nan", "inf"}}),
-        "plotting.show_heatmaps": lambda f: C(plotting.show_heatmaps, f.images[:2], torch.rand(2, 4, 4), ncols=2,
-                                              valid={"images": {"drop_dim", "nan", "inf"}, "heatmaps": {"nan", "inf"}},
-                                              aliases=_shared("images", "heatmaps")),
-        "plotting.heatmap": lambda f: C(plotting.heatmap, _ax(), torch.rand(4, 4), f.masks[0],
-                                        valid={"heatmap": {"nan", "inf"}}),
-        "plotting.show_maps": lambda f: C(plotting.show_maps, f.images[:2], f.masks[:2], {"r": torch.rand(2, 4, 4)},
-                                          size=1.0, aliases=_shared("images", "masks"),
-                                          valid={"images": {"drop_dim", "nan", "inf"}}),
+        "plotting.show_images": lambda f: C(
+            plotting.show_images,
+            f.images[:3],
+            f.masks[:3],
+            ["a", "b", "c"],
+            ncols=2,
+            size=1.0,
+            valid={"images": {"drop_dim", "nan", "inf"}},
+            aliases=_shared("images", "masks", "titles"),
+        ),
+        "plotting.overlay": lambda f: C(
+            plotting.overlay,
+            _ax(),
+            f.images[0],
+            torch.rand(4, 4),
+            alpha=0.4,
+            valid={"image": {"drop_dim", "nan", "inf"}, "heatmap": {"nan", "inf"}},
+        ),
+        "plotting.show_heatmaps": lambda f: C(
+            plotting.show_heatmaps,
+            f.images[:2],
+            torch.rand(2, 4, 4),
+            ncols=2,
+            valid={"images": {"drop_dim", "nan", "inf"}, "heatmaps": {"nan", "inf"}},
+            aliases=_shared("images", "heatmaps"),
+        ),
+        "plotting.heatmap": lambda f: C(
+            plotting.heatmap, _ax(), torch.rand(4, 4), f.masks[0], valid={"heatmap": {"nan", "inf"}}
+        ),
+        "plotting.show_maps": lambda f: C(
+            plotting.show_maps,
+            f.images[:2],
+            f.masks[:2],
+            {"r": torch.rand(2, 4, 4)},
+            size=1.0,
+            aliases=_shared("images", "masks"),
+            valid={"images": {"drop_dim", "nan", "inf"}},
+        ),
         "plotting.format_table": lambda f: C(plotting.format_table, {"a": {"x": 1.5, "y": 2.5}}, ["x"], digits=2),
-        "tables.text_table": lambda f: C(tables.text_table, {"a": ["1.5", "2.5"], "bb": ["3", "4"]}, (5, 6),
-                                         header=["x", "y"], label_width=4, sep=" | ", indent="  "),
+        "tables.text_table": lambda f: C(
+            tables.text_table,
+            {"a": ["1.5", "2.5"], "bb": ["3", "4"]},
+            (5, 6),
+            header=["x", "y"],
+            label_width=4,
+            sep=" | ",
+            indent="  ",
+        ),
         "plotting.plot_background_challenge": lambda f: C(plotting.plot_background_challenge, {"vit": acc}),
-        "plotting.show_slot_maps": lambda f: C(plotting.show_slot_maps, {"a": (f.images[0], f.masks[0],
-                                                                              torch.rand(3, 4, 4))}),
+        "plotting.show_slot_maps": lambda f: C(
+            plotting.show_slot_maps, {"a": (f.images[0], f.masks[0], torch.rand(3, 4, 4))}
+        ),
         "plotting.plot_changes": lambda f: C(plotting.plot_changes, {"Δ": {"vit": [1.0, 2.0, 3.0], "mixer": [0.5]}}),
-        "plotting.plot_sweep": lambda f: C(plotting.plot_sweep, {0.0: [{"a": 1.0}, {"a": 2.0}], 0.1: [{"a": 1.5}]},
-                                           ["a"]),
-        "plotting.plot_maps": lambda f: C(plotting.plot_maps, {"S": torch.rand(4, 4), "B": torch.rand(4, 4)}, vmin=0.0,
-                                          vmax=1.0, size=1.0, xlabel="j", ylabel="i"),
-        "plotting.plot_bars": lambda f: C(plotting.plot_bars, {"a": 1.0, "b": 1.5}, {"a": 0.1, "b": 0.2}, title="t",
-                                          label="ratio", reference=1.0, colors=["C0", "C1"], size=(3.0, 2.0)),
-        "plotting.plot_curves": lambda f: C(plotting.plot_curves, {"p": {"a": [1.0, 2.0], "b": [2.0, 1.0]}}, x=[1, 2],
-                                            references={"p": 1.5}, markers=True, size=(2.0, 2.0)),
+        "plotting.plot_sweep": lambda f: C(
+            plotting.plot_sweep, {0.0: [{"a": 1.0}, {"a": 2.0}], 0.1: [{"a": 1.5}]}, ["a"]
+        ),
+        "plotting.plot_maps": lambda f: C(
+            plotting.plot_maps,
+            {"S": torch.rand(4, 4), "B": torch.rand(4, 4)},
+            vmin=0.0,
+            vmax=1.0,
+            size=1.0,
+            xlabel="j",
+            ylabel="i",
+        ),
+        "plotting.plot_bars": lambda f: C(
+            plotting.plot_bars,
+            {"a": 1.0, "b": 1.5},
+            {"a": 0.1, "b": 0.2},
+            title="t",
+            label="ratio",
+            reference=1.0,
+            colors=["C0", "C1"],
+            size=(3.0, 2.0),
+        ),
+        "plotting.plot_curves": lambda f: C(
+            plotting.plot_curves,
+            {"p": {"a": [1.0, 2.0], "b": [2.0, 1.0]}},
+            x=[1, 2],
+            references={"p": 1.5},
+            markers=True,
+            size=(2.0, 2.0),
+        ),
         "notebook.colab_url": lambda f: C(notebook.colab_url, "02_oamixer.ipynb"),
         "notebook.binder_url": lambda f: C(notebook.binder_url, "02_oamixer.ipynb"),
         "notebook.badges": lambda f: C(notebook.badges, "02_oamixer.ipynb"),
@@ -552,22 +911,30 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "notebook.repository": lambda f: C(notebook.repository),
         "notebook.find_notebooks": lambda f: C(notebook.find_notebooks, NOTEBOOKS),
         "notebook.read_notebook": lambda f: C(notebook.read_notebook, NOTEBOOKS / "02_oamixer.ipynb"),
-        "notebook.write_notebook": lambda f: C(notebook.write_notebook, notebook.read_notebook(
-            NOTEBOOKS / "00_start_here.ipynb"), tmp / "copy.ipynb"),
+        "notebook.write_notebook": lambda f: C(
+            notebook.write_notebook, notebook.read_notebook(NOTEBOOKS / "00_start_here.ipynb"), tmp / "copy.ipynb"
+        ),
         "notebook.stored_in_git": lambda f: C(notebook.stored_in_git, NOTEBOOKS / "00_start_here.ipynb"),
-        "notebook.sync_header": lambda f: C(notebook.sync_header, notebook.read_notebook(
-            NOTEBOOKS / "00_start_here.ipynb"), "00_start_here.ipynb"),
+        "notebook.sync_header": lambda f: C(
+            notebook.sync_header, notebook.read_notebook(NOTEBOOKS / "00_start_here.ipynb"), "00_start_here.ipynb"
+        ),
         "reproduce.plan": lambda f: C(reproduce.plan, "oamixer", "smoke", 2, NOTEBOOKS),
         "bench.time_fn": lambda f: C(time_fn, lambda: None, repeats=2, warmup=1, budget_s=1.0),
-        "bench.time_together": lambda f: C(time_together, [lambda: None, lambda: None], repeats=2, warmup=1,
-                                           budget_s=1.0),
+        "bench.time_together": lambda f: C(
+            time_together, [lambda: None, lambda: None], repeats=2, warmup=1, budget_s=1.0
+        ),
         "bench.clock": lambda f: C(clock),
         "oamixer.conv_mixing_method": lambda f: C(oa.conv_mixing_method, 64, 3),
-        "leaderboard.effects": lambda f: C(leaderboard.effects, {"OAMixer": [entry] * 3, "baseline": [entry] * 3},
-                                           "mixed_rand"),
-        "leaderboard.format_effects": lambda f: C(leaderboard.format_effects, (r := {"OAMixer": [entry] * 3,
-                                                                                 "baseline": [entry] * 3}),
-                                                  leaderboard.summarise(r), k=2.0, min_seeds=3),
+        "leaderboard.effects": lambda f: C(
+            leaderboard.effects, {"OAMixer": [entry] * 3, "baseline": [entry] * 3}, "mixed_rand"
+        ),
+        "leaderboard.format_effects": lambda f: C(
+            leaderboard.format_effects,
+            (r := {"OAMixer": [entry] * 3, "baseline": [entry] * 3}),
+            leaderboard.summarise(r),
+            k=2.0,
+            min_seeds=3,
+        ),
     }
 
 
@@ -586,7 +953,7 @@ EXEMPT = {
     "spatial_entropy.EntropyAndBlobs": "a NamedTuple of outputs",
     "student.build": "walks the notebooks folder (no numeric argument); tested in test_student.py",
     "notebook.sync_headers": "rewrites (or compares) every notebook's header (no numeric argument); tested in "
-                             "test_notebooks.py",
+    "test_notebooks.py",
     "bench.Case": "a record of zero-argument callables",
     "bench.Row": "a record of timings",
     "bench.check": "re-measures benchmark rows that miss their goal; tested in test_bench.py",
@@ -596,8 +963,11 @@ EXEMPT = {
     "bench.run": "times every case; time_fn is probed",
     "bench.table": "formats Rows",
     "bench.main": "the command line; tested in test_bench.py",
-    **{f"validate.{n}": "the validators themselves; property-tested below" for n, obj in vars(validate).items()
-       if not n.startswith("_") and inspect.isfunction(obj) and obj.__module__ == validate.__name__},
+    **{
+        f"validate.{n}": "the validators themselves; property-tested below"
+        for n, obj in vars(validate).items()
+        if not n.startswith("_") and inspect.isfunction(obj) and obj.__module__ == validate.__name__
+    },
 }
 
 
@@ -606,8 +976,15 @@ def _ctr_example(fn, view_names, f):
 
 
 def _cossim_example(fn, view_names, f):
-    return C(fn, f.slots, f.slots.flip(1), f.slots * 2, f.slots.flip(1) * 2, f.perm,
-             aliases=_shared("p0", "p1", "s0", "s1", "perm", more=view_names))
+    return C(
+        fn,
+        f.slots,
+        f.slots.flip(1),
+        f.slots * 2,
+        f.slots.flip(1) * 2,
+        f.perm,
+        aliases=_shared("p0", "p1", "s0", "s1", "perm", more=view_names),
+    )
 
 
 def _shared(*names, more=None):
@@ -617,8 +994,10 @@ def _shared(*names, more=None):
 
 
 def _unit(*shape):
-    return (torch.nn.functional.normalize(torch.randn(*shape), dim=-1), torch.nn.functional.normalize(
-        torch.randn(*shape), dim=-1))
+    return (
+        torch.nn.functional.normalize(torch.randn(*shape), dim=-1),
+        torch.nn.functional.normalize(torch.randn(*shape), dim=-1),
+    )
 
 
 def _saved(f, tmp: Path) -> Path:
@@ -671,8 +1050,11 @@ def _mutations(value) -> dict[str, object]:
         return {"nan": NAN, "+inf": INF, "text": "0.5"}
     if isinstance(value, int):
         return {"float": 1.5, "negative": -1}
-    if isinstance(value, tuple) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                  for v in value):
+    if (
+        isinstance(value, tuple)
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         out = {"short": value[:-1], "zero_in": (0, *value[1:])}
         if any(isinstance(v, float) for v in value):
             out["nan_in"] = (NAN, *value[1:])
@@ -807,8 +1189,13 @@ def test_empty_collections_never_mean_default():
 def test_leaderboard_run_rejects_bad_requests():
     from oaedu import leaderboard
 
-    for kwargs, match in (({"methods": "SAR"}, "methods"), ({"methods": ["ViT"]}, "unknown method"),
-                          ({"seeds": []}, "seeds"), ({"seeds": [0.5]}, "seeds"), ({"device": "gpu0"}, "device")):
+    for kwargs, match in (
+        ({"methods": "SAR"}, "methods"),
+        ({"methods": ["ViT"]}, "unknown method"),
+        ({"seeds": []}, "seeds"),
+        ({"seeds": [0.5]}, "seeds"),
+        ({"device": "gpu0"}, "device"),
+    ):
         with pytest.raises((TypeError, ValueError), match=match):
             leaderboard.run(leaderboard.Budget(), **{"methods": ["SAR"], **kwargs})
     with pytest.raises(TypeError, match="budget"):
@@ -995,8 +1382,15 @@ def test_accuracy_is_a_percentage_of_hits(labels, data):
 
 
 @PROPERTY
-@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10), st.text(max_size=3),
-                 st.booleans(), st.none()))
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-10, 10),
+        st.text(max_size=3),
+        st.booleans(),
+        st.none(),
+    )
+)
 def test_validators_accept_exactly_their_range(x):
     is_number = isinstance(x, (int, float)) and not isinstance(x, bool)
     ok = is_number and math.isfinite(x) and x > 0

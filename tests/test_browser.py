@@ -51,8 +51,15 @@ def lab(tmp_path_factory):
         "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
     }
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--expose-app-in-browser",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--expose-app-in-browser",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ] + (["--allow-root"] if os.geteuid() == 0 else [])
     log = open(jupyter / "lab.log", "w")  # closed below
@@ -82,10 +89,19 @@ def browser(tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,1000",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
     driver.set_script_timeout(150)
@@ -153,8 +169,9 @@ def test_the_kappa_slider_renders_as_a_widget_and_redraws_its_figure(lab, browse
     index = browser.execute_script(select_after_slider, SLIDER_CELL)
     assert index > 0, "notebook 02 has no κ slider cell"
     assert _run(browser, "notebook:run-all-above") is True
-    cell = browser.execute_script("return window.jupyterapp.shell.currentWidget.content.widgets[arguments[0]].node;",
-                                  index)
+    cell = browser.execute_script(
+        "return window.jupyterapp.shell.currentWidget.content.widgets[arguments[0]].node;", index
+    )
     assert not [e for e in cell.find_elements("css selector", ".jp-OutputArea-output") if "Error" in e.text]
     slider = cell.find_element("css selector", ".jupyter-widgets .widget-slider .noUi-handle")  # a widget, not text
     readout = cell.find_element("css selector", ".widget-readout")

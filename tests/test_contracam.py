@@ -58,8 +58,9 @@ def test_contracam_is_normalised_and_permutation_equivariant(model, images):
     torch.testing.assert_close(cam.amax((1, 2)), torch.ones(6))
     torch.testing.assert_close(cam.amin((1, 2)), torch.zeros(6))
     perm = torch.tensor([3, 0, 5, 1, 4, 2])
-    torch.testing.assert_close(contracam(model, model.encoder.layer, images[perm], upsample=False), cam[perm],
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        contracam(model, model.encoder.layer, images[perm], upsample=False), cam[perm], atol=1e-5, rtol=0
+    )
 
 
 def test_contracam_matches_captum_per_channel_attributions(model, images):
@@ -71,11 +72,13 @@ def test_contracam_matches_captum_per_channel_attributions(model, images):
     lgc = LayerGradCam(score, model.encoder.layer)
     per_channel = lgc.attribute(images, additional_forward_args=(keys,), attr_dim_summation=False)
     expected = minmax(per_channel.clamp_min(0).sum(1))
-    torch.testing.assert_close(contracam(model, model.encoder.layer, images, upsample=False), expected,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        contracam(model, model.encoder.layer, images, upsample=False), expected, atol=1e-5, rtol=0
+    )
     no_nsr = minmax(lgc.attribute(images, additional_forward_args=(keys,), relu_attributions=True)[:, 0])
-    torch.testing.assert_close(contracam(model, model.encoder.layer, images, nsr=False, upsample=False), no_nsr,
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        contracam(model, model.encoder.layer, images, nsr=False, upsample=False), no_nsr, atol=1e-5, rtol=0
+    )
 
 
 def test_gradcam_equals_captum_layer_gradcam(images):

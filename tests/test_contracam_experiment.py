@@ -31,8 +31,10 @@ def test_cam_on_object_by_hand():
     assert got["off_object"] == pytest.approx((0 + 1 + 0.5) / 3)
     assert got["separated"] == pytest.approx(1 / 3)  # a tie does not count as separated
     empty = torch.zeros(1, 4, 4, dtype=torch.long)
-    torch.testing.assert_close(torch.tensor(cam_on_object(torch.cat([cams, cams[:1]]), torch.cat([masks, empty]))
-                                            ["separated"]), torch.tensor(1 / 3))  # no object: skipped
+    torch.testing.assert_close(
+        torch.tensor(cam_on_object(torch.cat([cams, cams[:1]]), torch.cat([masks, empty]))["separated"]),
+        torch.tensor(1 / 3),
+    )  # no object: skipped
     with pytest.raises(ValueError, match="both be"):
         cam_on_object(cams, masks[:2])
     on, off = map_on_and_off_object(torch.cat([cams, cams[:1]]), torch.cat([masks, empty]))
@@ -92,8 +94,10 @@ def test_train_moco_arms_differ_only_in_the_augmentation():
 
 def test_objects_per_box_counts_objects_mostly_inside():
     scenes = _two_square_scenes()
-    boxes = [torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.6, 0.6]]),
-             torch.tensor([[5 / 16, 5 / 16, 8 / 16, 11 / 16]])]
+    boxes = [
+        torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.6, 0.6]]),
+        torch.tensor([[5 / 16, 5 / 16, 8 / 16, 11 / 16]]),
+    ]
     # image 0: the whole image holds both squares; rows/cols 1..6 hold square 1; a 2×2 box holds 2 of square 2's
     # 25 pixels; image 1: columns 5..7 hold half of the 6×6 square (share 0.5 counts)
     assert objects_per_box(boxes, scenes.instance_masks).tolist() == [2, 1, 0, 1]
@@ -106,8 +110,11 @@ def test_oa_crop_prepare_draws_both_views_from_one_crop():
     from oaedu.contracam import oa_crop_prepare
 
     images = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
-    boxes = [torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]]), torch.zeros(0, 4),
-             torch.tensor([[0.25, 0.0, 1.0, 0.75]])]
+    boxes = [
+        torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]]),
+        torch.zeros(0, 4),
+        torch.tensor([[0.25, 0.0, 1.0, 0.75]]),
+    ]
     index = torch.tensor([2, 0])  # a batch of training images 2 and 0
     v1, v2 = oa_crop_prepare(boxes)(images[index], index, torch.Generator().manual_seed(1))
     expected, _ = object_aware_crop(images[index], [boxes[2], boxes[0]], generator=torch.Generator().manual_seed(1))

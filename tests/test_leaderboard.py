@@ -62,13 +62,28 @@ def test_format_effects_marks_only_differences_beyond_two_standard_errors():
         format_effects({"baseline": base}, summarise({"baseline": base}))
 
 
-TINY = Budget(n_train=128, n_val=32, n_test=32, epochs=1, num_classes=3, depth=1, embed_dim=32,
-              robustvit_images=16, robustvit_epochs=1)
+TINY = Budget(
+    n_train=128,
+    n_val=32,
+    n_test=32,
+    epochs=1,
+    num_classes=3,
+    depth=1,
+    embed_dim=32,
+    robustvit_images=16,
+    robustvit_epochs=1,
+)
 
 
 def test_run_chooses_each_knob_on_the_validation_split_and_reuses_it_on_every_seed():
-    board = run(TINY, seeds=(0, 1), methods=("baseline", "SAR"), device="cpu", progress=False,
-                search={"SAR": ("lambda", (0.0, 0.5))})
+    board = run(
+        TINY,
+        seeds=(0, 1),
+        methods=("baseline", "SAR"),
+        device="cpu",
+        progress=False,
+        search={"SAR": ("lambda", (0.0, 0.5))},
+    )
     assert set(board.entries) == {"baseline", "SAR"} and all(len(v) == 2 for v in board.entries.values())
     choice = board.choices["SAR"]
     assert isinstance(choice, Choice) and set(choice.validation) == {0.0, 0.5}
@@ -103,8 +118,13 @@ def test_robustvit_finetunes_the_baseline_of_its_seed(monkeypatch):
 
 
 def test_bg_mixup_pays_for_the_vanilla_moco_that_gives_it_its_maps():
-    board = run(TINY, methods=("MoCo (probe)", "MoCo + BG-Mixup (probe)"), device="cpu", progress=False,
-                search={"MoCo + BG-Mixup (probe)": ("p_mix", (0.5,))})
+    board = run(
+        TINY,
+        methods=("MoCo (probe)", "MoCo + BG-Mixup (probe)"),
+        device="cpu",
+        progress=False,
+        search={"MoCo + BG-Mixup (probe)": ("p_mix", (0.5,))},
+    )
     vanilla, mixup = board.entries["MoCo (probe)"][0], board.entries["MoCo + BG-Mixup (probe)"][0]
     # its own pretraining costs about as much as the vanilla one, so with the vanilla run added it costs more
     assert mixup.seconds_per_epoch > vanilla.seconds_per_epoch * 1.5

@@ -95,8 +95,9 @@ def test_fit_uses_the_custom_step_and_rejects_bad_epochs():
         return StepOutput(loss, logits, {"ce": loss.item(), "calls": len(calls)})
 
     data = background_challenge("original", 64, seed=0, num_classes=3)
-    history = fit(tiny_vit(num_classes=3, depth=1), data, epochs=1, batch_size=32, step=step, progress=False,
-                  device="cpu")
+    history = fit(
+        tiny_vit(num_classes=3, depth=1), data, epochs=1, batch_size=32, step=step, progress=False, device="cpu"
+    )
     assert calls == [(32, 32, 32), (32, 32, 32)]
     assert [t["calls"] for t in history.terms] == [1, 2]  # each step's terms, in order
     assert history.loss[0] == pytest.approx(sum(t["ce"] for t in history.terms) / 2)

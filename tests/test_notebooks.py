@@ -182,8 +182,11 @@ HAND_TIMING = re.compile(r"\btime\.(?:perf_counter|time|monotonic|process_time)(
 HAND_FIGURE = re.compile(r"\bplt\.(?:subplots|subplot|figure|subplot_mosaic)\(|\.add_subplot\(")
 REFERENCE_CALL = re.compile(r"(?<!def )(?<![\w.])([A-Za-z]\w*_reference)\s*\(")
 SHOWN = re.compile(r"\bshow_source\(\s*([\w.]+)")
-LAB_LOG = re.compile(r"measured on (?:the course|(?:a|my|our|this) (?:\d|machine|laptop|[cg]pu))|course machine|"
-                     r"(?:our|my) machine|runs? we made|seeds? we ran|so did we|we measured", re.I)
+LAB_LOG = re.compile(
+    r"measured on (?:the course|(?:a|my|our|this) (?:\d|machine|laptop|[cg]pu))|course machine|"
+    r"(?:our|my) machine|runs? we made|seeds? we ran|so did we|we measured",
+    re.I,
+)
 
 
 def check_timing(path):
@@ -214,19 +217,41 @@ def check_imports(path):
 
     code = "\n\n".join(_python(c) for c in _code_cells(path))
     tree = ast.parse(code)
-    imported = {a.name.split(".")[1] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
-                if a.name.startswith("oaedu.")}
-    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "oaedu"
-                 for a in n.names}
-    reached = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-               and n.value.id == "oaedu"}
+    imported = {
+        a.name.split(".")[1]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import)
+        for a in n.names
+        if a.name.startswith("oaedu.")
+    }
+    imported |= {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "oaedu" for a in n.names
+    }
+    reached = {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "oaedu"
+    }
     side = sorted(reached - imported - set(oaedu.__all__) - {"__version__"})
     assert not side, f"{path.name}: import these modules explicitly (they work only through a side import): {side}"
     ruff = subprocess.run([sys.executable, "-m", "ruff", "--version"], capture_output=True)
     if ruff.returncode:
         pytest.skip("ruff (a dev dependency) is not installed")
-    cmd = [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--select", "F821", "--output-format",
-           "concise", "--stdin-filename", f"{path.stem}.py", "-"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ruff",
+        "check",
+        "--isolated",
+        "--no-cache",
+        "--select",
+        "F821",
+        "--output-format",
+        "concise",
+        "--stdin-filename",
+        f"{path.stem}.py",
+        "-",
+    ]
     out = subprocess.run(cmd, input=code, capture_output=True, text=True)
     assert out.returncode == 0, f"{path.name}: every name a notebook uses is defined or imported in it:\n{out.stdout}"
 
@@ -235,28 +260,49 @@ def check_configs_commented(path):
     params = next(c for c in _load(path)["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
     source = _source(params)
     tree = ast.parse(source)
-    assigns = {t.id: node for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-               if isinstance(t, ast.Name)}
+    assigns = {
+        t.id: node
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
     configs = assigns["CONFIGS"]
     # CONFIGS and the dicts its profiles spread (SHARED = {...}; "cpu": {**SHARED, ...})
-    spread = {v.id for d in ast.walk(configs) if isinstance(d, ast.Dict) for k, v in zip(d.keys, d.values, strict=True)
-              if k is None and isinstance(v, ast.Name)}
-    lines = {line for node in [configs, *(assigns[n] for n in spread if n in assigns)]
-             for line in range(node.lineno, node.end_lineno + 1)}
+    spread = {
+        v.id
+        for d in ast.walk(configs)
+        if isinstance(d, ast.Dict)
+        for k, v in zip(d.keys, d.values, strict=True)
+        if k is None and isinstance(v, ast.Name)
+    }
+    lines = {
+        line
+        for node in [configs, *(assigns[n] for n in spread if n in assigns)]
+        for line in range(node.lineno, node.end_lineno + 1)
+    }
     comments = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.COMMENT]
     assert any(t.start[0] in lines for t in comments), (
-        f"{path.name}: comment the CONFIGS values that are not obvious (why this size, rate, number of seeds)")
+        f"{path.name}: comment the CONFIGS values that are not obvious (why this size, rate, number of seeds)"
+    )
 
 
 def check_no_lab_log(path):
     cells = _load(path)["cells"]
     hits = sorted({m.group(0) for c in cells for m in LAB_LOG.finditer(_source(c))})
-    assert not hits, (f"{path.name}: numbers come from the run (printed) or are labelled as the paper's; no "
-                      f"lab-log prose: {hits}")
+    assert not hits, (
+        f"{path.name}: numbers come from the run (printed) or are labelled as the paper's; no lab-log prose: {hits}"
+    )
 
 
-STATIC_CHECKS = (check_timing, check_figures, check_references_shown, check_imports, check_configs_commented,
-                 check_no_lab_log)
+STATIC_CHECKS = (
+    check_timing,
+    check_figures,
+    check_references_shown,
+    check_imports,
+    check_configs_commented,
+    check_no_lab_log,
+)
 
 
 @pytest.mark.parametrize("check_fn", STATIC_CHECKS, ids=lambda f: f.__name__)
@@ -266,11 +312,13 @@ def test_notebook_follows_the_writing_rules(path, check_fn):
 
 
 BREAKAGES = {  # one way to break each rule, added to a copy of notebook 02
-    check_timing: ('import time\nstart = time.perf_counter()\nattention(q, k, v)\nprint(time.perf_counter() - start)',),
+    check_timing: ("import time\nstart = time.perf_counter()\nattention(q, k, v)\nprint(time.perf_counter() - start)",),
     check_figures: ("fig, ax = plt.subplots(1, 2)\nplt.show()",),
-    check_references_shown: ("conv_mixing_reference(x, w, 0.1, M, GRID)",
-                             "import inspect\nprint(inspect.getsource(fit))"),
-    check_imports: ("print(oaedu.plotting.format_table({\"a\": {\"x\": 1.0}}))", "print(format_tabel({}))"),
+    check_references_shown: (
+        "conv_mixing_reference(x, w, 0.1, M, GRID)",
+        "import inspect\nprint(inspect.getsource(fit))",
+    ),
+    check_imports: ('print(oaedu.plotting.format_table({"a": {"x": 1.0}}))', "print(format_tabel({}))"),
     check_no_lab_log: ("# Measured on the course machine: 81.2 %",),
 }
 
@@ -281,16 +329,19 @@ def test_each_writing_rule_catches_a_broken_copy(tmp_path, check_fn):
         nb = _load(NOTEBOOK_DIR / "02_oamixer.ipynb")
         if check_fn is check_configs_commented:
             params = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-            params["source"] = "\n".join(line.split("  #")[0] for line in _source(params).splitlines()
-                                          if not line.lstrip().startswith("#"))
+            params["source"] = "\n".join(
+                line.split("  #")[0] for line in _source(params).splitlines() if not line.lstrip().startswith("#")
+            )
         elif check_fn is check_references_shown and n == 0:  # called before the cell that shows it
             cells = nb["cells"]
             first = next(i for i, c in enumerate(cells) if "show_source(conv_mixing_reference)" in _source(c))
-            cells.insert(first - 1, {"cell_type": "code", "metadata": {}, "source": bad, "outputs": [],
-                                     "execution_count": None})
+            cells.insert(
+                first - 1, {"cell_type": "code", "metadata": {}, "source": bad, "outputs": [], "execution_count": None}
+            )
         else:
-            nb["cells"].append({"cell_type": "code", "metadata": {}, "source": bad, "outputs": [],
-                                "execution_count": None})
+            nb["cells"].append(
+                {"cell_type": "code", "metadata": {}, "source": bad, "outputs": [], "execution_count": None}
+            )
         broken = tmp_path / f"02_oamixer_{n}.ipynb"
         broken.write_text(json.dumps(nb))
         check_fn(NOTEBOOK_DIR / "02_oamixer.ipynb")  # the notebook itself passes

@@ -220,12 +220,30 @@ def test_uniform_label_arm_is_the_vanilla_model_trained_the_same_way():
     # The control isolates the labels: with D = 0 the OAMixer model *is* the vanilla model (κ gets no gradient),
     # so it ends where the vanilla model, built and trained from the same seed, ends.
     train, suite, arch = _tiny()
-    oa, res = train_arm("mixer", UniformLabeller(GRID), train, suite, seed=3, epochs=1, kappa_scale=50.0,
-                        device="cpu", progress=False, **arch)
+    oa, res = train_arm(
+        "mixer",
+        UniformLabeller(GRID),
+        train,
+        suite,
+        seed=3,
+        epochs=1,
+        kappa_scale=50.0,
+        device="cpu",
+        progress=False,
+        **arch,
+    )
     seed_everything(3)
     vanilla = build_model("mixer", num_classes=6, **arch)
-    fit(vanilla, train, epochs=1, lr=2e-3, seed=3, device="cpu", progress=False,
-        step=cross_entropy_step(label_smoothing=0.1))
+    fit(
+        vanilla,
+        train,
+        epochs=1,
+        lr=2e-3,
+        seed=3,
+        device="cpu",
+        progress=False,
+        step=cross_entropy_step(label_smoothing=0.1),
+    )
     x = suite["mixed_rand"].images[:8]
     assert torch.allclose(oa(x, UniformLabeller(GRID)(x, None)), vanilla(x), atol=1e-5)
     assert res == evaluate_background_challenge(vanilla, suite)

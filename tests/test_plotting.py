@@ -28,8 +28,13 @@ def test_plot_maps_draws_one_panel_per_map_with_its_title_and_range():
 
 
 def test_plot_bars_draws_values_errors_and_a_reference_line():
-    fig = plot_bars({"baseline": 1.0, "OAMixer with labels": 1.5}, {"baseline": 0.0, "OAMixer with labels": 0.2},
-                    reference=1.0, label="cost", colors=[PALETTE[0], PALETTE[2]])
+    fig = plot_bars(
+        {"baseline": 1.0, "OAMixer with labels": 1.5},
+        {"baseline": 0.0, "OAMixer with labels": 0.2},
+        reference=1.0,
+        label="cost",
+        colors=[PALETTE[0], PALETTE[2]],
+    )
     ax = fig.axes[0]
     assert [p.get_height() for p in ax.patches] == [1.0, 1.5] and ax.get_ylabel() == "cost"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["baseline", "OAMixer with labels"]
@@ -51,8 +56,11 @@ def test_plot_bars_draws_values_errors_and_a_reference_line():
 
 
 def test_plot_curves_keeps_a_series_colour_across_panels_and_one_legend():
-    fig = plot_curves({"L^G": {"slot": [3.0, 2.0, 1.0], "cross": [3.0, 2.5, 2.0]}, "L^O": {"cross": [1.0, 0.5, 0.2]}},
-                      references={"L^O": 0.0}, xlabel="step")
+    fig = plot_curves(
+        {"L^G": {"slot": [3.0, 2.0, 1.0], "cross": [3.0, 2.5, 2.0]}, "L^O": {"cross": [1.0, 0.5, 0.2]}},
+        references={"L^O": 0.0},
+        xlabel="step",
+    )
     left, right = fig.axes
     assert left.get_title() == "L^G" and left.get_xlabel() == "step"
     cross_left = next(line for line in left.get_lines() if line.get_label() == "cross")

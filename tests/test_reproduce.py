@@ -75,10 +75,23 @@ def test_notebooks_are_found_without_a_source_checkout(fake_experiments, monkeyp
 def test_cli_keeps_kernel_noise_out_of_the_progress_bar(tmp_path):
     folder = tmp_path / "course"
     folder.mkdir()
-    _notebook(folder / rp.EXPERIMENTS["oamixer"],
-              "import sys\nprint('KERNEL NOISE', file=sys.__stderr__)\nRESULTS = {'acc': 1.0}")
-    cmd = [sys.executable, "-m", "oaedu", "reproduce", "oamixer", "--profile", "smoke", "--notebooks", str(folder),
-           "--out", "runs"]  # relative to where the command runs, not to the notebook
+    _notebook(
+        folder / rp.EXPERIMENTS["oamixer"],
+        "import sys\nprint('KERNEL NOISE', file=sys.__stderr__)\nRESULTS = {'acc': 1.0}",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "oaedu",
+        "reproduce",
+        "oamixer",
+        "--profile",
+        "smoke",
+        "--notebooks",
+        str(folder),
+        "--out",
+        "runs",
+    ]  # relative to where the command runs, not to the notebook
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "KERNEL NOISE" not in out.stdout + out.stderr and "acc" in out.stdout
@@ -109,8 +122,9 @@ def test_bad_environment_variables_are_user_mistakes_too(tmp_path):
     for var, value, command in [("OAEDU_PROFILE", "tpu", "reproduce"), ("OAEDU_THREADS", "x", "env")]:
         argv = [command, "oamixer"] if command == "reproduce" else [command]
         env = {**os.environ, var: value}
-        out = subprocess.run([sys.executable, "-m", "oaedu", *argv], capture_output=True, text=True, env=env,
-                             cwd=tmp_path)
+        out = subprocess.run(
+            [sys.executable, "-m", "oaedu", *argv], capture_output=True, text=True, env=env, cwd=tmp_path
+        )
         assert out.returncode == 2 and "Traceback" not in out.stderr and var in out.stderr
 
 

@@ -19,8 +19,9 @@ def test_matches_brute_force(k):
     fast, ref = hungarian_match(cost), hungarian_match_reference(cost)
     assert fast.dtype == torch.int64 and fast.shape == (6, k)
     torch.testing.assert_close(_total(cost, fast), _total(cost, ref))
-    brute = torch.tensor([min(sum(cost[i, r, p[r]] for r in range(k)) for p in itertools.permutations(range(k)))
-                          for i in range(6)])
+    brute = torch.tensor(
+        [min(sum(cost[i, r, p[r]] for r in range(k)) for p in itertools.permutations(range(k))) for i in range(6)]
+    )
     torch.testing.assert_close(_total(cost, fast), brute.to(cost.dtype))
 
 
@@ -31,7 +32,7 @@ def test_matches_scipy(k):
     for i in range(5):
         assert sorted(perm[i].tolist()) == list(range(k))
         r, c = linear_sum_assignment(cost[i].numpy())
-        assert np.isclose(cost[i, r, c].sum().item(), _total(cost[i:i + 1], perm[i:i + 1]).item(), atol=1e-5)
+        assert np.isclose(cost[i, r, c].sum().item(), _total(cost[i : i + 1], perm[i : i + 1]).item(), atol=1e-5)
 
 
 def test_identity_and_permuted():
@@ -42,8 +43,15 @@ def test_identity_and_permuted():
     assert perm[1].tolist() == [1, 3, 0, 2]
 
 
-@pytest.mark.parametrize("bad", [torch.zeros(3, 3), torch.zeros(2, 3, 4), torch.zeros(2, 3, 3, dtype=torch.long),
-                                 torch.full((1, 2, 2), float("nan"))])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        torch.zeros(3, 3),
+        torch.zeros(2, 3, 4),
+        torch.zeros(2, 3, 3, dtype=torch.long),
+        torch.full((1, 2, 2), float("nan")),
+    ],
+)
 def test_bad_input(bad):
     with pytest.raises(ValueError):
         hungarian_match(bad)

@@ -57,8 +57,13 @@ def test_fragment_scenes_hue_follows_the_class():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n": 0}, {"n": 4, "num_classes": 1}, {"n": 4, "fragments": -1}, {"n": 4, "hue_jitter": float("nan")},
-     {"n": 4, "image_size": 8}],
+    [
+        {"n": 0},
+        {"n": 4, "num_classes": 1},
+        {"n": 4, "fragments": -1},
+        {"n": 4, "hue_jitter": float("nan")},
+        {"n": 4, "image_size": 8},
+    ],
 )
 def test_fragment_scenes_rejects_bad_input(kwargs):
     with pytest.raises(ValueError):

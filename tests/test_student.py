@@ -45,8 +45,9 @@ def _notebook(*sources):
     cells.append({"cell_type": "code", "metadata": {}, "source": "# colab", "outputs": [], "execution_count": None})
     for i, source in enumerate(sources):
         tags = ["solution"] if i == 0 else []
-        cells.append({"cell_type": "code", "metadata": {"tags": tags}, "source": source, "outputs": [],
-                      "execution_count": None})
+        cells.append(
+            {"cell_type": "code", "metadata": {"tags": tags}, "source": source, "outputs": [], "execution_count": None}
+        )
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
 
 
@@ -146,10 +147,18 @@ def test_check_judges_a_solved_copy_by_what_git_stores(course):
 
 def test_student_command_takes_folders_and_runs_from_anywhere(course, tmp_path):
     src, dst = course
-    out = subprocess.run([sys.executable, "-m", "oaedu", "student", "--notebooks", str(src), "--out", str(dst)],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "oaedu", "student", "--notebooks", str(src), "--out", str(dst)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and (dst / "01_a.ipynb").is_file(), out.stderr
-    out = subprocess.run([sys.executable, "-m", "oaedu", "student", "--notebooks", str(tmp_path / "nowhere")],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "oaedu", "student", "--notebooks", str(tmp_path / "nowhere")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("oaedu student: error: no course notebooks")

@@ -48,10 +48,17 @@ def test_wheel_runs_notebooks_04_and_05_outside_the_repository(tmp_path):
         shutil.copy(ROOT / "notebooks" / name, colab / "notebooks" / name)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     # One thread: on a loaded CI machine two spinning threads per op slow these small models down many times.
-    env.update(OAEDU_PROFILE="smoke", OAEDU_THREADS="1", JUPYTER_DATA_DIR=str(tmp_path / "jupyter"),
-               PATH=f"{venv / 'bin'}:{env['PATH']}")
-    where = _run([python, "-c", "import oaedu, oaedu.checkpoints as c; print(oaedu.__file__, c.path(c.NAMES[0]))"],
-                 cwd=colab, env=env)
+    env.update(
+        OAEDU_PROFILE="smoke",
+        OAEDU_THREADS="1",
+        JUPYTER_DATA_DIR=str(tmp_path / "jupyter"),
+        PATH=f"{venv / 'bin'}:{env['PATH']}",
+    )
+    where = _run(
+        [python, "-c", "import oaedu, oaedu.checkpoints as c; print(oaedu.__file__, c.path(c.NAMES[0]))"],
+        cwd=colab,
+        env=env,
+    )
     assert all(Path(p).is_relative_to(venv) for p in where.split()), where
     _run([python, "-m", "oaedu", "reproduce", "all", "--profile", "smoke", "--out", "runs"], cwd=colab, env=env)
     for name, notebook in (("contracam", "04_contracam.ipynb"), ("robustvit", "05_robustvit.ipynb")):

@@ -34,8 +34,9 @@ def _check_backgrounds(backgrounds, n: int) -> None:
         raise ValueError(f"backgrounds must hold one background per image ({n}), got {backgrounds[0].shape[0]}")
 
 
-def boxes_from_cam(cam: torch.Tensor, threshold: float = 0.5, min_area: float = 0.01,
-                   margin: float = 0.2) -> list[torch.Tensor]:
+def boxes_from_cam(
+    cam: torch.Tensor, threshold: float = 0.5, min_area: float = 0.01, margin: float = 0.2
+) -> list[torch.Tensor]:
     """Boxes of the 8-connected components of ``cam ≥ threshold`` (App. B.2): each component's bounding box,
     dropped below ``min_area`` of the image, grown by ``margin`` × its width (height) on each side, clipped.
 
@@ -63,8 +64,9 @@ def _check_boxes(boxes: Sequence[torch.Tensor]) -> None:
         validate.tensor(b, f"boxes[{i}]", shape=(None, 4), finite_values=True)
 
 
-def object_aware_crop(images: torch.Tensor, boxes: list[torch.Tensor], size: int | None = None,
-                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def object_aware_crop(
+    images: torch.Tensor, boxes: list[torch.Tensor], size: int | None = None, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """OA-Crop (§2.3): crop each image to one of its boxes chosen uniformly at random (the full image when it has
     none) and resize to ``size`` (default: the input size). Both contrastive views are then drawn from this crop.
 
@@ -143,8 +145,15 @@ def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
         better = val > best
         if better.any():
             dy, x1 = idx // w, idx % w
-            rect = torch.stack([torch.full_like(dy, y0), x1 + 1 - widths.flatten(1).gather(1, idx[:, None])[:, 0],
-                                y0 + dy + 1, x1 + 1], 1)
+            rect = torch.stack(
+                [
+                    torch.full_like(dy, y0),
+                    x1 + 1 - widths.flatten(1).gather(1, idx[:, None])[:, 0],
+                    y0 + dy + 1,
+                    x1 + 1,
+                ],
+                1,
+            )
             out[better] = rect[better]
             best = torch.where(better, val, best)
     return out if mask.ndim == 3 else out[0]
@@ -203,9 +212,14 @@ def background_mixup(images: torch.Tensor, cams: torch.Tensor, backgrounds: torc
     return wgt * images + (1 - wgt) * backgrounds
 
 
-def mix_batch(images: torch.Tensor, cams: torch.Tensor, p: float = 0.4, threshold: float = 0.2,
-              generator: torch.Generator | None = None,
-              backgrounds: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def mix_batch(
+    images: torch.Tensor,
+    cams: torch.Tensor,
+    p: float = 0.4,
+    threshold: float = 0.2,
+    generator: torch.Generator | None = None,
+    backgrounds: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """BG-Mixup on a batch: each image is selected with probability ``p`` and takes the tiled background of a random
     image of the batch that has one (``valid`` in :func:`background_only`; possibly itself). Where the batch has no
     valid background nothing is mixed. (The released code draws a donor from the whole batch and, when that donor

@@ -63,14 +63,26 @@ class ContrastiveScore(nn.Module):
         validate.positive(tau, "tau")
         self.encoder, self.tau = encoder, tau
 
-    def forward(self, x: torch.Tensor, keys: torch.Tensor, positives: torch.Tensor | None = None,
-                extra: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        keys: torch.Tensor,
+        positives: torch.Tensor | None = None,
+        extra: torch.Tensor | None = None,
+        offset: int = 0,
+    ) -> torch.Tensor:
         q = F.normalize(self.encoder(x), dim=1)
         return score_from_embeddings(q, keys, positives, extra, self.tau, offset)
 
 
-def score_from_embeddings(q: torch.Tensor, keys: torch.Tensor, positives: torch.Tensor | None,
-                          extra: torch.Tensor | None, tau: float, offset: int = 0) -> torch.Tensor:
+def score_from_embeddings(
+    q: torch.Tensor,
+    keys: torch.Tensor,
+    positives: torch.Tensor | None,
+    extra: torch.Tensor | None,
+    tau: float,
+    offset: int = 0,
+) -> torch.Tensor:
     """Eq. (1)/(3) for queries ``q (b,D)`` that are images ``offset … offset+b−1`` of a batch of keys ``(B,D)``."""
     validate.positive(tau, "tau")
     if q.ndim != 2:
@@ -113,8 +125,14 @@ def _embed(encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
     return F.normalize(encoder(images), dim=1)
 
 
-def contracam_reference(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: float = 1.0,
-                        nsr: bool = True, upsample: bool = True) -> torch.Tensor:
+def contracam_reference(
+    encoder: nn.Module,
+    layer: nn.Module,
+    images: torch.Tensor,
+    tau: float = 1.0,
+    nsr: bool = True,
+    upsample: bool = True,
+) -> torch.Tensor:
     """ContraCAM, Eq. (2) §2.2, one image at a time (B backward passes); returns ``(B,H,W)`` in [0,1]
     (``(B,h,w)`` at the layer's resolution when ``upsample=False``).
 
@@ -156,8 +174,14 @@ def _cam_of_score(score: torch.Tensor, acts: torch.Tensor, nsr: bool) -> torch.T
     return _cam_from(acts, grad, nsr)
 
 
-def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: float = 1.0, nsr: bool = True,
-              upsample: bool = True) -> torch.Tensor:
+def contracam(
+    encoder: nn.Module,
+    layer: nn.Module,
+    images: torch.Tensor,
+    tau: float = 1.0,
+    nsr: bool = True,
+    upsample: bool = True,
+) -> torch.Tensor:
     """ContraCAM, Eq. (2) §2.2, for the whole batch with **one** forward and **one** backward pass.
 
     The keys are the detached queries of the same forward pass (Alg. 1: ``key = output.detach()``). This is exact
@@ -180,8 +204,15 @@ def contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, tau: f
     return _finish(raw, images.shape[-2:] if upsample else None)
 
 
-def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
-                        tau: float = 1.0, nsr: bool = True, fill: str = "mean") -> torch.Tensor:
+def iterative_contracam(
+    encoder: nn.Module,
+    layer: nn.Module,
+    images: torch.Tensor,
+    iterations: int = 3,
+    tau: float = 1.0,
+    nsr: bool = True,
+    fill: str = "mean",
+) -> torch.Tensor:
     """Iterative ContraCAM, Eq. (3) §2.2: ``C̄AMᵀ (B,H,W)``, the last map of :func:`iterative_contracam_history`.
 
     ``iterations=1`` equals :func:`contracam`.
@@ -189,8 +220,15 @@ def iterative_contracam(encoder: nn.Module, layer: nn.Module, images: torch.Tens
     return iterative_contracam_history(encoder, layer, images, iterations, tau, nsr, fill)[-1]
 
 
-def iterative_contracam_history(encoder: nn.Module, layer: nn.Module, images: torch.Tensor, iterations: int = 3,
-                                tau: float = 1.0, nsr: bool = True, fill: str = "mean") -> list[torch.Tensor]:
+def iterative_contracam_history(
+    encoder: nn.Module,
+    layer: nn.Module,
+    images: torch.Tensor,
+    iterations: int = 3,
+    tau: float = 1.0,
+    nsr: bool = True,
+    fill: str = "mean",
+) -> list[torch.Tensor]:
     """Iterative ContraCAM, Eq. (3) §2.2 and Alg. 1 (App. A), one forward and one backward per iteration.
 
     ``x¹ = x`` and ``xᵗ = (1 − C̄AMᵗ⁻¹)⊙x + C̄AMᵗ⁻¹⊙c`` with ``c`` the batch-mean colour (``fill="mean"``, Alg. 1's
@@ -241,8 +279,14 @@ def _check_targets(targets: torch.Tensor, b: int) -> torch.Tensor:
     return validate.class_labels(targets, "targets")
 
 
-def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
-                      normalize: bool = True, upsample: bool = True) -> torch.Tensor:
+def gradcam_reference(
+    model: nn.Module,
+    layer: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    normalize: bool = True,
+    upsample: bool = True,
+) -> torch.Tensor:
     """Classifier Grad-CAM (Selvaraju et al. 2017): ``ReLU(Σ_k mean_ij(∂y^c/∂A^k_ij) A^k)``, one image at a time."""
     # the inputs: images, a layer of the model, one class c per image
     _check_images(images)
@@ -268,8 +312,14 @@ def gradcam_reference(model: nn.Module, layer: nn.Module, images: torch.Tensor, 
     return _finish(raw, images.shape[-2:] if upsample else None)  # upsample, min–max to [0, 1]
 
 
-def gradcam(model: nn.Module, layer: nn.Module, images: torch.Tensor, targets: torch.Tensor,
-            normalize: bool = True, upsample: bool = True) -> torch.Tensor:
+def gradcam(
+    model: nn.Module,
+    layer: nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    normalize: bool = True,
+    upsample: bool = True,
+) -> torch.Tensor:
     """Classifier Grad-CAM for the batch with one backward (eval mode: samples are independent).
 
     With ``normalize=False`` the raw map equals captum's ``LayerGradCam(..., relu_attributions=True)``.
@@ -315,5 +365,6 @@ def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size
     if not isinstance(getattr(getattr(learner, "encoder", None), "layer", None), nn.Module):
         raise TypeError(f"learner must have an encoder.layer to explain (a MoCo or BYOL), got {type(learner).__name__}")
     device = next(learner.parameters()).device
-    return map_batches(lambda batch: contracam(learner, learner.encoder.layer, batch, **kwargs), images, batch_size,
-                       device)
+    return map_batches(
+        lambda batch: contracam(learner, learner.encoder.layer, batch, **kwargs), images, batch_size, device
+    )

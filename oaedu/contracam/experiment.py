@@ -45,8 +45,9 @@ def train_moco(
     see the same batches. Returns the learner (eval mode) and its mean loss per epoch."""
     torch.manual_seed(seed)
     learner = MoCo(SmallEncoder(tuple(widths), tuple(strides)), queue_size=queue_size).to(device)
-    losses = train_contrastive(learner, images, epochs, batch_size, seed=seed, prepare=prepare, progress=progress,
-                               desc=desc)
+    losses = train_contrastive(
+        learner, images, epochs, batch_size, seed=seed, prepare=prepare, progress=progress, desc=desc
+    )
     return learner, losses
 
 
@@ -74,8 +75,11 @@ def cam_on_object(cams: torch.Tensor, masks: torch.Tensor) -> dict[str, float]:
     if not keep.any():
         raise ValueError("no image has both object and background pixels")
     on, off = on[keep], off[keep]
-    return {"on_object": on.mean().item(), "off_object": off.mean().item(),
-            "separated": (on > off).float().mean().item()}
+    return {
+        "on_object": on.mean().item(),
+        "off_object": off.mean().item(),
+        "separated": (on > off).float().mean().item(),
+    }
 
 
 def object_crops(
@@ -89,8 +93,9 @@ def object_crops(
         ids = [k for k in scenes.instance_masks[i].unique().tolist() if k > 0]
         if not ids:
             continue
-        c, _ = object_aware_crop(scenes.images[i : i + 1].expand(len(ids), -1, -1, -1), [box[None] for box in b],
-                                 size=size)
+        c, _ = object_aware_crop(
+            scenes.images[i : i + 1].expand(len(ids), -1, -1, -1), [box[None] for box in b], size=size
+        )
         crops.append(c)
         shapes += [int(scenes.attributes["shape"][i, k - 1]) for k in ids]
     if not crops:
@@ -98,8 +103,9 @@ def object_crops(
     return torch.cat(crops), torch.tensor(shapes)
 
 
-def pair_distances(encoder: nn.Module, crops: torch.Tensor, shapes: torch.Tensor,
-                   pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], float]:
+def pair_distances(
+    encoder: nn.Module, crops: torch.Tensor, shapes: torch.Tensor, pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], float]:
     """Eq. (5) (App. D.2) between the L2-normalised pooled features of the crops of two shape classes, per pair."""
     feats = F.normalize(extract_features(encoder, crops), dim=1)
     return {(a, b): cooccurrence_distance(feats[shapes == a], feats[shapes == b]) for a, b in pairs}

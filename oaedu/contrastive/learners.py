@@ -191,8 +191,14 @@ class BYOL(_Learner):
         return 0.5 * (one(view1, view2) + one(view2, view1))
 
 
-def augment(images: torch.Tensor, generator: torch.Generator | None = None, scale: tuple[float, float] = (0.2, 1.0),
-            jitter: float = 0.4, p_jitter: float = 0.8, p_gray: float = 0.2) -> torch.Tensor:
+def augment(
+    images: torch.Tensor,
+    generator: torch.Generator | None = None,
+    scale: tuple[float, float] = (0.2, 1.0),
+    jitter: float = 0.4,
+    p_jitter: float = 0.8,
+    p_gray: float = 0.2,
+) -> torch.Tensor:
     """One random view per image (the MoCo-v2 recipe, Chen et al. 2020, at toy scale; ContraCAM App. B.1): random
     resized crop with area share in ``scale``, horizontal flip, brightness/contrast/saturation jitter, random
     grayscale. Batched."""

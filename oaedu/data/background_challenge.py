@@ -163,8 +163,9 @@ class _Draws:
     bg_rand: torch.Tensor  # (n,) Mixed-Rand's random background class
 
 
-def _draw_images(g: torch.Generator, n: int, s: int, num_classes: int, bg_correlation: float,
-                 fg_hue_jitter: float) -> _Draws:
+def _draw_images(
+    g: torch.Generator, n: int, s: int, num_classes: int, bg_correlation: float, fg_hue_jitter: float
+) -> _Draws:
     """Draw labels, backgrounds, object placement and colour from ``g``, in a fixed order."""
     labels = torch.randint(num_classes, (n,), generator=g)
     keep = torch.rand(n, generator=g) < bg_correlation
@@ -206,8 +207,9 @@ def _background_class(variant: str, draws: _Draws, num_classes: int) -> torch.Te
     }.get(variant, draws.bg_orig)
 
 
-def _variant_background(variant: str, seed: int, bg_class: torch.Tensor, phases: torch.Tensor, num_classes: int,
-                        s: int) -> torch.Tensor:
+def _variant_background(
+    variant: str, seed: int, bg_class: torch.Tensor, phases: torch.Tensor, num_classes: int, s: int
+) -> torch.Tensor:
     """The background layer: Mixed-* variants get fresh backgrounds (their own phases and noise)."""
     fresh = variant.startswith("mixed")
     # Pixel noise has its own stream, so variants draw only the noise they use and stay paired.
@@ -257,6 +259,4 @@ def background_challenge_suite(
     n: int, seed: int = 1, image_size: int = 32, num_classes: int = 9, bg_correlation: float = 0.9
 ) -> dict[str, MaskedImageDataset]:
     """All eight variants for one seed, keyed by variant name."""
-    return {
-        v: background_challenge(v, n, seed, image_size, num_classes, bg_correlation) for v in VARIANTS
-    }
+    return {v: background_challenge(v, n, seed, image_size, num_classes, bg_correlation) for v in VARIANTS}

@@ -40,7 +40,7 @@ def read_records(path: str | Path) -> Iterator[bytes]:
         raise FileNotFoundError(f"TFRecord file {path} not found")
     with path.open("rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if gzipped else path.open("rb")) as f:
+    with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
         while header := f.read(12):  # uint64 length, uint32 masked CRC of the length
             if len(header) < 12:
                 raise ValueError(f"{path} ends inside a record header: is the file complete?")

@@ -107,8 +107,9 @@ class ImageNet9(torch.utils.data.Dataset):
                 f"ImageNet-9 folder {folder} not found. It holds {IMAGENET9_DOWNLOADS[split]}; unpack it so that "
                 f"{folder}/00_dog/ exists."
                 # A training archive unpacked beside root instead of into it is found too.
-                + _misplaced((self.root, self.root.parent) if split == "train" else (self.root,), folder,
-                             _has_class_folders)
+                + _misplaced(
+                    (self.root, self.root.parent) if split == "train" else (self.root,), folder, _has_class_folders
+                )
             )
         self.classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
         if not self.classes:

@@ -102,9 +102,12 @@ def multi_object_scenes(
 
 
 def _check_radii_and_pairs(radii: tuple[float, float], cooccur_pairs: tuple[tuple[int, int], ...]) -> None:
-    if (not isinstance(radii, (tuple, list)) or len(radii) != 2
-            or not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in radii)
-            or not 0 < radii[0] <= radii[1] < 0.5):
+    if (
+        not isinstance(radii, (tuple, list))
+        or len(radii) != 2
+        or not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in radii)
+        or not 0 < radii[0] <= radii[1] < 0.5
+    ):
         raise ValueError(f"radii must be (small, large) with 0 < small <= large < 0.5, got {radii!r}")
     for pair in cooccur_pairs:
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
@@ -128,14 +131,16 @@ class _Objects:
 
     def reorder(self, order: torch.Tensor) -> _Objects:
         """The objects of every scene taken in ``order`` ``(n, K)``."""
+
         def take(t: torch.Tensor) -> torch.Tensor:
             return t.gather(1, order.view(*order.shape, *([1] * (t.ndim - 2))).expand_as(t))
 
         return _Objects(*(take(getattr(self, f.name)) for f in fields(self)))
 
 
-def _draw_objects(g: torch.Generator, n: int, min_objects: int, max_objects: int, radii: tuple[float, float],
-                  s: int) -> _Objects:
+def _draw_objects(
+    g: torch.Generator, n: int, min_objects: int, max_objects: int, radii: tuple[float, float], s: int
+) -> _Objects:
     """Draw each scene's object count, then every slot's shape, colour, size and uniform position."""
     count = torch.randint(min_objects, max_objects + 1, (n,), generator=g)
     active = torch.arange(max_objects)[None] < count[:, None]
@@ -147,8 +152,9 @@ def _draw_objects(g: torch.Generator, n: int, min_objects: int, max_objects: int
     return _Objects(active, shape, colour, size, radius, pos)
 
 
-def _place_partners(g: torch.Generator, objects: _Objects, cooccurrence: float, partner_of: dict[int, int],
-                    s: int) -> None:
+def _place_partners(
+    g: torch.Generator, objects: _Objects, cooccurrence: float, partner_of: dict[int, int], s: int
+) -> None:
     """ContraCAM §3.2's contextual bias, in place: with probability ``cooccurrence`` the object after one whose shape
     has a partner takes the partner's shape and sits right next to it (not twice in a row)."""
     n, k_max = objects.shape.shape

@@ -33,9 +33,7 @@ def _comb2(x: torch.Tensor) -> torch.Tensor:
     return x * (x - 1) / 2
 
 
-def _ari_from_counts(
-    index: torch.Tensor, sum_a: torch.Tensor, sum_b: torch.Tensor, n: torch.Tensor
-) -> torch.Tensor:
+def _ari_from_counts(index: torch.Tensor, sum_a: torch.Tensor, sum_b: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     expected = sum_a * sum_b / _comb2(n).clamp_min(1)
     maximum = (sum_a + sum_b) / 2
     denom = maximum - expected

@@ -61,8 +61,14 @@ def _loss_fn(targets: torch.Tensor, multilabel: bool, dtype: torch.dtype) -> nn.
     return nn.BCEWithLogitsLoss(pos_weight=(1 - prior) / prior)
 
 
-def _fit(probe: LinearProbe, features: torch.Tensor, target: torch.Tensor, loss_fn: nn.Module, steps: int,
-         weight_decay: float) -> None:
+def _fit(
+    probe: LinearProbe,
+    features: torch.Tensor,
+    target: torch.Tensor,
+    loss_fn: nn.Module,
+    steps: int,
+    weight_decay: float,
+) -> None:
     """L-BFGS from zero weights on ``loss + weight_decay·‖W‖²`` (deterministic); should its line search diverge
     (it can overshoot on the non-smooth max over slots), the fit restarts from zero with Adam."""
     linear = probe.linear

@@ -85,9 +85,7 @@ def capture_attention(model: torch.nn.Module) -> Iterator[AttentionRecord]:
     """
     modules = attention_modules(model)
     if not modules:
-        raise ValueError(
-            f"{type(model).__name__} has no timm Attention blocks; capture_attention needs a timm ViT"
-        )
+        raise ValueError(f"{type(model).__name__} has no timm Attention blocks; capture_attention needs a timm ViT")
     record = AttentionRecord(patch_grid(model), num_prefix_tokens(model), [float(m.scale) for m in modules])
     fused = [m.fused_attn for m in modules]
     handles = []

@@ -54,15 +54,22 @@ def train_arm(
     seed_everything(seed)
     model = build_model(arch, num_classes=train.num_classes, **arch_kwargs)
     model = oamixer(model, distance, kappa_scale=kappa_scale)
-    fit(model, train, epochs=epochs, lr=lr, seed=seed, device=device, desc=desc or arch,
-        progress=progress, step=oamixer_step(labeller, label_smoothing=label_smoothing))
+    fit(
+        model,
+        train,
+        epochs=epochs,
+        lr=lr,
+        seed=seed,
+        device=device,
+        desc=desc or arch,
+        progress=progress,
+        step=oamixer_step(labeller, label_smoothing=label_smoothing),
+    )
     results = evaluate_background_challenge(model, suite, forward=oamixer_forward(labeller))
     return model, results
 
 
-def paired_effect(
-    arm: Sequence[Mapping[str, float]], control: Sequence[Mapping[str, float]], metric: str
-) -> Effect:
+def paired_effect(arm: Sequence[Mapping[str, float]], control: Sequence[Mapping[str, float]], metric: str) -> Effect:
     """``arm[s][metric] − control[s][metric]`` for every seed ``s`` (the runs are paired by position), as an
     :class:`oaedu.stats.Effect`."""
     if len(arm) != len(control) or not arm:

@@ -149,9 +149,7 @@ class CamLabeller:
         return self.cnn.saliency(images, self.grid) if self.mode == "saliency" else self.cnn.relabel(images, self.grid)
 
 
-def label_separation(
-    labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], distance: str = "l1"
-) -> float:
+def label_separation(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int, int], distance: str = "l1") -> float:
     """How well labels separate object from background, as the mask sees them (Eq. 3 uses only ``D``).
 
     Per image: the mean distance ``D_ij`` over object–background patch pairs minus the mean over pairs

@@ -41,17 +41,27 @@ def cases(quick: bool) -> list[Case]:
     step = lambda s: _train_step(model, images, labels, masks, s)  # noqa: E731
     return [
         *bench_cases("relevance.relevance_map", quick),
-        Case(f"RobustViT step (detached), batch {batch}", fast=step(robustvit_step()),
-             reference=step(robustvit_step(reference=True)),
-             peer=step(cross_entropy_step()), peer_name="plain cross-entropy step",
-             note="at most 2× a cross-entropy step: one forward serves the map and the logits",
-             min_vs_reference=1.2, min_vs_peer=0.5),
-        Case(f"RobustViT step (exact, create_graph), batch {batch}", fast=step(robustvit_step(create_graph=True)),
-             reference=step(robustvit_step(create_graph=True, reference=True)),
-             peer=step(cross_entropy_step()), peer_name="plain cross-entropy step",
-             note="at most 3× a cross-entropy step, not the 2.3× hoped for: the double backward alone costs more "
-             "than a whole cross-entropy step (profile below)",
-             min_vs_reference=1.2, min_vs_peer=1 / 3.0),
+        Case(
+            f"RobustViT step (detached), batch {batch}",
+            fast=step(robustvit_step()),
+            reference=step(robustvit_step(reference=True)),
+            peer=step(cross_entropy_step()),
+            peer_name="plain cross-entropy step",
+            note="at most 2× a cross-entropy step: one forward serves the map and the logits",
+            min_vs_reference=1.2,
+            min_vs_peer=0.5,
+        ),
+        Case(
+            f"RobustViT step (exact, create_graph), batch {batch}",
+            fast=step(robustvit_step(create_graph=True)),
+            reference=step(robustvit_step(create_graph=True, reference=True)),
+            peer=step(cross_entropy_step()),
+            peer_name="plain cross-entropy step",
+            note="at most 3× a cross-entropy step, not the 2.3× hoped for: the double backward alone costs more "
+            "than a whole cross-entropy step (profile below)",
+            min_vs_reference=1.2,
+            min_vs_peer=1 / 3.0,
+        ),
     ]
 
 
@@ -75,16 +85,24 @@ def _phases(model, images, labels, masks, repeats: int) -> dict[str, float]:
     def loss_only():
         step(model, images, labels, masks)
 
-    fns = [ce_forward, _train_step(model, images, labels, masks, cross_entropy_step()), capture_forward, with_grads,
-           loss_only, _train_step(model, images, labels, masks, step)]
+    fns = [
+        ce_forward,
+        _train_step(model, images, labels, masks, cross_entropy_step()),
+        capture_forward,
+        with_grads,
+        loss_only,
+        _train_step(model, images, labels, masks, step),
+    ]
     t = time_together(fns, repeats, budget_s=30.0, timer=clock()[0])
     return {
-        "ce forward": t[0], "ce backward": t[1] - t[0],
+        "ce forward": t[0],
+        "ce backward": t[1] - t[0],
         "forward (explicit attention, probabilities kept)": t[2],
         "first-order gradients ∂y/∂A_l, create_graph": t[3] - t[2],
         "rollout, upsampling, losses": t[4] - t[3],
         "backward (through the gradients and the forward)": t[5] - t[4],
-        "ce step": t[1], "exact step": t[5],
+        "ce step": t[1],
+        "exact step": t[5],
     }
 
 
@@ -101,7 +119,7 @@ def _backward_nodes(model, images, labels, masks, top: int) -> list[tuple[str, f
     totals: dict[str, float] = defaultdict(float)
     for event in prof.key_averages():
         if event.key.startswith(prefix):
-            name = event.key[len(prefix):]
+            name = event.key[len(prefix) :]
             totals[name.removesuffix("0")] += event.cpu_time_total
     whole = sum(totals.values()) or 1.0
     return [(name, t / whole) for name, t in sorted(totals.items(), key=lambda kv: -kv[1])[:top]]

@@ -56,8 +56,9 @@ def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, resolution: str =
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
-    validate.tensor(relevance, "relevance (maps on the patch grid, as relevance_map returns them)", ndim=3,
-                    finite_values=True)
+    validate.tensor(
+        relevance, "relevance (maps on the patch grid, as relevance_map returns them)", ndim=3, finite_values=True
+    )
     validate.tensor(masks, "masks", ndim=3, min_batch=1)
     validate.same_batch(relevance=relevance, masks=masks)
     if resolution == "patch":
@@ -84,8 +85,12 @@ def robustvit_step(
     """
     if resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution!r}")
-    for name, value in (("lambda_rel", lambda_rel), ("lambda_cls", lambda_cls), ("lambda_bg", lambda_bg),
-                        ("lambda_fg", lambda_fg)):
+    for name, value in (
+        ("lambda_rel", lambda_rel),
+        ("lambda_cls", lambda_cls),
+        ("lambda_bg", lambda_bg),
+        ("lambda_fg", lambda_fg),
+    ):
         validate.non_negative(value, name)
     relevance = relevance_map_reference if reference else relevance_map
 

@@ -64,8 +64,19 @@ def train_arm(
     model = ObjectEncoder(arm.attention, queries=arm.queries, **encoder)
     step = ssl_step(arm.object_kind, arm.lambda_global, arm.lambda_object, tau, scale, seed, arm.matching, arm.shuffle)
     desc = f"{arm.attention}/{arm.object_kind}/{arm.matching}{'/shuffled' if arm.shuffle else ''} seed {seed}"
-    history = fit(model, as_training_data(scenes), epochs, batch_size=batch_size, lr=lr, weight_decay=1e-4,
-                  step=step, seed=seed, device=device, progress=progress, desc=desc)
+    history = fit(
+        model,
+        as_training_data(scenes),
+        epochs,
+        batch_size=batch_size,
+        lr=lr,
+        weight_decay=1e-4,
+        step=step,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc=desc,
+    )
     return model, history.terms
 
 

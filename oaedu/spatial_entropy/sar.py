@@ -86,7 +86,8 @@ def sar_step(lambda_entropy: float, label_smoothing: float = 0.0) -> StepFn:
         del masks
         logits, entropy = spatial_entropy_loss(model, images)
         ce = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-        return StepOutput(ce + lambda_entropy * entropy, logits,
-                          {"cross_entropy": ce.item(), "spatial_entropy": entropy.item()})
+        return StepOutput(
+            ce + lambda_entropy * entropy, logits, {"cross_entropy": ce.item(), "spatial_entropy": entropy.item()}
+        )
 
     return step
