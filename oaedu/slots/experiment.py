@@ -58,8 +58,7 @@ def train_arm(
 ) -> tuple[ObjectEncoder, list[dict[str, float]]]:
     """Train a fresh :class:`ObjectEncoder` (``encoder``: its size arguments) for ``arm``; returns the model and the
     per-step terms of :func:`ssl_step` (``History.terms``: ``L^G``, ``L^O`` and the identity share, logged even when
-    a weight is 0). Initialisation, batches and views
-    all follow ``seed``."""
+    a weight is 0). Initialisation, batches and views all follow ``seed``."""
     torch.manual_seed(seed)
     model = ObjectEncoder(arm.attention, queries=arm.queries, **encoder)
     step = ssl_step(arm.object_kind, arm.lambda_global, arm.lambda_object, tau, scale, seed, arm.matching, arm.shuffle)
