@@ -20,6 +20,21 @@ def test_ari_matches_sklearn_batched(seed):
     torch.testing.assert_close(ref, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("foreground_only", [False, True])
+def test_ari_is_the_same_for_few_labels_and_for_large_sparse_ids(foreground_only):
+    # Few labels are used as table indices directly, large ids are renumbered first: both give sklearn's ARI.
+    g = torch.Generator().manual_seed(7)
+    true = torch.randint(0, 4, (5, 120), generator=g)
+    pred = torch.where(torch.rand(5, 120, generator=g) < 0.5, true, torch.randint(0, 4, (5, 120), generator=g))
+    ids = torch.tensor([0, 13, 1_000_000, 77])  # 0 stays the background
+    small = adjusted_rand_index(true, pred, foreground_only)
+    large = adjusted_rand_index(ids[true], ids[pred] * 3 + 5, foreground_only)
+    torch.testing.assert_close(small, large, rtol=0, atol=1e-12)
+    keep = [(t != 0) if foreground_only else torch.ones_like(t, dtype=torch.bool) for t in true]
+    expected = [adjusted_rand_score(t[k].numpy(), p[k].numpy()) for t, p, k in zip(true, pred, keep, strict=True)]
+    torch.testing.assert_close(small, torch.tensor(expected, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
 def test_ari_foreground_only_drops_background_points():
     g = torch.Generator().manual_seed(1)
     true = torch.randint(0, 4, (300,), generator=g)
