@@ -126,9 +126,14 @@ def _open(driver, lab, name):
 
 
 def _wait(condition, seconds, message):
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:  # the output redrew between finding an element and reading it
+            value = None
         if value:
             return value
         time.sleep(0.5)
