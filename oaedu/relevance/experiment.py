@@ -16,7 +16,7 @@ from .. import validate
 from ..data import MaskedImageDataset
 from ..metrics import mass_on_object
 from ..train import History, StepFn, fit
-from ..utils import seed_everything
+from ..utils import map_batches, seed_everything
 from .maps import relevance_map
 
 
@@ -39,12 +39,13 @@ def object_share(model: torch.nn.Module, data: MaskedImageDataset, n: int = 256,
     validate.integer(n, "n", low=1)
     validate.integer(batch_size, "batch_size", low=1)
     n = min(n, len(data))
-    shares = []
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        maps = detached_relevance(model, data.images[start:stop])
-        shares.append(mass_on_object(maps, data.masks[start:stop]))
-    return 100.0 * torch.cat(shares).mean().item()
+
+    def relevance(batch: torch.Tensor) -> torch.Tensor:
+        with torch.enable_grad():  # map_batches runs under no_grad; the map is a gradient of the logit
+            return relevance_map(model, batch).detach()
+
+    maps = map_batches(relevance, data.images[:n], batch_size, next(model.parameters()).device)
+    return 100.0 * mass_on_object(maps, data.masks[:n]).mean().item()
 
 
 def finetune(
