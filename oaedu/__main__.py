@@ -1,4 +1,4 @@
-"""Command line: ``python -m oaedu env | reproduce NAME | student [--check] | headers [--check] | convert-clevr``.
+"""Command line: ``python -m oaedu env | reproduce NAME | train NAME | student | headers | convert-clevr``.
 
 A mistake in what the user typed or set (an unknown name, a bad ``$OAEDU_PROFILE``, a missing folder) ends
 with a one-line argparse error and exit status 2; a traceback means a bug.
@@ -46,6 +46,26 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     rep.add_argument("--seeds", type=_positive_int, default=1, help="run seeds 0..N-1 and report mean ± std")
     rep.add_argument("--out", default="runs", help="output folder (default: runs/)")
+    tr = sub.add_parser(
+        "train",
+        help="run a paper's experiment at any profile, up to paper scale (torchrun for several GPUs)",
+        description="Train and evaluate a notebook's experiment headless; gpu and paper profiles use the paper's "
+        "models at 224 px and $OAEDU_DATA's datasets. Under torchrun, every process runs this command.",
+    )
+    tr.add_argument("name", choices=list(_recipe_names()), metavar="NAME", help="one of: " + ", ".join(_recipe_names()))
+    tr.add_argument("--profile", choices=("smoke", "cpu", "gpu", "paper"), default=None,
+                    help="smoke, cpu, gpu or paper (default: $OAEDU_PROFILE or the machine's)")  # fmt: skip
+    tr.add_argument("--out", default=None, help="output folder (default: runs/train/NAME-PROFILE)")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    tr.add_argument("--dry-run", action="store_true", help="2 steps per stage at the real sizes ($OAEDU_DRYRUN=1)")
+    tr.add_argument("--amp", choices=("off", "auto", "bf16", "fp16"), default="auto",
+                    help="mixed precision (auto: bf16 where supported, fp16 on older GPUs, off on a CPU)")  # fmt: skip
+    tr.add_argument("--workers", type=_non_negative_int, default=None, help="DataLoader workers (default: 4 on GPU)")
+    tr.add_argument("--checkpoint-every", type=_positive_int, default=500, help="steps between checkpoints")
+    tr.add_argument("--seed", type=_non_negative_int, default=0, help="seed (default 0)")
+    tr.add_argument("--weights", default=None, help="a local pretrained weights file (timm's safetensors or .pth)")
+    tr.add_argument("--download", action="store_true", help="let timm download pretrained weights from its hub")
+    tr.add_argument("--data", default=None, help="folder of the real datasets (sets $OAEDU_DATA)")
     clevr = sub.add_parser(
         "convert-clevr", help="convert DeepMind's CLEVR-with-masks TFRecords into the PNG folders the loader reads"
     )
@@ -55,6 +75,12 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     clevr.add_argument("--start", type=_non_negative_int, default=0, help="first scene to convert (default: 0)")
     clevr.add_argument("--count", type=_positive_int, default=None, help="number of scenes (default: all)")
     return parser, sub.choices
+
+
+def _recipe_names() -> tuple[str, ...]:
+    from .scale.recipes import RECIPES
+
+    return tuple(RECIPES)
 
 
 def _positive_int(text: str) -> int:
@@ -100,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = reproduce(args.name, profile, args.seeds, args.out, notebooks=folder)
         print(format_summary(report))
         print(f"results and figures in {args.out}/")
+    elif args.command == "train":
+        _train(args, user_input)
     elif args.command == "student":
         from .student import build
 
@@ -124,6 +152,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = user_input(convert, args.tfrecords, args.out, args.split, args.start, args.count)
         print(f"{written} scenes written to {args.out}/{args.split}/images and .../masks")
     return 0
+
+
+def _train(args: argparse.Namespace, user_input) -> None:
+    import os
+
+    from .config import get_profile
+    from .scale.runner import dry_run_requested, train
+    from .utils import get_device, set_threads
+
+    if args.data is not None:
+        if not os.path.isdir(args.data):
+            user_input(_missing, f"--data {args.data} is not a folder")
+        os.environ["OAEDU_DATA"] = args.data
+    profile = args.profile or user_input(get_profile)
+    dry = user_input(dry_run_requested, args.dry_run)
+    user_input(set_threads)
+    device = user_input(get_device)
+    amp = args.amp if args.amp != "auto" or device.type == "cuda" else "off"
+    workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
+    out = args.out or os.path.join("runs", "train", f"{args.name}-{profile}{'-dry' if dry else ''}")
+    report = user_input(
+        train, args.name, profile, out, resume=args.resume, dry_run=dry, amp=amp, workers=workers,
+        checkpoint_every=args.checkpoint_every, seed=args.seed, weights=args.weights, download=args.download,
+    )  # fmt: skip
+    if report["world_size"] == 1 or int(os.environ.get("RANK", "0")) == 0:
+        print(f"{args.name} ({profile}{', dry run' if dry else ''}, {report['world_size']} process(es), "
+              f"{report['seconds']} s): results in {out}/results.json")  # fmt: skip
+
+
+def _missing(message: str) -> None:
+    raise FileNotFoundError(message)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .. import validate
 from ..data.transforms import crop_boxes
+from ..distributed import all_gather_cat
 from ..models import mlp
 
 
@@ -167,6 +168,7 @@ class MoCo(_Learner):
 
     @torch.no_grad()
     def _enqueue(self, keys: torch.Tensor) -> None:
+        keys = all_gather_cat(keys)  # under DDP, every rank's keys enter every rank's queue (MoCo's concat_all_gather)
         n = min(len(keys), self.queue_size)
         idx = (self.queue_ptr + torch.arange(n, device=keys.device)) % self.queue_size
         self.queue[idx] = keys[:n]

@@ -11,6 +11,7 @@ import torch
 from .. import validate
 from ..data.datasets import MaskedImageDataset, SceneDataset
 from ..data.transforms import paired_hflip, paired_random_resized_crop
+from ..distributed import gather_for_loss
 from ..train import StepFn, StepOutput
 from ..utils import map_batches
 from .encoder import ObjectEncoder, ObjectOutput
@@ -27,14 +28,22 @@ def two_views(
     """Two independent views ``((img0, mask0), (img1, mask1))`` of a batch; masks are warped with the images."""
     validate.non_negative(brightness, "brightness")
     validate.tensor(images, "images", min_ndim=2)
-    size = tuple(images.shape[-2:])
-    views = []
-    for _ in range(2):
-        x, m, _ = paired_random_resized_crop(images, masks, size, scale=scale, generator=generator)
-        x, m = paired_hflip(x, m, generator=generator)
-        shift = brightness * (2 * torch.rand(x.shape[0], 1, 1, 1, generator=generator) - 1)
-        views.append(((x + shift.to(x.device)).clamp(0, 1), m))
-    return views[0], views[1]
+    return one_view(images, masks, scale, brightness, generator), one_view(images, masks, scale, brightness, generator)
+
+
+def one_view(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    scale: tuple[float, float] = (0.3, 1.0),
+    brightness: float = 0.1,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random view ``(images, masks)`` of a batch (§2.3): a random resized crop with area share in ``scale``,
+    a flip and a brightness shift in ``[−brightness, brightness]``; masks are warped with the images."""
+    x, m, _ = paired_random_resized_crop(images, masks, tuple(images.shape[-2:]), scale=scale, generator=generator)
+    x, m = paired_hflip(x, m, generator=generator)
+    shift = brightness * (2 * torch.rand(x.shape[0], 1, 1, 1, generator=generator) - 1)
+    return (x + shift.to(x.device)).clamp(0, 1), m
 
 
 def shuffle_slots(out: ObjectOutput, generator: torch.Generator | None = None) -> ObjectOutput:
@@ -60,7 +69,8 @@ def ssl_losses(
     matching: str = "hungarian",
     shuffle: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, ObjectOutput, ObjectOutput]:
-    """``(L^G, L^O, perm, out0, out1)`` for two views: SimCLR on ``p^G`` (Eq. 1) and the object loss, its pairs
+    """``(L^G, L^O, perm, out0, out1)`` for two views: SimCLR on ``p^G`` (Eq. 1; under data parallelism over the global
+    batch, every rank computing the whole loss) and the object loss (each rank's own images), its pairs
     ``perm`` from Hungarian matching (``matching="identity"``: slot ``i`` with slot ``i``, the control). With a
     ``shuffle`` generator, each view's slots are put in a random order first (:func:`shuffle_slots`)."""
     validate.choice(object_kind, "object_kind", OBJECT_LOSSES)
@@ -73,7 +83,8 @@ def ssl_losses(
     out0, out1 = model(view0), model(view1)
     if shuffle is not None:
         out0, out1 = shuffle_slots(out0, shuffle), shuffle_slots(out1, shuffle)
-    lg = simclr_loss(out0.global_proj, out1.global_proj, tau)
+    # under DDP the negatives are the whole global batch, as in one process (gather_for_loss)
+    lg = simclr_loss(gather_for_loss(out0.global_proj), gather_for_loss(out1.global_proj), tau)
     lo, perm = object_loss(object_kind, out0.proj, out1.proj, out0.slots, out1.slots, tau, matching)
     return lg, lo, perm, out0, out1
 
@@ -113,10 +124,43 @@ def ssl_step(
         if len(images) < 2:
             raise ValueError("the SimCLR loss needs at least 2 images per batch (avoid n_train % batch_size == 1)")
         (v0, _), (v1, _) = two_views(images, masks, scale=scale, generator=gen)
-        lg, lo, perm, _, _ = ssl_losses(model, v0, v1, object_kind, tau, matching, order_gen)
-        same = (perm == torch.arange(perm.shape[1], device=perm.device)).double().mean().item()
-        terms = {"global": lg.item(), "object": lo.item(), "identity": same}
-        return StepOutput(lambda_global * lg + lambda_object * lo, None, terms)
+        return _ssl_output(model, v0, v1, object_kind, lambda_global, lambda_object, tau, matching, order_gen)
+
+    return step
+
+
+def _ssl_output(model, v0, v1, object_kind, lambda_global, lambda_object, tau, matching, order_gen) -> StepOutput:
+    """The step's loss and terms on two views."""
+    lg, lo, perm, _, _ = ssl_losses(model, v0, v1, object_kind, tau, matching, order_gen)
+    same = (perm == torch.arange(perm.shape[1], device=perm.device)).double().mean().item()
+    terms = {"global": lg.item(), "object": lo.item(), "identity": same}
+    return StepOutput(lambda_global * lg + lambda_object * lo, None, terms)
+
+
+def ssl_views_step(
+    object_kind: str = "ctrimg",
+    lambda_global: float = 1.0,
+    lambda_object: float = 1.0,
+    tau: float = 0.1,
+    matching: str = "hungarian",
+) -> StepFn:
+    """:func:`ssl_step` for batches that hold their two views already, ``images (B, 2, 3, H, W)`` (made per image by
+    the data pipeline, :class:`oaedu.scale.data.Augmented`, as paper-scale runs do)."""
+    validate.choice(object_kind, "object_kind", OBJECT_LOSSES)
+    validate.non_negative(lambda_global, "lambda_global")
+    validate.non_negative(lambda_object, "lambda_object")
+    if lambda_global + lambda_object == 0:
+        raise ValueError("loss weights lambda_global and lambda_object must not both be zero")
+    validate.choice(matching, "matching", MATCHINGS)
+    validate.positive(tau, "tau")
+
+    def step(model, images, labels, masks):
+        validate.tensor(images, "images (two views: B, 2, 3, H, W)", ndim=5)
+        if images.shape[1] != 2 or images.shape[0] < 1:
+            raise ValueError(f"images must hold two views per image, (B, 2, 3, H, W), got {tuple(images.shape)}")
+        return _ssl_output(
+            model, images[:, 0], images[:, 1], object_kind, lambda_global, lambda_object, tau, matching, None
+        )
 
     return step
 
