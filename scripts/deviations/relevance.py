@@ -93,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     g = sub.add_parser("gradient")
-    g.add_argument("--sets", type=int, default=7, help="sets of training images")
+    g.add_argument("--sets", type=int, default=20, help="sets of training images (seeds 0..S-1 of notebook 05)")
     g.add_argument("--n", type=int, default=64, help="images per set")
     g.add_argument("--small", action="store_true", help="2 sets of 8 images: seconds, for the tests")
     r = sub.add_parser("lr")
