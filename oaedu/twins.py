@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from types import ModuleType
 
 from .timing import Case, Twin
@@ -28,9 +29,8 @@ def _optional(name: str) -> ModuleType | None:
 
 def subpackages() -> list[str]:
     """The names of oaedu's subpackages, sorted."""
-    import oaedu
-
-    return sorted(info.name for info in pkgutil.iter_modules(oaedu.__path__) if info.ispkg)
+    here = str(Path(__file__).resolve().parent)
+    return sorted(info.name for info in pkgutil.iter_modules([here]) if info.ispkg)
 
 
 def all_twins() -> tuple[Twin, ...]:
