@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..maps.components import connected_components, connected_components_reference
 from ..maps.twins import TWINS as MAP_TWINS
 from ..models import tiny_vit
 from ..timing import Case
-from .sar import spatial_entropy_loss
+from ..train import StepFn, cross_entropy_step
+from .sar import sar_step
 from .twins import TWINS as ENTROPY_TWINS
 
 (COMPONENTS,) = MAP_TWINS
@@ -38,19 +38,17 @@ def _step_case(quick: bool) -> Case:
     x = torch.randn(32 if quick else 128, 3, 32, 32)
     y = torch.randint(0, 9, (x.shape[0],))
 
-    def ce_step():
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+    def train_step(step: StepFn):
+        def run():
+            model.zero_grad(set_to_none=True)
+            step(model, x, y, None).loss.backward()
 
-    def sar_step():
-        model.zero_grad(set_to_none=True)
-        logits, se = spatial_entropy_loss(model, x)
-        (F.cross_entropy(logits, y) + 0.01 * se).backward()
+        return run
 
     return Case(
         name=f"SAR train step (B={x.shape[0]}, 8×8 grid)",
-        fast=sar_step,
-        peer=ce_step,
+        fast=train_step(sar_step(lambda_entropy=0.01)),
+        peer=train_step(cross_entropy_step()),
         peer_name="plain cross-entropy step",
         note="peer/fast < 1 is the SAR overhead: at most 1.5× a cross-entropy step",
         min_vs_peer=1 / 1.5,
