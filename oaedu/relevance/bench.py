@@ -56,8 +56,8 @@ def cases(quick: bool) -> list[Case]:
             reference=step(robustvit_step(create_graph=True, reference=True)),
             peer=step(cross_entropy_step()),
             peer_name="plain cross-entropy step",
-            note="at most 3× a cross-entropy step, not the 2.3× hoped for: the double backward alone costs more "
-            "than a whole cross-entropy step (profile below)",
+            note="at most 3× a cross-entropy step: the double backward alone costs more than a whole "
+            "cross-entropy step (profile below)",
             min_vs_reference=1.2,
             min_vs_peer=1 / 3.0,
         ),
