@@ -66,6 +66,7 @@ MODULES = (
     "bench",
     "tables",
     "timing",
+    "results",
 )
 NAN, INF = float("nan"), float("inf")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -958,6 +959,7 @@ EXEMPT = {
     "notebook.sync_headers": "rewrites (or compares) every notebook's header (no numeric argument); tested in "
     "test_notebooks.py",
     "timing.Case": "a record of zero-argument callables",
+    "results.Runs": "a record of runs; its methods' checks are tested in test_results.py",
     "timing.Example": "a record of a twin's inputs",
     "timing.Twin": "a record of a reference/fast pair; tests/test_twins.py checks every one",
     "bench.Row": "a record of timings",

@@ -25,8 +25,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "oaedu"
 
 # Lowest first. Read the code to place a new module: its layer must lie above everything it imports.
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
-    # validation, profiles, threads, statistics, tables, timers, notebook checks, shipped weights
-    ("floor", frozenset({"validate", "config", "utils", "stats", "tables", "timing", "check", "checkpoints"})),
+    # validation, profiles, threads, statistics and runs, tables, timers, notebook checks, shipped weights
+    (
+        "floor",
+        frozenset({"validate", "config", "utils", "stats", "results", "tables", "timing", "check", "checkpoints"}),
+    ),
     # the shared building blocks: data, models, map operations, metrics
     ("blocks", frozenset({"data", "models", "maps", "metrics"})),
     # the one training loop and its steps
