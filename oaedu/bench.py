@@ -103,7 +103,7 @@ class _TwinRows:
 
 def _modules() -> list[ModuleType | _TwinRows]:
     """Per subpackage, by name: its ``bench`` module, then the rows of its twins that no bench module places."""
-    from . import twins
+    from . import twins  # here, not at the top: notebooks import this module for its timers, not every paper
 
     sources: list[ModuleType | _TwinRows] = []
     for package in twins.subpackages():
