@@ -2,8 +2,10 @@
 
 Every subpackage may hold a ``bench`` module with ``cases(quick: bool) -> list[Case]`` and, optionally,
 ``profiles(quick: bool) -> list[str]`` (markdown sections appended to the report). The rows of the reference/fast
-twins come from one registry, :mod:`oaedu.twins`: a bench module places a twin's rows among its own with
-:func:`oaedu.twins.bench_cases` (and names it in its ``TWINS``); the rows of a twin no module places come last.
+twins come from the twins a subpackage declares (``oaedu/<subpackage>/twins.py``, collected by :mod:`oaedu.twins`):
+a bench module places a twin's rows among its own with :meth:`oaedu.timing.Twin.bench_cases` (and lists the twin in
+its ``TWINS``); the rows of a subpackage's other twins follow that subpackage's rows. :class:`Case`,
+:func:`time_fn` and :func:`time_together` live in :mod:`oaedu.timing` and are re-exported here.
 
 For each case this prints the median time of the fast implementation next to its reference and next to the peer a
 user would otherwise call (scipy, scikit-learn, captum, timm, SDPA), and the ratios, all measured in this one run on
@@ -13,7 +15,7 @@ of them.
 Threads and clock: one torch thread unless ``--threads`` or ``$OAEDU_THREADS`` say otherwise. With one thread on
 a CPU the clock is the CPU time of the process, which other processes on a shared machine do not inflate; with
 more threads (or CUDA) it is wall time (synchronised). On a loaded 2-core machine with two threads, every OpenMP
-parallel region can wait a scheduler tick (~4 ms) for a descheduled worker: wall-time medians then count ticks,
+parallel region can wait a scheduler tick for a descheduled worker: wall-time medians then count ticks,
 and a callable with more parallel regions looks slower than it is.
 
 Goals: each case states the ratios it must reach (``min_vs_reference``: reference/fast, ``min_vs_peer``:
@@ -25,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
-import pkgutil
-import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,31 +36,13 @@ from types import ModuleType
 
 import torch
 
-from . import validate
+from .timing import Case, clock, time_fn, time_together
 from .utils import set_threads
+
+__all__ = ["Case", "Row", "check", "clock", "discover", "main", "run", "table", "time_fn", "time_together"]
 
 NOISE = 0.10  # a ratio this far (relative) below its goal counts as noise, not as a miss
 RETRIES = 2  # re-measurements of a row that misses a goal before --check fails it
-
-
-@dataclass
-class Case:
-    """One benchmark row: a fast implementation and what it is compared with (all zero-argument callables).
-
-    ``min_vs_reference`` and ``min_vs_peer`` are the row's goals: the least ``reference/fast`` and ``peer/fast``
-    it must reach (``1/1.3`` for "at most 1.3× the peer"). ``twin`` names the :mod:`oaedu.twins` entry the row
-    was built from, if any.
-    """
-
-    name: str
-    fast: Callable[[], object]
-    reference: Callable[[], object] | None = None
-    peer: Callable[[], object] | None = None
-    peer_name: str = ""
-    note: str = ""
-    min_vs_reference: float | None = None
-    min_vs_peer: float | None = None
-    twin: str = ""
 
 
 @dataclass
@@ -107,84 +89,36 @@ class Row:
         return out
 
 
-def _sync() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
+@dataclass(frozen=True)
+class _TwinRows:
+    """The rows of one subpackage's twins that no bench module places (a source of cases, like a bench module)."""
+
+    package: str
+
+    def cases(self, quick: bool) -> list[Case]:
+        from . import twins
+
+        return twins.cases(quick, self.package)
 
 
-def clock() -> tuple[Callable[[], float], str]:
-    """The timer for this process and its name: CPU time with one thread on a CPU, else wall time."""
-    if not torch.cuda.is_available() and torch.get_num_threads() == 1:
-        return time.process_time, "CPU time of the process"
-    return time.perf_counter, "wall time" + (", CUDA synchronised" if torch.cuda.is_available() else "")
+def _modules() -> list[ModuleType | _TwinRows]:
+    """Per subpackage, by name: its ``bench`` module, then the rows of its twins that no bench module places."""
+    from . import twins  # here, not at the top: notebooks import this module for its timers, not every paper
 
-
-def time_fn(
-    fn: Callable[[], object],
-    repeats: int = 7,
-    warmup: int = 1,
-    budget_s: float = 5.0,
-    timer: Callable[[], float] = time.perf_counter,
-) -> float:
-    """Median time of ``fn()`` in milliseconds by ``timer``, after ``warmup`` calls; stops early past ``budget_s``."""
-    validate.is_callable(fn, "fn")
-    return time_together([fn], repeats, warmup, budget_s, timer)[0]
-
-
-def time_together(
-    fns: Sequence[Callable[[], object]],
-    repeats: int = 7,
-    warmup: int = 1,
-    budget_s: float = 5.0,
-    timer: Callable[[], float] = time.perf_counter,
-) -> list[float]:
-    """Median times (ms) of several callables timed in turns, so that a change of load hits each of them.
-
-    At least 3 rounds, at most ``repeats``; no new round starts once ``budget_s`` of wall time has passed.
-    """
-    for i, fn in enumerate(fns):
-        validate.is_callable(fn, f"fns[{i}]")
-    validate.integer(repeats, "repeats", low=1)
-    validate.integer(warmup, "warmup", low=0)
-    validate.number(budget_s, "budget_s", low=0.0, low_open=True, allow_inf=True)
-    validate.is_callable(timer, "timer")
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    _sync()
-    times: list[list[float]] = [[] for _ in fns]
-    start_all = time.perf_counter()
-    for _ in range(repeats):
-        for fn, out in zip(fns, times, strict=True):
-            start = timer()
-            fn()
-            _sync()
-            out.append((timer() - start) * 1e3)
-        if time.perf_counter() - start_all > budget_s and len(times[0]) >= 3:
-            break
-    return [statistics.median(t) for t in times]
-
-
-def _modules() -> list[ModuleType]:
-    """Every ``oaedu.<subpackage>.bench`` module, then :mod:`oaedu.twins` (the rows of the twins none places)."""
-    import oaedu
-
-    from . import twins
-
-    modules = []
-    for info in sorted(pkgutil.iter_modules(oaedu.__path__), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
+    sources: list[ModuleType | _TwinRows] = []
+    for package in twins.subpackages():
         try:
-            modules.append(importlib.import_module(f"oaedu.{info.name}.bench"))
+            sources.append(importlib.import_module(f"oaedu.{package}.bench"))
         except ModuleNotFoundError as err:
-            if err.name != f"oaedu.{info.name}.bench":
+            if err.name != f"oaedu.{package}.bench":
                 raise
-    return [*modules, twins]
+        if importlib.util.find_spec(f"oaedu.{package}.twins") is not None:
+            sources.append(_TwinRows(package))
+    return sources
 
 
 def discover(quick: bool) -> list[Case]:
-    """Collect the cases of every ``oaedu.<subpackage>.bench`` module, then those of any twin no module places."""
+    """Collect the cases of every ``oaedu.<subpackage>.bench`` module and of every twin no bench module places."""
     return [case for module in _modules() for case in module.cases(quick)]
 
 

@@ -29,7 +29,8 @@ import torch
 from . import validate
 from .data import VARIANTS, MaskedImageDataset, background_challenge, background_challenge_suite
 from .models import patch_grid, tiny_vit
-from .stats import Effect, effect, mean_std
+from .results import Runs
+from .stats import Effect, effect
 from .tables import text_table
 from .train import ForwardFn, evaluate, evaluate_background_challenge, fit, plain_forward
 from .utils import get_device, parse_device, seed_everything
@@ -384,15 +385,19 @@ def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline
             for metric in METRICS:
                 validate.number(e.accuracy[metric], f"results[{method!r}] accuracy[{metric!r}]")
             validate.non_negative(e.seconds_per_epoch, f"results[{method!r}] seconds_per_epoch")
-    ref_time = statistics.fmean(e.seconds_per_epoch for e in results[reference])
+    runs = Runs()
+    for method, entries in results.items():
+        for seed, e in enumerate(entries):
+            runs.add(method, seed, {**{m: e.accuracy[m] for m in METRICS}, "seconds_per_epoch": e.seconds_per_epoch})
+    ref_time = statistics.fmean(runs.values(reference, "seconds_per_epoch"))
     if ref_time <= 0:
         raise ValueError(f"the reference method {reference!r} has seconds_per_epoch 0: the cost ratio is undefined")
     table = {}
-    for method, entries in results.items():
+    for method in runs.arms:
         row: dict[str, float] = {}
         for metric in METRICS:
-            row[metric], row[f"{metric}_std"] = mean_std([e.accuracy[metric] for e in entries])
-        row["cost"] = statistics.fmean(e.seconds_per_epoch for e in entries) / ref_time
+            row[metric], row[f"{metric}_std"] = runs.mean_spread(method, metric, "std")
+        row["cost"] = statistics.fmean(runs.values(method, "seconds_per_epoch")) / ref_time
         table[method] = row
     return table
 

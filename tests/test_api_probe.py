@@ -65,6 +65,8 @@ MODULES = (
     "student",
     "bench",
     "tables",
+    "timing",
+    "results",
 )
 NAN, INF = float("nan"), float("inf")
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -199,7 +201,7 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     from oaedu import slots as sl
     from oaedu import spatial_entropy as se
     from oaedu import student as stu
-    from oaedu.bench import clock, time_fn, time_together
+    from oaedu.timing import check_size, clock, generator, time_fn, time_together
 
     D = _D()
     ranks = {"drop_dim", "add_dim"}
@@ -919,11 +921,13 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
             notebook.sync_header, notebook.read_notebook(NOTEBOOKS / "00_start_here.ipynb"), "00_start_here.ipynb"
         ),
         "reproduce.plan": lambda f: C(reproduce.plan, "oamixer", "smoke", 2, NOTEBOOKS),
-        "bench.time_fn": lambda f: C(time_fn, lambda: None, repeats=2, warmup=1, budget_s=1.0),
-        "bench.time_together": lambda f: C(
+        "timing.time_fn": lambda f: C(time_fn, lambda: None, repeats=2, warmup=1, budget_s=1.0),
+        "timing.time_together": lambda f: C(
             time_together, [lambda: None, lambda: None], repeats=2, warmup=1, budget_s=1.0
         ),
-        "bench.clock": lambda f: C(clock),
+        "timing.clock": lambda f: C(clock),
+        "timing.check_size": lambda f: C(check_size, "test"),
+        "timing.generator": lambda f: C(generator, 3),
         "oamixer.conv_mixing_method": lambda f: C(oa.conv_mixing_method, 64, 3),
         "leaderboard.effects": lambda f: C(
             leaderboard.effects, {"OAMixer": [entry] * 3, "baseline": [entry] * 3}, "mixed_rand"
@@ -954,7 +958,10 @@ EXEMPT = {
     "student.build": "walks the notebooks folder (no numeric argument); tested in test_student.py",
     "notebook.sync_headers": "rewrites (or compares) every notebook's header (no numeric argument); tested in "
     "test_notebooks.py",
-    "bench.Case": "a record of zero-argument callables",
+    "timing.Case": "a record of zero-argument callables",
+    "results.Runs": "a record of runs; its methods' checks are tested in test_results.py",
+    "timing.Example": "a record of a twin's inputs",
+    "timing.Twin": "a record of a reference/fast pair; tests/test_twins.py checks every one",
     "bench.Row": "a record of timings",
     "bench.check": "re-measures benchmark rows that miss their goal; tested in test_bench.py",
     "leaderboard.Choice": "a record of a knob search",

@@ -140,7 +140,7 @@ def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
             runs.append(run)
         widths = torch.stack(runs, 2)  # (B, H-y0, W): free span ending at column x
         heights = torch.arange(1, h - y0 + 1)[None, :, None]
-        area = (widths * heights).flatten(1)
+        area = (widths * heights).flatten(1)  # (B, (H-y0)·W)
         val, idx = area.max(1)
         better = val > best
         if better.any():
@@ -148,7 +148,7 @@ def largest_empty_rectangle(mask: torch.Tensor) -> torch.Tensor:
             rect = torch.stack(
                 [
                     torch.full_like(dy, y0),
-                    x1 + 1 - widths.flatten(1).gather(1, idx[:, None])[:, 0],
+                    x1 + 1 - widths.flatten(1).gather(1, idx[:, None])[:, 0],  # (B,): left edge x0
                     y0 + dy + 1,
                     x1 + 1,
                 ],

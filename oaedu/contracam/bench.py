@@ -1,17 +1,15 @@
-"""Benchmarks: the cost of ContraCAM against one forward + backward; batched vs per-image ContraCAM and Grad-CAM
-(and captum), and the largest empty rectangle of BG-Mixup: the twins of :mod:`oaedu.twins`."""
+"""Benchmarks: the cost of ContraCAM against one forward + backward. The rows of the twins of
+:mod:`oaedu.contracam.twins` (batched vs per-image ContraCAM and Grad-CAM, and captum; the largest empty rectangle
+of BG-Mixup) follow it."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ..bench import Case
 from ..contrastive import MoCo
-from ..twins import bench_cases
+from ..timing import Case
 from .cam import contracam
-
-TWINS = ("contracam.contracam", "contracam.gradcam", "contracam.largest_empty_rectangle")
 
 
 def cases(quick: bool) -> list[Case]:
@@ -35,5 +33,4 @@ def cases(quick: bool) -> list[Case]:
             note="one forward and one backward: the keys are the detached queries",
             min_vs_peer=0.8,
         ),
-        *(case for name in TWINS for case in bench_cases(name, quick)),
     ]

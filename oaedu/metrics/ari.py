@@ -99,8 +99,8 @@ def adjusted_rand_index(true: torch.Tensor, pred: torch.Tensor, foreground_only:
         raise ValueError("adjusted_rand_index: no points left (is every true label 0 with foreground_only?)")
     kt, kp = int(t.max()) + 1, int(p.max()) + 1
     codes = (torch.arange(batch, device=t.device)[:, None] * kt + t) * kp + p
-    table = torch.bincount(codes.flatten(), weights=weight.flatten(), minlength=batch * kt * kp)
-    table = table.view(batch, kt, kp)
+    table = torch.bincount(codes.flatten(), weights=weight.flatten(), minlength=batch * kt * kp)  # (B·Kt·Kp,)
+    table = table.view(batch, kt, kp)  # (B, Kt, Kp): one contingency table per sample
     index = _comb2(table).sum((1, 2))
     sum_a = _comb2(table.sum(2)).sum(1)
     sum_b = _comb2(table.sum(1)).sum(1)

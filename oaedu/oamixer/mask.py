@@ -103,9 +103,9 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     _check_distance(distance)
     b, k, h, w = label_map.shape
-    y = label_map if distance == "l1" else _unit(label_map.transpose(1, 3)).transpose(1, 3)
-    nb = F.unfold(y, kernel_size, padding=kernel_size // 2).view(b, k, kernel_size**2, h * w)
-    centre = y.reshape(b, k, 1, h * w)
+    y = label_map if distance == "l1" else _unit(label_map.transpose(1, 3)).transpose(1, 3)  # (B, K, h, w)
+    nb = F.unfold(y, kernel_size, padding=kernel_size // 2).view(b, k, kernel_size**2, h * w)  # (B, K, S², N)
+    centre = y.reshape(b, k, 1, h * w)  # (B, K, 1, N)
     valid = F.unfold(torch.ones_like(label_map[:, :1]), kernel_size, padding=kernel_size // 2)  # (B, S², N)
     if distance == "l1":
         d = (nb - centre).abs().sum(1)

@@ -152,7 +152,7 @@ def conv_mixing_reference(
     m = as_mask(mask, log_mask)[:, idx.to(x.device), rows]  # M_ij = M_local[s(i, j), i], (B, N, N), Eq. (3)
     xt = x.flatten(2)  # x̃: (B, C, N)
     out = torch.einsum("bij,bcj->bci", m * t, xt) + bias  # (M ⊙ W_linear) · x̃ + b, Eq. (11)
-    return out.view_as(x)  # back to the (h, w) grid
+    return out.view_as(x)  # (B, C, h, w): back to the grid
 
 
 # Dense (N×N matrix, one batched GEMM) up to N = 64 + 4.5·S² patches, local (S² shifted multiply-adds) above:
@@ -215,9 +215,9 @@ def _scatter_index(h: int, w: int, s: int, device: torch.device) -> tuple[torch.
     if key not in _SCATTER_CACHE:
         idx, valid = toeplitz_index(h, w, s)
         n = h * w
-        pos = valid.flatten().nonzero().squeeze(1)  # i·N + j of the nonzeros
+        pos = valid.flatten().nonzero().squeeze(1)  # (nnz,): i·N + j of the nonzeros
         index = torch.full((s * s * n,), -1, dtype=torch.int64)
-        index[idx.flatten()[pos] * n + pos // n] = (pos % n) * n + pos // n
+        index[idx.flatten()[pos] * n + pos // n] = (pos % n) * n + pos // n  # idx.flatten(): (N²,)
         unused = int((index < 0).sum())
         index[index < 0] = n * n + torch.arange(unused)
         _SCATTER_CACHE[key] = (index.to(device), n * n + unused)
@@ -228,9 +228,10 @@ def _conv_mixing_dense(x: torch.Tensor, coeff: torch.Tensor, bias: torch.Tensor 
     b, c, h, w = x.shape
     n = h * w
     index, slots = _scatter_index(h, w, s, x.device)
-    matrix_t = x.new_zeros(b, slots).index_copy_(1, index, coeff.reshape(b, -1))[:, : n * n].view(b, n, n)  # (M⊙W)ᵀ
-    out = torch.baddbmm(torch.as_tensor(bias, dtype=x.dtype, device=x.device), x.flatten(2), matrix_t)
-    return out.view_as(x)
+    flat = x.new_zeros(b, slots).index_copy_(1, index, coeff.reshape(b, -1))  # (B, slots) from (B, S²·N)
+    matrix_t = flat[:, : n * n].view(b, n, n)  # (B, N, N): (M ⊙ W_linear)ᵀ
+    out = torch.baddbmm(torch.as_tensor(bias, dtype=x.dtype, device=x.device), x.flatten(2), matrix_t)  # (B, C, N)
+    return out.view_as(x)  # (B, C, h, w)
 
 
 def _conv_mixing_local(x: torch.Tensor, coeff: torch.Tensor, bias: torch.Tensor | float, s: int) -> torch.Tensor:
@@ -238,9 +239,9 @@ def _conv_mixing_local(x: torch.Tensor, coeff: torch.Tensor, bias: torch.Tensor 
     r = s // 2
     # channels last: each multiply-add below runs over C contiguous values with one coefficient per patch
     xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, r, r, r, r))  # (B, h + 2r, w + 2r, C)
-    coeff = coeff.view(b, s * s, h, w, 1)
+    coeff = coeff.view(b, s * s, h, w, 1)  # (B, S², h, w, 1)
     out = x.new_zeros(b, h, w, c).add_(bias)
     for dy in range(s):  # one shifted multiply-add per kernel offset: O(N·S²·C), no N×N, no unfold copy
         for dx in range(s):
             out.addcmul_(coeff[:, dy * s + dx], xp[:, dy : dy + h, dx : dx + w])
-    return out.permute(0, 3, 1, 2)
+    return out.permute(0, 3, 1, 2)  # (B, C, h, w)

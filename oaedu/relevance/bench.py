@@ -1,4 +1,5 @@
-"""Benchmarks of the relevance maps and of a RobustViT training step, and a profile of the exact step."""
+"""Benchmarks of the relevance maps (the twins of :mod:`oaedu.relevance.twins`) and of a RobustViT training step,
+and a profile of the exact step."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ from collections import defaultdict
 import torch
 import torch.nn.functional as F
 
-from ..bench import Case, clock, time_together
 from ..models import capture_attention, tiny_vit
+from ..timing import Case, clock, time_together
 from ..train import cross_entropy_step
-from ..twins import bench_cases
 from .losses import robustvit_step
-
-TWINS = ("relevance.relevance_map",)
+from .twins import TWINS
 
 
 def _setup(quick: bool):
@@ -40,7 +39,7 @@ def cases(quick: bool) -> list[Case]:
     batch = images.shape[0]
     step = lambda s: _train_step(model, images, labels, masks, s)  # noqa: E731
     return [
-        *bench_cases("relevance.relevance_map", quick),
+        *(case for t in TWINS for case in t.bench_cases(quick)),
         Case(
             f"RobustViT step (detached), batch {batch}",
             fast=step(robustvit_step()),
@@ -57,8 +56,8 @@ def cases(quick: bool) -> list[Case]:
             reference=step(robustvit_step(create_graph=True, reference=True)),
             peer=step(cross_entropy_step()),
             peer_name="plain cross-entropy step",
-            note="at most 3× a cross-entropy step, not the 2.3× hoped for: the double backward alone costs more "
-            "than a whole cross-entropy step (profile below)",
+            note="at most 3× a cross-entropy step: the double backward alone costs more than a whole "
+            "cross-entropy step (profile below)",
             min_vs_reference=1.2,
             min_vs_peer=1 / 3.0,
         ),

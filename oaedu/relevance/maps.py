@@ -86,4 +86,4 @@ def relevance_map(
     v = v + torch.eye(1, v.shape[-1], dtype=v.dtype, device=v.device)  # + e_CLS
     for attn, grad in zip(reversed(probs[:-1]), reversed(grads[:-1]), strict=True):
         v = torch.baddbmm(v, v, _weighted(attn, grad))  # v + v·Ā_l
-    return v[:, 0, record.num_prefix_tokens :].unflatten(1, patch_grid(model))
+    return v[:, 0, record.num_prefix_tokens :].unflatten(1, patch_grid(model))  # (B, N) -> (B, h, w)

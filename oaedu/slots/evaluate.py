@@ -88,14 +88,14 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
     cumulative sums). Float64 ``(...)``."""
     _check_maps(maps)
     _check_bins(bins)
-    flat = maps.detach().reshape(-1, maps.shape[-1])
+    flat = maps.detach().reshape(-1, maps.shape[-1])  # (M, P): every map of the batch
     constant = flat.amin(1) == flat.amax(1)
     if bins is None:
         counts, centres = torch.ones_like(flat, dtype=torch.float64), flat.double().sort(1).values
     else:
         counts, centres = _histogram(flat, bins)
     if counts.shape[1] == 1:
-        return flat[:, 0].double().reshape(maps.shape[:-1])
+        return flat[:, 0].double().reshape(maps.shape[:-1])  # (...)
     w0 = counts.cumsum(1)[:, :-1]
     w1 = counts.sum(1, keepdim=True) - w0
     c = (counts * centres).cumsum(1)
@@ -105,7 +105,7 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
     if bins is None:  # split only between distinct values
         var = torch.where(centres[:, 1:] > centres[:, :-1], var, torch.full_like(var, -1.0))
     t = centres.gather(1, var.argmax(1, keepdim=True))[:, 0]
-    return torch.where(constant, flat[:, 0].double(), t).reshape(maps.shape[:-1])
+    return torch.where(constant, flat[:, 0].double(), t).reshape(maps.shape[:-1])  # (M,) -> (...)
 
 
 def _check_attn(attn: torch.Tensor) -> None:
@@ -137,7 +137,7 @@ def _check_seg(masks: torch.Tensor, instance: torch.Tensor) -> None:
         )
     if instance.numel() and int(instance.min()) < 0:
         raise ValueError(f"instance must hold ids >= 0 (0 = background), got {int(instance.min())}")
-    if not instance.shape[0] or (instance.flatten(1).max(1).values <= 0).any():
+    if not instance.shape[0] or (instance.flatten(1).max(1).values <= 0).any():  # (B, P)
         raise ValueError("every image needs at least one foreground object (instance id > 0)")
 
 

@@ -1,10 +1,11 @@
 """The experiment of notebook 06: train object encoders for several seeds and score them (Paper 5, §3).
 
 An :class:`Arm` is one training configuration (object function, queries, object loss, loss weights, matching);
-:func:`train_arm` trains it with :func:`~oaedu.slots.train.ssl_step` through :func:`oaedu.train.fit`, and
-:func:`score` measures what the paper measures (Table 2: Otsu + Hungarian IoU; Table 3: linear probes on the object
-tokens and on the global vector) plus FG-ARI, the mean cosine between the slots of one image, and how often the
-Hungarian matching of two test views is the identity. ``oaedu.check.effect`` compares two arms over seeds.
+:func:`train_arm` trains it with its step (:meth:`Arm.step`, a :func:`~oaedu.slots.train.ssl_step`) through
+:func:`oaedu.train.fit`, and :func:`score` measures what the paper measures (Table 2: Otsu + Hungarian IoU; Table 3:
+linear probes on the object tokens and on the global vector) plus FG-ARI, the mean cosine between the slots of one
+image, and how often the Hungarian matching of two test views is the identity. ``oaedu.check.effect`` compares two
+arms over seeds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch.nn.functional as F
 
 from ..data import SCENE_COLOURS
 from ..data.datasets import SceneDataset
-from ..train import fit
+from ..train import StepFn, fit
 from .encoder import ObjectEncoder
 from .evaluate import auroc, fg_ari, otsu_masks, presence_targets, segmentation_iou, slot_probe_scores
 from .losses import MATCHINGS, OBJECT_LOSSES, match_slots
@@ -42,6 +43,19 @@ class Arm:
         if self.object_kind not in OBJECT_LOSSES or self.matching not in MATCHINGS:
             raise ValueError(f"unknown object loss {self.object_kind!r} or matching {self.matching!r}")
 
+    def step(self, tau: float = 0.1, scale: tuple[float, float] = (0.3, 1.0), seed: int = 0) -> StepFn:
+        """This arm's training step: :func:`~oaedu.slots.train.ssl_step` with its loss, weights and matching."""
+        return ssl_step(
+            object_kind=self.object_kind,
+            lambda_global=self.lambda_global,
+            lambda_object=self.lambda_object,
+            tau=tau,
+            scale=scale,
+            seed=seed,
+            matching=self.matching,
+            shuffle=self.shuffle,
+        )
+
 
 def train_arm(
     arm: Arm,
@@ -61,7 +75,6 @@ def train_arm(
     a weight is 0). Initialisation, batches and views all follow ``seed``."""
     torch.manual_seed(seed)
     model = ObjectEncoder(arm.attention, queries=arm.queries, **encoder)
-    step = ssl_step(arm.object_kind, arm.lambda_global, arm.lambda_object, tau, scale, seed, arm.matching, arm.shuffle)
     desc = f"{arm.attention}/{arm.object_kind}/{arm.matching}{'/shuffled' if arm.shuffle else ''} seed {seed}"
     history = fit(
         model,
@@ -70,7 +83,7 @@ def train_arm(
         batch_size=batch_size,
         lr=lr,
         weight_decay=1e-4,
-        step=step,
+        step=arm.step(tau, scale, seed),
         seed=seed,
         device=device,
         progress=progress,

@@ -97,8 +97,8 @@ def simclr_loss(z0: torch.Tensor, z1: torch.Tensor, tau: float = 0.1) -> torch.T
     _check_pair(z0, z1, 2, "global projections")
     _check_tau(tau)
     b = z0.shape[0]
-    z = F.normalize(torch.cat([z0, z1]), dim=1, eps=1e-8)
-    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), -math.inf)
+    z = F.normalize(torch.cat([z0, z1]), dim=1, eps=1e-8)  # (2B, D)
+    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * b, dtype=torch.bool, device=z.device), -math.inf)  # (2B, 2B)
     target = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
     return F.cross_entropy(logits, target)
 
@@ -180,11 +180,12 @@ def ctr_all_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: fl
     ``(0, b, σ⁻¹(j))``."""
     _check_tau(tau)
     b, k, d = _check_objects(p0, p1, perm)
-    z = F.normalize(torch.cat([p0, p1]).reshape(2 * b * k, d), dim=1, eps=1e-8)
-    logits = (z @ z.T / tau).masked_fill(torch.eye(2 * b * k, dtype=torch.bool, device=z.device), -math.inf)
+    z = F.normalize(torch.cat([p0, p1]).reshape(2 * b * k, d), dim=1, eps=1e-8)  # (2BK, D): (view, image, slot)
+    eye = torch.eye(2 * b * k, dtype=torch.bool, device=z.device)
+    logits = (z @ z.T / tau).masked_fill(eye, -math.inf)  # (2BK, 2BK)
     fwd, bwd = _ctr_targets(perm.to(z.device))
     base = torch.arange(b, device=z.device)[:, None] * k
-    target = torch.cat([(b * k + base + fwd).flatten(), (base + bwd).flatten()])
+    target = torch.cat([(b * k + base + fwd).flatten(), (base + bwd).flatten()])  # (2BK,) from two (B, K)
     return F.cross_entropy(logits, target)
 
 
@@ -195,10 +196,10 @@ def ctr_img_loss(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: fl
     b, k, _ = _check_objects(p0, p1, perm)
     z = F.normalize(torch.cat([p0, p1], 1), dim=-1, eps=1e-8)  # (B, 2K, D)
     eye = torch.eye(2 * k, dtype=torch.bool, device=z.device)
-    logits = (z @ z.transpose(1, 2) / tau).masked_fill(eye, -math.inf)
+    logits = (z @ z.transpose(1, 2) / tau).masked_fill(eye, -math.inf)  # (B, 2K, 2K)
     fwd, bwd = _ctr_targets(perm.to(z.device))
     target = torch.cat([k + fwd, bwd], 1)  # (B, 2K)
-    return F.cross_entropy(logits.reshape(2 * b * k, 2 * k), target.reshape(-1))
+    return F.cross_entropy(logits.reshape(2 * b * k, 2 * k), target.reshape(-1))  # (2BK, 2K) rows, (2BK,) targets
 
 
 # ----------------------------------------------------------------------------------------- COSSIM

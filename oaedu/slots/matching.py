@@ -30,7 +30,7 @@ def _perm_tables(k: int) -> tuple[torch.Tensor, torch.Tensor]:
     perms = torch.tensor(list(itertools.permutations(range(k))), dtype=torch.long)
     onehot = torch.zeros(k * k, perms.shape[0], dtype=torch.float64)
     flat = torch.arange(k)[None, :] * k + perms  # (P, k)
-    onehot[flat.T, torch.arange(perms.shape[0])[None, :].expand(k, -1)] = 1.0
+    onehot[flat.T, torch.arange(perms.shape[0])[None, :].expand(k, -1)] = 1.0  # flat.T: (k, P)
     return perms, onehot
 
 
@@ -64,7 +64,7 @@ def hungarian_match(cost: torch.Tensor) -> torch.Tensor:
     b, k, _ = cost.shape
     if k <= _MAX_BRUTE_K:
         perms, onehot = _perm_tables(k)
-        totals = cost.detach().double().reshape(b, k * k).cpu() @ onehot  # (B, P) = sum_k C[k, p(k)]
+        totals = cost.detach().double().reshape(b, k * k).cpu() @ onehot  # (B, K²) @ (K², P) -> (B, P): Σ_k C[k, p(k)]
         return perms[totals.argmin(dim=1)].to(cost.device)
     c = cost.detach().cpu().double().numpy()
     out = np.stack([linear_sum_assignment(c[i])[1] for i in range(b)]).astype(np.int64)

@@ -1,19 +1,21 @@
-"""Benchmarks for spatial entropy: connected components and the entropy (twins of :mod:`oaedu.twins`), the torch
-labeller on the CPU, and the SAR training-step overhead."""
+"""Benchmarks for spatial entropy: connected components and the entropy (the twins of :mod:`oaedu.maps.twins` and
+:mod:`oaedu.spatial_entropy.twins`), the torch labeller on the CPU, and the SAR training-step overhead."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-
-from oaedu.bench import Case
-from oaedu.models import tiny_vit
-from oaedu.twins import bench_cases, twin
 
 from ..maps.components import connected_components, connected_components_reference
-from .sar import spatial_entropy_loss
+from ..maps.twins import TWINS as MAP_TWINS
+from ..models import tiny_vit
+from ..timing import Case
+from ..train import StepFn, cross_entropy_step
+from .sar import sar_step
+from .twins import TWINS as ENTROPY_TWINS
 
-TWINS = ("spatial_entropy.connected_components", "spatial_entropy.spatial_entropy")
+(COMPONENTS,) = MAP_TWINS
+(ENTROPY,) = ENTROPY_TWINS
+TWINS = (COMPONENTS, ENTROPY)  # placed here, the torch labeller's row between them
 
 
 def _torch_labeller_case(mask: torch.Tensor) -> Case:
@@ -36,19 +38,17 @@ def _step_case(quick: bool) -> Case:
     x = torch.randn(32 if quick else 128, 3, 32, 32)
     y = torch.randint(0, 9, (x.shape[0],))
 
-    def ce_step():
-        model.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
+    def train_step(step: StepFn):
+        def run():
+            model.zero_grad(set_to_none=True)
+            step(model, x, y, None).loss.backward()
 
-    def sar_step():
-        model.zero_grad(set_to_none=True)
-        logits, se = spatial_entropy_loss(model, x)
-        (F.cross_entropy(logits, y) + 0.01 * se).backward()
+        return run
 
     return Case(
         name=f"SAR train step (B={x.shape[0]}, 8×8 grid)",
-        fast=sar_step,
-        peer=ce_step,
+        fast=train_step(sar_step(lambda_entropy=0.01)),
+        peer=train_step(cross_entropy_step()),
         peer_name="plain cross-entropy step",
         note="peer/fast < 1 is the SAR overhead: at most 1.5× a cross-entropy step",
         min_vs_peer=1 / 1.5,
@@ -56,11 +56,11 @@ def _step_case(quick: bool) -> Case:
 
 
 def cases(quick: bool) -> list[Case]:
-    """Rows: components and entropy of 256 maps of 8×8 and 1536 of 14×14 (twins of :mod:`oaedu.twins`, the torch
-    labeller on the CPU between them); SAR step vs cross-entropy step."""
-    masks = [ex.args[0] for ex in twin("spatial_entropy.connected_components").examples("quick" if quick else "full")]
-    components = bench_cases("spatial_entropy.connected_components", quick)
-    entropies = bench_cases("spatial_entropy.spatial_entropy", quick)
+    """Rows: components and entropy of 256 maps of 8×8 and 1536 of 14×14 (the two twins, the torch labeller on the
+    CPU between them); SAR step vs cross-entropy step."""
+    masks = [ex.args[0] for ex in COMPONENTS.examples("quick" if quick else "full")]
+    components = COMPONENTS.bench_cases(quick)
+    entropies = ENTROPY.bench_cases(quick)
     out: list[Case] = []
     for comp, mask, ent in zip(components, masks, entropies, strict=True):
         out += [comp, _torch_labeller_case(mask), ent]

@@ -87,16 +87,16 @@ def spatial_entropy_and_blobs(scores: torch.Tensor) -> EntropyAndBlobs:
     _check_scores(scores)
     h, w = scores.shape[-2:]
     n = h * w
-    flat = _unit_scale(scores.reshape(-1, n))
+    flat = _unit_scale(scores.reshape(-1, n))  # (M, N): every map of the batch
     b = torch.relu(flat - flat.mean(-1, keepdim=True))
     with torch.no_grad():
-        labels = connected_components((b > 0).view(-1, h, w)).view(-1, n)
+        labels = connected_components((b > 0).view(-1, h, w)).view(-1, n)  # (M, h, w) -> (M, N)
     mass = b.new_zeros(flat.shape[0], n + 1).scatter_add(1, labels, b)[:, 1:]
     total = mass.sum(-1, keepdim=True)
     p = mass / torch.where(total > 0, total, torch.ones_like(total))
     safe = torch.where(p > 0, p, torch.ones_like(p))
-    entropy = -(p * torch.log(safe)).sum(-1).reshape(scores.shape[:-2]).to(scores.dtype)
-    return EntropyAndBlobs(entropy, labels.amax(-1).reshape(scores.shape[:-2]))
+    entropy = -(p * torch.log(safe)).sum(-1).reshape(scores.shape[:-2]).to(scores.dtype)  # (M,) -> (...)
+    return EntropyAndBlobs(entropy, labels.amax(-1).reshape(scores.shape[:-2]))  # (...)
 
 
 def max_entropy(num_components: int) -> float:
