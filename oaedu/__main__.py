@@ -158,7 +158,8 @@ def _train(args: argparse.Namespace, user_input) -> None:
     import os
 
     from .config import get_profile
-    from .scale.runner import dry_run_requested, train
+    from .scale.run import dry_run_requested
+    from .scale.runner import train
     from .utils import get_device, set_threads
 
     if args.data is not None:

@@ -30,6 +30,8 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         "floor",
         frozenset({"validate", "config", "utils", "stats", "results", "tables", "timing", "check", "checkpoints"}),
     ),
+    # the process group of data-parallel training (one process: a no-op), used by losses that span the global batch
+    ("processes", frozenset({"distributed"})),
     # the shared building blocks: data, models, map operations, metrics
     ("blocks", frozenset({"data", "models", "maps", "metrics"})),
     # the one training loop and its steps
@@ -41,7 +43,9 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     # what runs the course: benchmarks and the twin collection, experiments across papers, notebooks, the CLI
     (
         "course",
-        frozenset({"bench", "twins", "leaderboard", "reproduce", "notebook", "plotting", "student", "__main__"}),
+        frozenset(
+            {"bench", "twins", "leaderboard", "reproduce", "notebook", "plotting", "student", "scale", "__main__"}
+        ),
     ),
 )
 INDEPENDENT = frozenset({"papers"})  # the units of these layers never import one another

@@ -3,7 +3,8 @@ precision, checkpoints and resume, on one process or many under ``torchrun`` (Di
 
 from .engine import Options, Schedule, StageResult, StepModule, train_stage
 from .recipes import RECIPES, Recipe
-from .runner import TRAIN_PROFILES, Run, train
+from .run import Run
+from .runner import TRAIN_PROFILES, train
 
 __all__ = [
     "Options",

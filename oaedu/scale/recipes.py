@@ -34,7 +34,7 @@ from ..train import StepOutput, cross_entropy_step
 from ..utils import seed_everything
 from .data import Augmented, SceneItems, accuracy, suite_accuracy
 from .models import TimmEncoder, build
-from .runner import Run
+from .run import Run
 
 BC_CLASSES = 9
 

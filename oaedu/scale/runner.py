@@ -4,86 +4,28 @@ A :class:`Run` carries what every recipe needs (the profile's settings, the opti
 far) and :func:`train` runs one recipe of :mod:`oaedu.scale.recipes` and writes ``OUT/results.json`` (rank 0 only):
 the metrics, every stage's steps, losses and seconds, the peak memory, the profile and the data it used.
 
-A dry run (``--dry-run`` or ``$OAEDU_DRYRUN=1``) keeps the profile's models, resolution and data pipeline but runs 2
-steps per stage in global batches of 4 and evaluates 8 images per set: it proves the path, not the numbers.
+A dry run (:mod:`oaedu.scale.run`) keeps the profile's models, resolution and data pipeline and runs 2 steps per stage.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
 from .. import validate
 from ..config import Config
-from ..distributed import Context, init, shutdown
-from .data import limited
-from .engine import Options, Schedule, StageResult, peak_memory, train_stage
+from ..distributed import init, shutdown
+from .engine import Options, peak_memory
+from .recipes import RECIPES
+from .run import Run, dry_run_requested
 
-DRY_RUN_ENV_VAR = "OAEDU_DRYRUN"
-DRY_RUN_STEPS, DRY_RUN_BATCH, DRY_RUN_EVAL = 2, 4, 8
 TRAIN_PROFILES = ("smoke", "cpu", "gpu", "paper")
-
-
-def dry_run_requested(flag: bool = False) -> bool:
-    """``flag`` or ``$OAEDU_DRYRUN`` set to 1/true/yes."""
-    text = os.environ.get(DRY_RUN_ENV_VAR, "").strip().lower()
-    if text not in ("", "0", "1", "true", "false", "yes", "no"):
-        raise ValueError(f"${DRY_RUN_ENV_VAR} must be 1 or 0, got {text!r}")
-    return flag or text in ("1", "true", "yes")
-
-
-@dataclass
-class Run:
-    """One ``oaedu train`` invocation as the recipes see it."""
-
-    name: str
-    profile: str
-    cfg: Config
-    opts: Options
-    dry_run: bool = False
-    weights: str | None = None
-    download: bool = False
-    stages: dict[str, StageResult] = field(default_factory=dict)
-    data: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def ctx(self) -> Context:
-        return self.opts.ctx
-
-    @property
-    def data_profile(self) -> str:
-        """The profile that decides between real and synthetic data (``paper`` reads real data as ``gpu`` does)."""
-        return "gpu" if self.profile == "paper" else self.profile
-
-    def size(self, n: int) -> int:
-        """A synthetic dataset's size: ``n``, or a few batches' worth in a dry run."""
-        return min(n, 4 * DRY_RUN_BATCH) if self.dry_run else n
-
-    def evaluation_set(self, dataset: Dataset) -> Dataset:
-        """``dataset``, or its first few items in a dry run."""
-        return limited(dataset, DRY_RUN_EVAL if self.dry_run else None)
-
-    def schedule(self, epochs: int, global_batch: int, lr: float, **kw: Any) -> Schedule:
-        """A :class:`Schedule`, cut to :data:`DRY_RUN_STEPS` steps of :data:`DRY_RUN_BATCH` images in a dry run."""
-        if self.dry_run:
-            return Schedule(1, DRY_RUN_BATCH, lr, max_steps=DRY_RUN_STEPS, **kw)
-        return Schedule(epochs, global_batch, lr, **kw)
-
-    def stage(self, name: str, model: torch.nn.Module, data: Dataset, step, schedule: Schedule, **kw) -> StageResult:
-        """Train one stage (:func:`oaedu.scale.engine.train_stage`) and remember it for ``results.json``."""
-        if name in self.stages:
-            raise ValueError(f"stage {name!r} ran twice in one recipe")
-        self.stages[name] = result = train_stage(name, model, data, step, schedule, self.opts, **kw)
-        return result
 
 
 def train(
@@ -102,10 +44,9 @@ def train(
 ) -> dict:
     """Run recipe ``name`` under ``profile`` and write ``out/results.json`` on rank 0; return what it holds.
 
-    Under ``torchrun`` every process calls this; they join the process group here and leave it at the end.
+    Under ``torchrun`` every process calls this; they join the process group here and leave it at the end (unless
+    the caller joined it first, e.g. to run several experiments in one launch).
     """
-    from .recipes import RECIPES
-
     if name not in RECIPES:
         raise ValueError(f"unknown experiment {name!r}; expected one of {', '.join(RECIPES)}")
     validate.choice(profile, "profile", TRAIN_PROFILES)
@@ -113,6 +54,7 @@ def train(
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file: give a folder for results.json and the checkpoints")
     recipe = RECIPES[name]
+    joined = torch.distributed.is_available() and torch.distributed.is_initialized()
     ctx = init()
     try:
         torch.manual_seed(seed + ctx.rank)  # per-rank draws differ; data augmentation is keyed by item instead
@@ -127,7 +69,8 @@ def train(
             (out / "results.json").write_text(json.dumps(report, indent=1, default=_jsonable))
         return report
     finally:
-        shutdown()
+        if not joined:  # leave a group that the caller set up to the caller
+            shutdown()
 
 
 def _report(run: Run, recipe, results: Mapping, seconds: float) -> dict:
