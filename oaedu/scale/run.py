@@ -2,7 +2,7 @@
 the stages done so far) and the sizes of a dry run.
 
 A dry run (``--dry-run`` or ``$OAEDU_DRYRUN=1``) keeps the profile's models, resolution and data pipeline but runs 2
-steps per stage in global batches of 4 and evaluates 8 images per set: it proves the path, not the numbers.
+steps per stage in global batches of 4 and evaluates 2 images per set: it proves the path, not the numbers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .data import limited
 from .engine import Options, Schedule, StageResult, train_stage
 
 DRY_RUN_ENV_VAR = "OAEDU_DRYRUN"
-DRY_RUN_STEPS, DRY_RUN_BATCH, DRY_RUN_EVAL = 2, 4, 8
+DRY_RUN_STEPS, DRY_RUN_BATCH, DRY_RUN_EVAL = 2, 4, 2
 
 
 def dry_run_requested(flag: bool = False) -> bool:
