@@ -241,3 +241,14 @@ def test_train_cli_errors_are_one_line(args, env, message, tmp_path, monkeypatch
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()[-1]) > 20
+
+
+def test_docs_say_what_every_gpu_and_paper_profile_matches():
+    doc = (ROOT / "docs" / "deviations.md").read_text()
+    section = doc[doc.index("## 7 · Paper scale") :]
+    for name, recipe in RECIPES.items():
+        assert f"`{name}`" in section, name
+        for profile in ("gpu", "paper"):
+            assert recipe.matches[profile] in section, (name, profile)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in RECIPES)
