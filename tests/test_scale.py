@@ -252,3 +252,14 @@ def test_docs_say_what_every_gpu_and_paper_profile_matches():
             assert recipe.matches[profile] in section, (name, profile)
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in RECIPES)
+
+
+def test_notebook_cell_shows_the_plan_and_runs_nothing_off_gpu(capsys):
+    from oaedu.scale.plan import at_paper_scale
+
+    assert at_paper_scale("contracam", "cpu") is None
+    text = capsys.readouterr().out
+    assert "resnet18" in text and "resnet50" in text and "--profile paper" in text
+    assert RECIPES["contracam"].matches["gpu"] in text
+    with pytest.raises(ValueError, match="unknown experiment"):
+        at_paper_scale("nope", "cpu")
