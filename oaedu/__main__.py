@@ -44,7 +44,15 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     rep.add_argument(
         "--profile", choices=PROFILES, default=None, help="smoke, cpu or gpu (default: $OAEDU_PROFILE or the machine's)"
     )
-    rep.add_argument("--seeds", type=_positive_int, default=1, help="run seeds 0..N-1 and report mean ± std")
+    rep.add_argument("--seeds", type=_positive_int, default=1, help="run seeds S..S+N-1 and report mean ± std")
+    rep.add_argument("--seed-base", type=_non_negative_int, default=0, help="the first seed S (default 0)")
+    rep.add_argument(
+        "--seed-bases",
+        type=_seed_list,
+        default=None,
+        metavar="A,B,...",
+        help="run once at each base seed and print how many pass every assertion (a markdown table)",
+    )
     rep.add_argument("--out", default="runs", help="output folder (default: runs/)")
     tr = sub.add_parser(
         "train",
@@ -81,6 +89,13 @@ def _recipe_names() -> tuple[str, ...]:
     from .scale.recipes import RECIPES
 
     return tuple(RECIPES)
+
+
+def _seed_list(text: str) -> list[int]:
+    parts = [p.strip() for p in text.split(",")]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated non-negative integers, got {text!r}")
+    return [int(p) for p in parts]
 
 
 def _positive_int(text: str) -> int:
@@ -123,7 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         user_input(set_threads)
         user_input(get_device)
         user_input(plan, args.name, profile, args.seeds, folder)
-        report = reproduce(args.name, profile, args.seeds, args.out, notebooks=folder)
+        if args.seed_bases is not None:
+            from .reproduce import format_pass_rates, pass_rates
+
+            print(format_pass_rates(pass_rates(args.name, profile, args.seed_bases, args.out, notebooks=folder)))
+            print(f"executed notebooks in {args.out}/")
+            return 0
+        report = reproduce(args.name, profile, args.seeds, args.out, notebooks=folder, seed_base=args.seed_base)
         print(format_summary(report))
         print(f"results and figures in {args.out}/")
     elif args.command == "train":

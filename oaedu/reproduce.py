@@ -1,5 +1,5 @@
-"""``python -m oaedu reproduce NAME [--profile P] [--seeds N] [--out DIR] [--notebooks DIR]``: run experiments
-headless.
+"""``python -m oaedu reproduce NAME [--profile P] [--seeds N] [--seed-base S | --seed-bases A,B,...] [--out DIR]``:
+run experiments headless.
 
 An experiment *is* its notebook: the runner executes ``NN_*.ipynb`` from the course's notebook folder (see
 :func:`oaedu.notebook.find_notebooks`) with ``OAEDU_PROFILE`` and ``OAEDU_SEED`` set, so the numbers come from
@@ -157,8 +157,11 @@ def reproduce(
     out: str | Path = "runs",
     timeout: int = 3600,
     notebooks: str | Path | None = None,
+    seed_base: int = 0,
 ) -> dict:
-    """Run experiment ``name`` (or ``"all"``) for seeds ``0..seeds-1``; return what ``results.json`` holds.
+    """Run experiment ``name`` (or ``"all"``) for seeds ``seed_base .. seed_base+seeds-1``; return what
+    ``results.json`` holds. A notebook's own seeds start at the seed it is given (``$OAEDU_SEED``), so another
+    ``seed_base`` checks its claims at seeds nobody chose.
 
     ``notebooks`` is the folder of the course notebooks (default: :func:`oaedu.notebook.find_notebooks`). Every
     notebook runs with the same torch thread count (``$OAEDU_THREADS``, else :func:`oaedu.utils.default_threads`),
@@ -170,7 +173,8 @@ def reproduce(
     names = list(experiments)
     out = Path(out)
     report = {}
-    runs = [(n, s) for n in names for s in range(seeds)]
+    seed_base = validate.integer(seed_base, "seed_base", low=0, high=2**32 - seeds)
+    runs = [(n, s) for n in names for s in range(seed_base, seed_base + seeds)]
     per_seed: dict[str, list] = {n: [] for n in names}
     seconds: dict[str, float] = dict.fromkeys(names, 0.0)
     for exp, seed in tqdm(runs, desc=f"reproduce ({profile})"):
@@ -182,7 +186,7 @@ def reproduce(
             "notebook": EXPERIMENTS[exp],
             "profile": profile,
             "threads": threads,
-            "seeds": list(range(seeds)),
+            "seeds": list(range(seed_base, seed_base + seeds)),
             "seconds": round(seconds[exp], 1),
             "per_seed": per_seed[exp],
             "summary": summarise(per_seed[exp]),
@@ -206,4 +210,51 @@ def format_summary(report: Mapping) -> str:
         }
         if cells:
             lines.append(text_table(cells, [0], label_width=48, indent="  "))
+    return "\n".join(lines)
+
+
+def pass_rates(
+    name: str,
+    profile: str,
+    bases: Sequence[int],
+    out: str | Path = "runs",
+    timeout: int = 3600,
+    notebooks: str | Path | None = None,
+) -> dict:
+    """Run experiment ``name`` (or ``"all"``) once at each base seed of ``bases`` (the notebook's seeds then start
+    there) and record whether every assertion held: ``{experiment: {base: {"passed": bool, "error": str,
+    "results": RESULTS}}}``. A failed assertion is a result here, not an error."""
+    from nbclient.exceptions import CellExecutionError
+
+    if isinstance(bases, str | bytes) or not isinstance(bases, Sequence) or not bases:
+        raise ValueError(f"bases must be a non-empty list of seeds, got {validate.describe(bases)}")
+    bases = [validate.integer(b, f"bases[{i}]", low=0, high=2**32 - 1) for i, b in enumerate(bases)]
+    if len(set(bases)) != len(bases):
+        raise ValueError(f"bases must differ from each other, got {bases}")
+    validate.integer(timeout, "timeout", low=1)
+    threads = default_threads()
+    experiments = plan(name, profile, 1, notebooks)
+    out = Path(out)
+    report: dict = {exp: {} for exp in experiments}
+    for exp, base in tqdm([(e, b) for e in experiments for b in bases], desc=f"pass rates ({profile})"):
+        try:
+            results = _execute(experiments[exp], profile, base, out / exp / f"base{base}", timeout, threads)
+            report[exp][base] = {"passed": True, "error": "", "results": results}
+        except CellExecutionError as err:
+            lines = [line for line in str(err).splitlines() if "Error" in line]
+            report[exp][base] = {"passed": False, "error": lines[-1] if lines else str(err)[-200:], "results": {}}
+    for exp, runs in report.items():
+        (out / exp).mkdir(parents=True, exist_ok=True)
+        (out / exp / "pass_rates.json").write_text(json.dumps({"profile": profile, "runs": runs}, indent=1))
+    return report
+
+
+def format_pass_rates(report: Mapping) -> str:
+    """A markdown table of :func:`pass_rates`: experiment, bases tried, how many passed, the first failure."""
+    lines = ["| experiment | base seeds | passed | first failure |", "|---|---|---|---|"]
+    for exp, runs in report.items():
+        failed = [f"base {b}: {r['error']}" for b, r in runs.items() if not r["passed"]]
+        passed = len(runs) - len(failed)
+        bases = ", ".join(str(b) for b in runs)
+        lines.append(f"| {exp} | {bases} | {passed}/{len(runs)} | {failed[0] if failed else '—'} |")
     return "\n".join(lines)

@@ -162,3 +162,23 @@ def test_reproduce_records_the_thread_count(fake_experiments, tmp_path, monkeypa
     assert report["threads"]["threads"] == 3 == report["threads"]["per_seed"][0]["threads"]
     assert json.loads((tmp_path / "runs" / "threads" / "results.json").read_text())["threads"] == 3
     assert "3 thread(s)" in rp.format_summary(report)
+
+
+def test_seed_base_shifts_every_seed(fake_experiments, tmp_path):
+    report = rp.reproduce("toy", profile="smoke", seeds=2, out=tmp_path / "o", seed_base=1000)
+    assert report["toy"]["seeds"] == [1000, 1001]
+    assert [r["acc"]["a"] for r in report["toy"]["per_seed"]] == [1050.0, 1051.0]
+
+
+def test_pass_rates_count_the_bases_whose_assertions_hold(fake_experiments, tmp_path):
+    body = "import os\nseed = int(os.environ['OAEDU_SEED'])\n"
+    body += "assert seed % 2 == 0, f'odd seed {seed}'\nRESULTS = {'s': seed}"
+    _notebook(fake_experiments / "99_toy.ipynb", body)
+    report = rp.pass_rates("toy", "smoke", [0, 3, 10], out=tmp_path / "o")
+    assert [r["passed"] for r in report["toy"].values()] == [True, False, True]
+    assert "odd seed 3" in report["toy"][3]["error"]
+    table = rp.format_pass_rates(report)
+    assert "| toy | 0, 3, 10 | 2/3 | base 3:" in table
+    for bad in ([], [1, 1], "0,1", [-1]):
+        with pytest.raises((ValueError, TypeError)):
+            rp.pass_rates("toy", "smoke", bad, out=tmp_path / "o")
