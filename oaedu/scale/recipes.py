@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from ..contracam import dataset_contracam
 from ..contracam.evaluate import localisation_scores
@@ -198,13 +199,27 @@ BACKGROUND_BIAS = Recipe(
 # 02 · OAMixer (Kang et al. 2022)
 
 
+class SmallInputDenseCNN(DenseCNN):
+    """The labeller's :class:`~oaedu.oamixer.DenseCNN` on images resized to ``size`` px: its class maps are pooled to
+    the patch grid anyway (ReLabel, too, labels at its own resolution), so a 224 px image need not cost 224 px."""
+
+    def __init__(self, num_classes: int, width: int, size: int) -> None:
+        super().__init__(num_classes, width)
+        self.size = size
+
+    def class_map(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-1] != self.size or images.shape[-2] != self.size:
+            images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", antialias=True)
+        return super().class_map(images)
+
+
 def oamixer_run(run: Run) -> dict:
     """A ReLabel-style labeller (a dense CNN trained on the images' labels, OAMixer App. B), then the same OAMixer
     model trained with its patch labels and with uniform labels (the control: κ has nothing to act on, §3.1)."""
     cfg = run.cfg
     train, suite = _background_challenge(run)
     seed_everything(run.opts.seed)
-    cnn = DenseCNN(BC_CLASSES, cfg.labeller_width)
+    cnn = SmallInputDenseCNN(BC_CLASSES, cfg.labeller_width, cfg.labeller_size)
     run.stage("labeller", cnn, train, cross_entropy_step(), _schedule(run, epochs=cfg.labeller_epochs))
     cnn = run.stages["labeller"].model
     results = {}
@@ -221,8 +236,8 @@ def oamixer_run(run: Run) -> dict:
 
 _OAMIXER_TOY = {"models": None, "model": "vit", "image_size": 32, "crop_scale": None, "distance": "cosine",
                 "arch_kwargs": {"patch_size": 4, "embed_dim": 32, "depth": 2}, "labeller_width": 32,
-                "kappa_scale": 100.0, "global_batch": 128, "lr": 2e-3, "weight_decay": 0.05, "warmup": 0.15,
-                "label_smoothing": 0.1}  # fmt: skip
+                "labeller_size": 32, "kappa_scale": 100.0, "global_batch": 128, "lr": 2e-3, "weight_decay": 0.05,
+                "warmup": 0.15, "label_smoothing": 0.1}  # fmt: skip
 OAMIXER = Recipe(
     "oamixer",
     "02_oamixer.ipynb",
@@ -230,13 +245,14 @@ OAMIXER = Recipe(
         "smoke": {**_OAMIXER_TOY, "n_train": 800, "n_test": 200, "epochs": 6, "labeller_epochs": 2},
         "cpu": {**_OAMIXER_TOY, "n_train": 2000, "n_test": 400, "epochs": 10, "labeller_epochs": 4},
         # DeiT-T at 224 px on ImageNet-9; κ's learning rate ×10 so that κ moves within 10 epochs (the release's
-        # --mask-lr-scale); the labeller is a dense CNN trained 2 epochs on the same images (ReLabel, App. B)
+        # --mask-lr-scale); the labeller is a dense CNN trained 2 epochs on the same images at 112 px (ReLabel, App. B)
         "gpu": {
             **_IN9,
             "models": None,
             "model": "deit_tiny_patch16_224",
             "distance": "cosine",
             "labeller_width": 64,
+            "labeller_size": 112,
             "labeller_epochs": 2,
             "kappa_scale": 10.0,
             "epochs": 10,
@@ -252,6 +268,7 @@ OAMIXER = Recipe(
             "model": "deit_tiny_patch16_224",
             "distance": "cosine",
             "labeller_width": 64,
+            "labeller_size": 112,
             "labeller_epochs": 30,
             "kappa_scale": 1.0,
             "epochs": 300,
