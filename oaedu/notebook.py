@@ -99,6 +99,8 @@ REPO_LINK = re.compile(
 
 def sync_links(source: str) -> str:
     """``source`` (markdown) with every link to a file of the repository made absolute by :func:`doc_url`."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a markdown cell's text (a str), got {type(source).__name__}")
     return REPO_LINK.sub(lambda m: f"]({doc_url(m.group(1))})", source)
 
 
