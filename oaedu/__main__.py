@@ -103,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "student":
         from .student import build
 
-        problems = user_input(build, args.notebooks, args.out, check=args.check)
+        try:
+            problems = user_input(build, args.notebooks, args.out, check=args.check)
+        except RuntimeError as err:  # nbgrader missing (a pip-installed package without the dev extra)
+            commands["student"].error(str(err))
         for problem in problems:
             print(problem)
         if args.check and problems:
