@@ -129,6 +129,16 @@ def test_running_a_notebook_never_changes_what_git_stores(tmp_path, name):
     assert _git("show", f":{name}", cwd=tmp_path) == clean
 
 
+def test_notebooks_are_in_the_format_jupyterlab_saves():
+    # JupyterLab 4 saves nbformat 4.5 with a cell id on every cell: a notebook stored in an older form would gain
+    # ids (which the filter keeps) the first time a student opens and saves it.
+    for path in NOTEBOOKS + STUDENT_COPIES:
+        notebook = json.loads(stored_in_git(path) or path.read_text())
+        assert (notebook["nbformat"], notebook["nbformat_minor"]) >= (4, 5), f"{path.name}: nbformat 4.5 or later"
+        ids = [c.get("id") for c in notebook["cells"]]
+        assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: every cell needs its own id"
+
+
 def test_notebooks_name_the_kernel_that_jupyterlab_writes():
     from jupyter_client.kernelspec import KernelSpecManager
 
