@@ -15,22 +15,28 @@ LAB := MPLBACKEND=module://matplotlib_inline.backend_inline $(BIN)/jupyter lab $
 
 .PHONY: setup git-filter lab exercises test lint unit notebooks bench student headers clean
 
-$(STAMP): pyproject.toml
+# Editable in compat mode: the clone's folder goes on sys.path, so `python -m oaedu` also works from the folder
+# above a clone named oaedu (with setuptools' default editable finder, that folder shadows the package).
+# [lab] is JupyterLab (make lab, make exercises); Colab installs the package without it.
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(if $(TORCH_INDEX),$(BIN)/python -m pip install --quiet --index-url $(TORCH_INDEX) torch torchvision)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 setup: $(STAMP) git-filter
 
-# Outputs never reach a commit: git stores notebooks through nbstripout (.gitattributes). The command is
-# relative to the work tree, so every clone and worktree uses its own .venv.
+# Outputs never reach a commit: git stores notebooks through nbstripout (.gitattributes), without outputs and
+# without the metadata that running a notebook rewrites (the kernel's language_info, editors' own keys), so
+# opening or running a notebook never changes what git stores. The command is relative to the work tree, so
+# every clone and worktree uses its own .venv.
+NBSTRIPOUT := -m nbstripout --keep-id --extra-keys "metadata.language_info metadata.vscode metadata.colab"
 git-filter:
 	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-		git config filter.nbstripout.clean '$(BIN)/python -m nbstripout --keep-id' && \
+		git config filter.nbstripout.clean '$(BIN)/python $(NBSTRIPOUT)' && \
 		git config filter.nbstripout.smudge cat && \
-		git config diff.ipynb.textconv '$(BIN)/python -m nbstripout --keep-id -t'; \
+		git config diff.ipynb.textconv '$(BIN)/python $(NBSTRIPOUT) -t'; \
 	fi
 
 # The course (the notebooks with their solutions).
@@ -38,8 +44,10 @@ lab: setup
 	$(LAB) notebooks/
 
 # Students: the exercise copies in student/, yours to edit (`make student` never overwrites your changes).
+# Under the smoke profile unless you ask for another: make exercises OAEDU_PROFILE=cpu
+exercises: OAEDU_PROFILE ?= smoke
 exercises: setup
-	$(LAB) student/
+	OAEDU_PROFILE=$(OAEDU_PROFILE) $(LAB) student/
 
 lint: setup
 	$(BIN)/ruff check .
@@ -55,7 +63,8 @@ notebooks: setup
 
 test: lint unit notebooks
 
-# Maintainers, after editing notebooks/: regenerate the student copies (a copy a person edited is left alone).
+# Maintainers, after editing notebooks/: nbgrader regenerates the student copies (a copy a person edited is
+# left alone, with a message).
 student: setup
 	$(BIN)/python -m oaedu student
 

@@ -152,19 +152,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "student":
         from .student import build
 
-        problems = user_input(build, args.notebooks, args.out, check=args.check)
+        try:
+            problems = user_input(build, args.notebooks, args.out, check=args.check)
+        except RuntimeError as err:  # nbgrader missing (a pip-installed package without the dev extra)
+            commands["student"].error(str(err))
         for problem in problems:
             print(problem)
-        if problems:
+        if args.check and problems:
             return 1
-        if not args.check:
-            print("student copies are up to date")
+        if not args.check:  # a copy left alone (a person's edits) is reported above, and is not an error
+            print("student copies are up to date" + (" (except those left alone above)" if problems else ""))
     elif args.command == "headers":
         from .notebook import sync_headers
 
         changed = user_input(sync_headers, args.notebooks, check=args.check)
         for path in changed:
-            print(f"{path}: badges or Colab cell {'differ from' if args.check else 'set from'} pyproject.toml")
+            print(f"{path}: badges, Colab cell or links {'differ from' if args.check else 'set from'} pyproject.toml")
         if args.check and changed:
             return 1
     elif args.command == "convert-clevr":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import subprocess
 import textwrap
 import warnings
@@ -82,6 +83,27 @@ def badges(notebook: str, folder: str = "notebooks") -> str:
     )
 
 
+def doc_url(path: str) -> str:
+    """The address of a file of the repository on GitHub, e.g. ``doc_url("docs/deviations.md")``: notebooks link
+    there rather than to a relative path, which would break in a notebook opened from Colab or an installed wheel."""
+    if not isinstance(path, str) or not path or path.startswith(("/", ".")) or "\\" in path:
+        raise ValueError(f"path must be a path inside the repository such as 'docs/deviations.md', got {path!r}")
+    return f"{repository_url()}/blob/{BRANCH}/{path}"
+
+
+# A markdown link to a file of the repository: relative (``../docs/x.md``) or already absolute on GitHub.
+REPO_LINK = re.compile(
+    r"\]\((?:\.\./|https://github\.com/[\w.-]+/[\w.-]+/blob/[\w.-]+/)((?:docs|notebooks|student)/[^)\s]+)\)"
+)
+
+
+def sync_links(source: str) -> str:
+    """``source`` (markdown) with every link to a file of the repository made absolute by :func:`doc_url`."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a markdown cell's text (a str), got {type(source).__name__}")
+    return REPO_LINK.sub(lambda m: f"]({doc_url(m.group(1))})", source)
+
+
 def colab_cell() -> str:
     """The source of every notebook's first code cell: install the package from the repository, on Colab only."""
     return (
@@ -134,15 +156,21 @@ def stored_in_git(path: str | Path) -> str | None:
 
 
 def sync_header(notebook: dict, name: str, folder: str = "notebooks") -> bool:
-    """Set the badge line and the Colab cell of ``notebook`` (file ``folder/name``) from the repository address;
-    return whether anything changed."""
+    """Set the badge line, the Colab cell and the links to the repository's files (:func:`sync_links`) of
+    ``notebook`` (file ``folder/name``) from the repository address; return whether anything changed."""
     header = notebook["cells"][0]
     code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
     old = ("".join(header["source"]), "".join(code["source"]))
     lines = old[0].split("\n")
     lines[0] = badges(name, folder)
     header["source"], code["source"] = "\n".join(lines), colab_cell()
-    return (header["source"], code["source"]) != old
+    changed = (header["source"], code["source"]) != old
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            if sync_links(source) != source:
+                cell["source"], changed = sync_links(source), True
+    return changed
 
 
 def sync_headers(folder: str | Path | None = None, check: bool = False) -> list[str]:

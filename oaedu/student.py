@@ -1,8 +1,12 @@
-"""Classroom copies: ``student/`` notebooks with the solution cells replaced by a stub.
+"""Classroom copies: ``student/`` notebooks made by nbgrader from the course notebooks.
 
-A solution cell is a code cell tagged ``solution``. In the student copy its code becomes ``# YOUR CODE
-HERE`` followed by a ``raise NotImplementedError``, so the check cell that follows fails until the
-student writes a solution; the copy's badges open the copy itself on Colab and Binder.
+The course notebooks are nbgrader source notebooks. Each exercise is a code cell tagged ``solution`` whose
+answer sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (cell metadata ``nbgrader.solution``),
+followed by a check cell that is an nbgrader grade cell with points (``oaedu.exercises.check``, the
+autograder test). :func:`generate` runs ``nbgrader generate_assignment`` on a temporary course folder: every
+solution region becomes ``# YOUR CODE HERE`` and a ``raise NotImplementedError``, grade cells are locked and
+checksummed, so an instructor can ``nbgrader autograde`` what students hand back. The copy's badges open the
+copy itself on Colab and Binder, and its ``solution`` tags read ``exercise``.
 
 A student's work is never overwritten. Each copy records a fingerprint of its cells (types, sources and
 tags, not outputs) in its metadata; a copy whose cells no longer match it has been edited by a person, and
@@ -13,18 +17,22 @@ person has edited it checks the version that git stores instead.
 
 from __future__ import annotations
 
-import copy as _copy
 import hashlib
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 from .notebook import NOTEBOOK_GLOB, find_notebooks, read_notebook, stored_in_git, sync_header, write_notebook
 
-STUB = (
-    "# YOUR CODE HERE\n"
-    'raise NotImplementedError("Exercise: replace this cell with your solution, then run the check below.")'
-)
+STUB = '# YOUR CODE HERE\nraise NotImplementedError("Exercise: write this code, then run the check below.")'
 FOLDER = "student"
+ASSIGNMENT = "course"
+# nbgrader's configuration for the course: the stub that replaces a solution region.
+NBGRADER_CONFIG = f"c = get_config()\nc.ClearSolutions.code_stub = {{'python': {STUB!r}}}\n"
 
 
 def _check_notebook(notebook: dict) -> None:
@@ -51,26 +59,82 @@ def is_untouched_copy(notebook: dict) -> bool:
     return recorded_fingerprint(notebook) == fingerprint(notebook)
 
 
-def student_copy(notebook: dict, name: str | None = None) -> dict:
-    """Return a copy of a notebook with every ``solution`` cell stubbed out.
+def _require_nbgrader() -> None:
+    try:
+        import nbgrader  # noqa: F401
+    except ImportError:
+        raise RuntimeError("student copies are made by nbgrader: pip install nbgrader (make setup does)") from None
 
-    With ``name`` (the notebook's file name) the header's badges point at ``student/name``.
+
+def nbgrader(*args: str, root: str | Path) -> subprocess.CompletedProcess:
+    """Run the command line ``nbgrader ARGS`` with the course's configuration in the course folder ``root``
+    (what an instructor runs: ``nbgrader autograde course``, ...).
+
+    Raises:
+        RuntimeError: nbgrader is not installed (``make setup`` installs it), or it failed (its log attached).
     """
-    _check_notebook(notebook)
-    out = _copy.deepcopy(notebook)
-    found = False
-    for cell in out["cells"]:
-        if cell["cell_type"] == "code" and "solution" in cell.get("metadata", {}).get("tags", []):
-            cell["source"] = STUB
-            cell["metadata"]["tags"] = [t for t in cell["metadata"]["tags"] if t != "solution"] + ["exercise"]
-            cell["outputs"], cell["execution_count"] = [], None
-            found = True
-    if not found:
-        raise ValueError("the notebook has no cell tagged 'solution'")
-    if name is not None:
-        sync_header(out, name, FOLDER)
-        out.setdefault("metadata", {})["oaedu"] = {"student_copy_of": name, "fingerprint": fingerprint(out)}
+    root = Path(root)
+    _require_nbgrader()
+    (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+    # nbgrader calls the tools installed beside it (alembic) by name: put them on the PATH of an unactivated venv
+    env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    out = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if out.returncode:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
     return out
+
+
+def _generate_assignment(root: Path) -> None:
+    """``nbgrader generate_assignment course --no-db --force`` in this process (no interpreter to start)."""
+    _require_nbgrader()
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    config = Config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.assignment_id = ASSIGNMENT
+    config.ClearSolutions.code_stub = {"python": STUB}
+    config.GenerateAssignment.no_database = True
+    config.SaveCells.enabled = False
+    config.BaseConverter.force = True
+    GenerateAssignment(coursedir=CourseDirectory(config=config), config=config).start()
+
+
+def generate(src: str | Path | None = None) -> dict[str, dict]:
+    """The student copy of every course notebook in ``src`` (default: :func:`find_notebooks`), by file name:
+    nbgrader's release version, with the badges of ``student/`` and ``exercise`` for the ``solution`` tags.
+
+    Raises:
+        ValueError: a notebook has no exercise (no cell tagged ``solution``).
+    """
+    src = find_notebooks(src)
+    paths = sorted(src.glob(NOTEBOOK_GLOB))
+    for path in paths:
+        cells = read_notebook(path)["cells"]
+        if not any("solution" in c.get("metadata", {}).get("tags", []) for c in cells):
+            raise ValueError(f"{path.name} has no cell tagged 'solution': every notebook holds an exercise")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "source" / ASSIGNMENT).mkdir(parents=True)
+        for path in paths:
+            shutil.copy(path, root / "source" / ASSIGNMENT / path.name)
+        _generate_assignment(root)
+        copies = {path.name: read_notebook(root / "release" / ASSIGNMENT / path.name) for path in paths}
+    for name, copy in copies.items():
+        for cell in copy["cells"]:
+            tags = cell.get("metadata", {}).get("tags")
+            if tags and "solution" in tags:
+                cell["metadata"]["tags"] = [t for t in tags if t != "solution"] + ["exercise"]
+        sync_header(copy, name, FOLDER)
+        copy.setdefault("metadata", {})["oaedu"] = {"student_copy_of": name, "fingerprint": fingerprint(copy)}
+    return copies
 
 
 def _copy_to_check(target: Path) -> dict | None:
@@ -86,7 +150,9 @@ def _copy_to_check(target: Path) -> dict | None:
 
 
 def build(src: str | Path | None = None, dst: str | Path | None = None, check: bool = False) -> list[str]:
-    """Write (or, with ``check``, compare) the student copy of every notebook; return the problems found.
+    """Write (or, with ``check``, compare) the student copy of every notebook (:func:`generate`); return the
+    problems found: with ``check``, the copies that are missing or stale; without, the copies left alone because
+    a person edited them (a message for that person, not an error).
 
     ``src`` defaults to the course notebooks (:func:`oaedu.notebook.find_notebooks`), ``dst`` to the
     ``student/`` folder beside them. Writing never replaces a copy a person has edited, nor deletes one.
@@ -94,11 +160,10 @@ def build(src: str | Path | None = None, dst: str | Path | None = None, check: b
     src = find_notebooks(src)
     dst = Path(dst) if dst is not None else src.parent / FOLDER
     problems, expected = [], set()
-    for path in sorted(src.glob(NOTEBOOK_GLOB)):
-        new = student_copy(read_notebook(path), path.name)
+    for name, new in generate(src).items():
         wanted = recorded_fingerprint(new)
-        target = dst / path.name
-        expected.add(path.name)
+        target = dst / name
+        expected.add(name)
         if check:
             current = _copy_to_check(target)
             if current is None or not fingerprint(current) == recorded_fingerprint(current) == wanted:

@@ -63,6 +63,7 @@ MODULES = (
     "plotting",
     "notebook",
     "student",
+    "exercises",
     "bench",
     "tables",
     "timing",
@@ -86,6 +87,11 @@ def public_callables() -> dict[str, Callable]:
                 if obj.__module__ == mod.__name__:
                     out[f"{name}.{n}"] = obj
     return out
+
+
+def _slot_softmax(phi: torch.Tensor) -> torch.Tensor:
+    """A right answer to the exercise the probe grades."""
+    return phi.softmax(dim=1)
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
@@ -190,7 +196,7 @@ def _ax():
 
 def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     from oaedu import check as ck
-    from oaedu import config, leaderboard, notebook, plotting, reproduce, stats, tables, train, utils
+    from oaedu import config, exercises, leaderboard, notebook, plotting, reproduce, stats, tables, train, utils
     from oaedu import contracam as cc
     from oaedu import contrastive as cl
     from oaedu import maps as mp
@@ -905,7 +911,11 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "notebook.badges": lambda f: C(notebook.badges, "02_oamixer.ipynb"),
         "notebook.setup": lambda f: C(notebook.setup, 3, threads=torch.get_num_threads(), verbose=False),
         "notebook.show_source": lambda f: C(notebook.show_source, notebook.badges),
-        "student.student_copy": lambda f: C(stu.student_copy, nb),
+        "notebook.doc_url": lambda f: C(notebook.doc_url, "docs/deviations.md"),
+        "notebook.sync_links": lambda f: C(notebook.sync_links, "see [deviations](../docs/deviations.md)"),
+        "exercises.check": lambda f: C(exercises.check, "slot_softmax", _slot_softmax),
+        "exercises.problems": lambda f: C(exercises.problems, "slot_softmax", _slot_softmax),
+        "exercises.use": lambda f: C(exercises.use, "slot_softmax", _slot_softmax),
         "student.fingerprint": lambda f: C(stu.fingerprint, nb),
         "student.recorded_fingerprint": lambda f: C(stu.recorded_fingerprint, nb),
         "student.is_untouched_copy": lambda f: C(stu.is_untouched_copy, nb),
@@ -956,6 +966,10 @@ EXEMPT = {
     "slots.SlotQueries": "the base class of SlotAttention and CrossAttentionDecoder, probed through them",
     "spatial_entropy.EntropyAndBlobs": "a NamedTuple of outputs",
     "student.build": "walks the notebooks folder (no numeric argument); tested in test_student.py",
+    "student.generate": "runs nbgrader on a folder of notebooks (no numeric argument); tested in test_student.py",
+    "student.nbgrader": "runs nbgrader's command line in a course folder; tested in test_grading.py",
+    "exercises.Exercise": "a record of one exercise; EXERCISES holds them, test_exercises.py runs each",
+    "exercises.ExerciseFailed": "an exception class",
     "notebook.sync_headers": "rewrites (or compares) every notebook's header (no numeric argument); tested in "
     "test_notebooks.py",
     "timing.Case": "a record of zero-argument callables",

@@ -1,7 +1,8 @@
 """The course in a real browser: JupyterLab on 127.0.0.1 driven by a headless Chromium (Debian's `chromium` and
 `chromium-driver`, installed by .ci/run; skipped with a message where they are missing).
 
-Notebook 00 runs in full under `smoke` and its figures render; notebook 02 runs up to its κ slider, which must
+Notebook 00 runs in full under `smoke`, its figures render, and saved after the run it goes through git's filter
+into exactly what git stores; notebook 02 runs up to its κ slider, which must
 render as a slider widget (not as text), and pressing → on the slider must redraw the figure below it. Copies of
 the notebooks are served from a temporary folder, so JupyterLab's autosave never touches the repository.
 """
@@ -17,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from oaedu.notebook import stored_in_git
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -75,7 +78,7 @@ def lab(tmp_path_factory):
                 time.sleep(0.5)
         else:
             pytest.fail("JupyterLab did not start in 2 minutes:\n" + (jupyter / "lab.log").read_text())
-        yield url, token
+        yield url, token, root
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -110,7 +113,7 @@ def browser(tmp_path_factory):
 
 
 def _open(driver, lab, name):
-    url, token = lab
+    url, token, _ = lab
     driver.get(f"{url}/lab/tree/{name}?token={token}")
     ready = """
         const app = window.jupyterapp;
@@ -155,6 +158,16 @@ def test_notebook_00_runs_in_jupyterlab_and_shows_its_figures(lab, browser):
     text = browser.find_element("css selector", ".jp-Notebook").text
     assert "✓ softmax rows sum to one" in text and "the object covers" in text
     assert len(browser.find_elements("css selector", ".jp-OutputArea-output img")) >= 3  # course map, 2 grids
+    # Saved after the run, the notebook goes into git exactly as the course stores it: the filter that `make setup`
+    # configures strips the outputs and the metadata the kernel wrote (opening or running never changes git).
+    from test_notebooks import _filter_args  # tests/ is on the path, as pytest puts it there
+
+    _run(browser, "docmanager:save")
+    saved = lab[2] / "00_start_here.ipynb"
+    _wait(lambda: '"output_type"' in saved.read_text(), 30, "JupyterLab did not save the notebook it ran")
+    stripped = subprocess.run([sys.executable, *_filter_args(), "-t", str(saved)], capture_output=True, text=True)
+    course = ROOT / "notebooks" / "00_start_here.ipynb"
+    assert stripped.stdout == (stored_in_git(course) or course.read_text()), "running 00 changed what git stores"
 
 
 def test_the_kappa_slider_renders_as_a_widget_and_redraws_its_figure(lab, browser):

@@ -8,7 +8,9 @@ stores, not in the working file: running the course (JupyterLab autosaves) must 
 import ast
 import io
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from oaedu.notebook import badges, binder_url, colab_cell, colab_url, repository, repository_url, stored_in_git
+from oaedu.notebook import (
+    REPO_LINK,
+    badges,
+    binder_url,
+    colab_cell,
+    colab_url,
+    doc_url,
+    repository,
+    repository_url,
+    stored_in_git,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -69,25 +81,72 @@ def _git(*args, cwd):
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 
 
-def test_git_filter_stores_a_run_notebook_without_outputs(tmp_path):
-    """The filter that `make setup` configures, on a throwaway repository: a notebook saved with outputs (as
-    JupyterLab autosaves it) is stored without them, sources and cell ids unchanged."""
-    if shutil.which("git") is None:
-        pytest.skip("git is not installed")
-    assert "*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
-    assert "filter.nbstripout.clean '$(BIN)/python -m nbstripout --keep-id'" in (ROOT / "Makefile").read_text()
-    _git("init", "-q", cwd=tmp_path)
-    _git("config", "filter.nbstripout.clean", f"'{sys.executable}' -m nbstripout --keep-id", cwd=tmp_path)
-    shutil.copy(ROOT / ".gitattributes", tmp_path)
-    clean = _load(NOTEBOOK_DIR / "02_oamixer.ipynb")
-    run = json.loads(json.dumps(clean))
+def _filter_args() -> list[str]:
+    """The nbstripout arguments of the git filter that `make setup` configures (the Makefile's NBSTRIPOUT)."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "filter.nbstripout.clean '$(BIN)/python $(NBSTRIPOUT)'" in makefile
+    line = re.search(r"^NBSTRIPOUT :?= (.*)$", makefile, re.M).group(1)
+    return shlex.split(line)
+
+
+def _as_run_in_jupyterlab(notebook: dict) -> dict:
+    """``notebook`` as JupyterLab autosaves it after a run: outputs, execution counts, and the metadata that the
+    kernel writes (its kernelspec, the language_info with the Python version)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    run = json.loads(json.dumps(notebook))
     for n, cell in enumerate(c for c in run["cells"] if c["cell_type"] == "code"):
         cell["execution_count"] = n + 1
         cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "autosaved\n"}]
-    (tmp_path / "02_oamixer.ipynb").write_text(json.dumps(run, indent=1))
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    run["metadata"]["kernelspec"] = {"display_name": spec.display_name, "language": spec.language, "name": "python3"}
+    run["metadata"]["language_info"] = {
+        "codemirror_mode": {"name": "ipython", "version": 3},
+        "file_extension": ".py",
+        "mimetype": "text/x-python",
+        "name": "python",
+        "nbconvert_exporter": "python",
+        "pygments_lexer": "ipython3",
+        "version": sys.version.split()[0],
+    }
+    return run
+
+
+@pytest.mark.parametrize("name", ["02_oamixer.ipynb", "00_start_here.ipynb"])
+def test_running_a_notebook_never_changes_what_git_stores(tmp_path, name):
+    """The filter that `make setup` configures, on a throwaway repository: a notebook saved after a run in
+    JupyterLab (outputs, counts, the kernel's metadata) is stored exactly as the course stores it."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    assert "*.ipynb filter=nbstripout" in (ROOT / ".gitattributes").read_text()
+    _git("init", "-q", cwd=tmp_path)
+    command = shlex.join([sys.executable, *_filter_args()])
+    _git("config", "filter.nbstripout.clean", command, cwd=tmp_path)
+    shutil.copy(ROOT / ".gitattributes", tmp_path)
+    clean = stored_in_git(NOTEBOOK_DIR / name) or (NOTEBOOK_DIR / name).read_text()
+    (tmp_path / name).write_text(json.dumps(_as_run_in_jupyterlab(json.loads(clean)), indent=1))
     _git("add", ".", cwd=tmp_path)
-    stored = json.loads(_git("show", ":02_oamixer.ipynb", cwd=tmp_path))
-    assert stored["cells"] == clean["cells"]
+    assert _git("show", f":{name}", cwd=tmp_path) == clean
+
+
+def test_notebooks_are_in_the_format_jupyterlab_saves():
+    # JupyterLab 4 saves nbformat 4.5 with a cell id on every cell: a notebook stored in an older form would gain
+    # ids (which the filter keeps) the first time a student opens and saves it.
+    for path in NOTEBOOKS + STUDENT_COPIES:
+        notebook = json.loads(stored_in_git(path) or path.read_text())
+        assert (notebook["nbformat"], notebook["nbformat_minor"]) >= (4, 5), f"{path.name}: nbformat 4.5 or later"
+        ids = [c.get("id") for c in notebook["cells"]]
+        assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: every cell needs its own id"
+
+
+def test_notebooks_name_the_kernel_that_jupyterlab_writes():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    for path in NOTEBOOKS + STUDENT_COPIES:
+        meta = json.loads(stored_in_git(path) or path.read_text())["metadata"]
+        assert meta["kernelspec"] == {"display_name": spec.display_name, "language": "python", "name": "python3"}
+        assert "language_info" not in meta, f"{path.name}: {RECOVER}"
 
 
 def test_the_filter_leaves_every_course_notebook_as_it_is(tmp_path):
@@ -97,7 +156,7 @@ def test_the_filter_leaves_every_course_notebook_as_it_is(tmp_path):
     paths = [tmp_path / f"{i:02d}.ipynb" for i in range(len(texts))]
     for path, text in zip(paths, texts, strict=True):
         path.write_text(text)
-    cmd = [sys.executable, "-m", "nbstripout", "--keep-id", "-t", *map(str, paths)]
+    cmd = [sys.executable, *_filter_args(), "-t", *map(str, paths)]
     stripped = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     assert stripped == "".join(texts), "a notebook is not in nbstripout's form: `git add` it through the filter"
 
@@ -124,14 +183,58 @@ def test_notebook_follows_the_header_and_setup_convention(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_asserts_its_point_and_ends_with_an_exercise(path):
+def test_notebook_asserts_its_point_and_has_graded_exercises(path):
     cells = _load(path)["cells"]
     code = "\n".join(_source(c) for c in cells if c["cell_type"] == "code")
     markdown = "\n".join(_source(c) for c in cells if c["cell_type"] == "markdown")
     assert re.search(r"\bcheck\.\w+\(", code), f"{path.name} checks nothing"
-    assert "## Exercise" in markdown
-    assert any("solution" in c.get("metadata", {}).get("tags", []) for c in cells)
-    assert "## What you learned" in markdown
+    assert "## Exercise" in markdown and "## What you learned" in markdown
+    solutions = [i for i, c in enumerate(cells) if "solution" in c.get("metadata", {}).get("tags", [])]
+    assert solutions
+    for i in solutions:  # nbgrader source: a solution region, then a grade cell with points that runs the check
+        meta, grade = cells[i]["metadata"].get("nbgrader", {}), cells[i + 1]["metadata"].get("nbgrader", {})
+        assert meta.get("solution") and "### BEGIN SOLUTION" in _source(cells[i]), f"{path.name}: cell {i}"
+        assert "### END SOLUTION" in _source(cells[i])
+        assert grade.get("grade") and grade.get("points", 0) > 0 and "exercises.check(" in _source(cells[i + 1])
+
+
+def test_notebook_00_shows_how_to_switch_profile_inside_jupyterlab():
+    markdown = "\n".join(_source(c) for c in _load(NOTEBOOK_DIR / "00_start_here.ipynb")["cells"])
+    assert "%env OAEDU_PROFILE=cpu" in markdown and "make exercises OAEDU_PROFILE=cpu" in markdown
+
+
+def _make_dry_run(target, *args, env=None):
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    environ = {k: v for k, v in os.environ.items() if k != "OAEDU_PROFILE"} | (env or {})
+    cmd = ["make", "-n", "-s", "-C", str(ROOT), target, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=environ, check=True).stdout.splitlines()[-1]
+
+
+def test_make_exercises_runs_smoke_unless_asked():
+    assert "OAEDU_PROFILE=smoke" in _make_dry_run("exercises") and "student/" in _make_dry_run("exercises")
+    assert "OAEDU_PROFILE=cpu" in _make_dry_run("exercises", env={"OAEDU_PROFILE": "cpu"})
+    assert "OAEDU_PROFILE=gpu" in _make_dry_run("exercises", "OAEDU_PROFILE=gpu")
+    assert "OAEDU_PROFILE" not in _make_dry_run("lab")  # the course itself keeps the machine's default
+
+
+def test_links_in_notebooks_work_from_colab_and_the_wheel():
+    """A relative link (../docs/x.md) breaks in a notebook opened on Colab or from an installed wheel: links to
+    the repository's files are absolute, built from pyproject's address (`make headers` rewrites them)."""
+    for path in NOTEBOOKS + STUDENT_COPIES:
+        for cell in _load(path)["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            for target in re.findall(r"\]\(([^)\s]+)\)", _source(cell)):
+                assert re.match(r"https?://", target), f"{path.name}: relative link {target}"
+            for match in REPO_LINK.finditer(_source(cell)):
+                assert match.group(0) == f"]({doc_url(match.group(1))})", f"{path.name}: {match.group(0)}"
+                assert (ROOT / match.group(1).split("#")[0]).exists(), f"{path.name}: no file {match.group(1)}"
+
+
+def test_readme_first_lines_tell_students_their_command():
+    first = "\n".join((ROOT / "README.md").read_text().splitlines()[:12])
+    assert "make exercises" in first and "student" in first.lower()
 
 
 def test_one_repository_address_everywhere():

@@ -6,48 +6,125 @@ from pathlib import Path
 
 import pytest
 
-from oaedu.notebook import badges
-from oaedu.student import STUB, build, fingerprint, is_untouched_copy, student_copy
+from oaedu.notebook import badges, stored_in_git
+from oaedu.student import STUB, build, fingerprint, generate, is_untouched_copy
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest.importorskip("nbgrader", reason="nbgrader (a dev dependency) makes the student copies")
 
 
 def test_student_copies_are_up_to_date():
     assert build(ROOT / "notebooks", ROOT / "student", check=True) == []
 
 
-def test_student_copy_hides_every_solution_and_keeps_the_checks():
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        solved = json.loads(path.read_text())
-        copy = json.loads((ROOT / "student" / path.name).read_text())
-        assert len(copy["cells"]) == len(solved["cells"])
+def _stored(path: Path) -> dict:
+    """What git stores for ``path`` (a student who solved an exercise changed only the working file)."""
+    return json.loads(stored_in_git(path) or path.read_text())
+
+
+def student_copy_problems(root: Path) -> list[str]:
+    """Every solution region of ``root/notebooks`` is a stub in the copy that git stores in ``root/student``, and
+    every other cell is the same; the copies' badges open the copies."""
+    problems = []
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        solved, copy = _stored(path), _stored(root / "student" / path.name)
+        if len(copy["cells"]) != len(solved["cells"]):
+            problems.append(f"{path.name}: another number of cells")
+            continue
+        header = "".join(copy["cells"][0]["source"]).splitlines()[0]
+        if header != badges(path.name, "student"):
+            problems.append(f"{path.name}: the badges do not open the student copy")
         for a, b in zip(solved["cells"][1:], copy["cells"][1:], strict=True):
+            source, stub = "".join(a["source"]), "".join(b["source"])
             if "solution" in a.get("metadata", {}).get("tags", []):
-                assert "".join(b["source"]) == STUB and "exercise" in b["metadata"]["tags"]
-            else:
-                assert "".join(a["source"]) == "".join(b["source"])
+                before = source.split("### BEGIN SOLUTION")[0].rstrip(" ")
+                ok = stub.startswith(before) and STUB.splitlines()[-1] in stub and "BEGIN SOLUTION" not in stub
+                if not ok or "exercise" not in b["metadata"]["tags"]:
+                    problems.append(f"{path.name}: a solution is not stubbed out:\n{stub}")
+            elif source != stub:
+                problems.append(f"{path.name}: a cell differs from the course notebook:\n{stub}")
+    return problems
 
 
-def test_student_copies_badges_open_the_student_copy():
-    for path in sorted((ROOT / "student").glob("*.ipynb")):
-        header = "".join(json.loads(path.read_text())["cells"][0]["source"])
-        assert header.splitlines()[0] == badges(path.name, "student")
-        assert "student/" in header.splitlines()[0] and "notebooks/" not in header.splitlines()[0]
+def test_student_copy_hides_every_solution_and_keeps_the_checks():
+    assert student_copy_problems(ROOT) == []
 
 
-def test_student_copy_needs_a_solution_cell():
+def _git(*args, cwd):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_solving_an_exercise_keeps_the_student_tests_green(tmp_path):
+    """A student who solves an exercise in student/ (and runs `make test`) changed the working file, not what
+    git stores: the checks of the copies read what git stores."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    for folder in ("notebooks", "student"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    _git("init", "-q", cwd=tmp_path)
+    _git("add", ".", cwd=tmp_path)
+    assert student_copy_problems(tmp_path) == []
+    copy = tmp_path / "student" / "02_oamixer.ipynb"
+    notebook = json.loads(copy.read_text())
+    cell = next(c for c in notebook["cells"] if "exercise" in c["metadata"].get("tags", []))
+    cell["source"] = "".join(cell["source"]).replace(STUB.splitlines()[-1], "return 1  # my solution")
+    copy.write_text(json.dumps(notebook, indent=1))
+    assert student_copy_problems(tmp_path) == []
+    assert build(tmp_path / "notebooks", tmp_path / "student", check=True) == []
+
+
+def test_student_copy_needs_a_solution_cell(tmp_path):
+    (tmp_path / "01_a.ipynb").write_text(json.dumps(_notebook("x = 1", solution=False)))
     with pytest.raises(ValueError, match="solution"):
-        student_copy({"cells": [{"cell_type": "code", "metadata": {}, "source": "x = 1"}]})
+        generate(tmp_path)
 
 
-def _notebook(*sources):
+def test_nbgrader_stubs_the_solution_region_only(tmp_path):
+    source = 'def f():\n    """Doc."""\n    return 1'
+    (tmp_path / "01_a.ipynb").write_text(json.dumps(_notebook(source, "assert f() == 1")))
+    copy = generate(tmp_path)["01_a.ipynb"]
+    cell = copy["cells"][2]
+    expected = 'def f():\n    """Doc."""\n' + "\n".join("    " + line for line in STUB.splitlines())
+    assert "".join(cell["source"]) == expected and cell["metadata"]["tags"] == ["exercise"]
+    assert cell["metadata"]["nbgrader"]["solution"] and cell["metadata"]["nbgrader"]["checksum"]
+    check = copy["cells"][3]
+    assert check["metadata"]["nbgrader"]["grade"] and check["metadata"]["editable"] is False  # a locked grade cell
+
+
+def _notebook(*sources, solution=True):
+    """A course notebook: header, Colab cell, an exercise (nbgrader solution region) and its check (grade cell)."""
     cells = [{"cell_type": "markdown", "metadata": {}, "source": "[badges]\n\n# 01 · A"}]
     cells.append({"cell_type": "code", "metadata": {}, "source": "# colab", "outputs": [], "execution_count": None})
     for i, source in enumerate(sources):
-        tags = ["solution"] if i == 0 else []
-        cells.append(
-            {"cell_type": "code", "metadata": {"tags": tags}, "source": source, "outputs": [], "execution_count": None}
-        )
+        meta = {}
+        if i == 0 and solution:
+            *head, last = source.splitlines()
+            indent = last[: len(last) - len(last.lstrip())]
+            source = "\n".join([*head, f"{indent}### BEGIN SOLUTION", last, f"{indent}### END SOLUTION"])
+            meta = {
+                "tags": ["solution"],
+                "nbgrader": {
+                    "grade": False,
+                    "grade_id": "a",
+                    "locked": False,
+                    "schema_version": 3,
+                    "solution": True,
+                    "task": False,
+                },
+            }
+        elif i == 1 and solution:
+            meta = {
+                "nbgrader": {
+                    "grade": True,
+                    "grade_id": "a_check",
+                    "locked": True,
+                    "points": 1,
+                    "schema_version": 3,
+                    "solution": False,
+                    "task": False,
+                }
+            }
+        cells.append({"cell_type": "code", "metadata": meta, "source": source, "outputs": [], "execution_count": None})
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
 
 
@@ -154,6 +231,18 @@ def test_student_command_takes_folders_and_runs_from_anywhere(course, tmp_path):
         text=True,
     )
     assert out.returncode == 0 and (dst / "01_a.ipynb").is_file(), out.stderr
+    edited = _load(dst / "01_a.ipynb")  # a student's solution, then a new version of the course notebook
+    edited["cells"][2]["source"] = "x = 1  # mine"
+    _write(dst / "01_a.ipynb", edited)
+    _write(src / "01_a.ipynb", _notebook("x = 1", "assert x == 1, 'v2'"))
+    out = subprocess.run(
+        [sys.executable, "-m", "oaedu", "student", "--notebooks", str(src), "--out", str(dst)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr  # leaving a person's copy alone is not an error, but it is said
+    assert "holds your changes, so it was left as it is" in out.stdout and "# mine" in (dst / "01_a.ipynb").read_text()
     out = subprocess.run(
         [sys.executable, "-m", "oaedu", "student", "--notebooks", str(tmp_path / "nowhere")],
         cwd=tmp_path,
