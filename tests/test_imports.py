@@ -44,7 +44,18 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "course",
         frozenset(
-            {"bench", "twins", "leaderboard", "reproduce", "notebook", "plotting", "student", "scale", "__main__"}
+            {
+                "bench",
+                "twins",
+                "leaderboard",
+                "reproduce",
+                "notebook",
+                "plotting",
+                "student",
+                "exercises",
+                "scale",
+                "__main__",
+            }
         ),
     ),
 )
