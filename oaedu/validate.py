@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -315,3 +316,42 @@ def label_ids(x: Any, name: str, ndim: int | Sequence[int] | None = None) -> tor
         raise ValueError(f"{name} must hold non-negative integer ids, got {int(x.min())}")
     values, inverse = torch.unique(x, return_inverse=True)
     return (inverse + int(values[0] != 0)).long()
+
+
+# ------------------------------------------------------------------------------------------------- argument kinds
+@dataclass(frozen=True)
+class Kind:
+    """A named kind of argument: what its values mean, beyond their dtype and shape.
+
+    ``what`` is the phrase error messages use; ``low``/``high`` the range of a number kind (or of a tensor kind's
+    values); ``parameters`` the parameter names of public entry points that take this kind, so that the probe in
+    ``tests/`` tries every one of them with values outside the range.
+    """
+
+    name: str
+    what: str
+    parameters: tuple[str, ...]
+    low: float | None = None
+    high: float | None = None
+
+
+SEED_MAX = 2**63 - 1
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("seed", f"a seed, an integer in [0, 2**63 - 1]", ("seed",), 0, SEED_MAX),
+        Kind(
+            "probability",
+            "a probability in [0, 1]",
+            ("p", "p_gray", "p_jitter", "dropout_p", "empty", "bg_correlation", "cooccurrence", "min_visible"),
+            0.0,
+            1.0,
+        ),
+        Kind("fraction", "a fraction in [0, 1]", ("threshold", "min_area", "label_smoothing", "fg_mask"), 0.0, 1.0),
+        Kind("accuracy", "an accuracy in [0, 100] (%)", ("mixed_same_acc", "mixed_rand_acc"), 0.0, 100.0),
+        Kind("crop scale", "a pair (low, high) of area fractions with 0 < low <= high <= 1", ("scale",), 0.0, 1.0),
+        Kind("box", "boxes (x0, y0, x1, y1) in [0, 1] with x0 < x1 and y0 < y1", ("boxes",), 0.0, 1.0),
+        Kind("binary map", "a bool map (True on the object)", ("mask", "masks", "outline"), 0, 1),
+        Kind("id map", "a map of non-negative integer ids", ("instance_masks", "instance", "true", "pred"), 0),
+    )
+}
