@@ -57,6 +57,23 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     return parser, sub.choices
 
 
+USER_ERRORS = (ValueError, OSError)  # what a user's input raises: a message for them, not a traceback
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return " ".join(text.split())
+
+
+def output_folder(path: str, option: str) -> str:
+    """An output folder: absent (it is created) or a folder, never a file."""
+    from pathlib import Path
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{option} must name a folder, but {path} is a file")
+    return path
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
@@ -74,11 +91,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def user_input(fn, *a, **kw):
-        """Run a step that only checks what the user typed or set; its ValueError/FileNotFoundError is theirs."""
+        """Run a step that only checks what the user typed or set (or reads what they named): its ValueError or
+        OSError (a missing file, a file where a folder is needed) is theirs: one line and exit status 2."""
         try:
             return fn(*a, **kw)
-        except (ValueError, FileNotFoundError) as err:
-            commands[args.command].error(str(err))
+        except USER_ERRORS as err:
+            commands[args.command].error(_one_line(err))
 
     if args.command == "env":
         from .utils import env_report, set_threads
@@ -97,12 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         user_input(set_threads)
         user_input(get_device)
         user_input(plan, args.name, profile, args.seeds, folder)
+        user_input(output_folder, args.out, "--out")
         report = reproduce(args.name, profile, args.seeds, args.out, notebooks=folder)
         print(format_summary(report))
         print(f"results and figures in {args.out}/")
     elif args.command == "student":
         from .student import build
 
+        if args.out is not None:
+            user_input(output_folder, args.out, "--out")
         problems = user_input(build, args.notebooks, args.out, check=args.check)
         for problem in problems:
             print(problem)
@@ -121,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "convert-clevr":
         from .data.clevr_tfrecord import convert
 
+        user_input(output_folder, args.out, "out")
         written = user_input(convert, args.tfrecords, args.out, args.split, args.start, args.count)
         print(f"{written} scenes written to {args.out}/{args.split}/images and .../masks")
     return 0

@@ -109,10 +109,18 @@ def find_notebooks(folder: str | Path | None = None) -> Path:
 
 
 def read_notebook(path: str | Path) -> dict:
-    """A notebook file as nbformat's dict, in the version it was saved in."""
+    """A notebook file as nbformat's dict, in the version it was saved in.
+
+    Raises:
+        ValueError: the file is not a valid notebook (not JSON, or without ``cells``), naming the file.
+    """
     import nbformat
 
-    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    try:
+        return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    except nbformat.ValidationError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is not a valid notebook: {first}") from None
 
 
 def write_notebook(notebook: dict, path: str | Path) -> None:

@@ -221,6 +221,8 @@ def tensor(
     at least ``min_batch`` items along dim 0, and, with ``finite_values``, no NaN or inf."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {describe(x)}")
+    if x.is_complex():  # no entry point computes with complex values: taking the real part would be silent
+        raise ValueError(f"{name} must be a real tensor, got {describe(x)}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
@@ -260,6 +262,43 @@ def same_batch(**named: torch.Tensor) -> int:
     return next(iter(sizes.values()))
 
 
+def same_dtype(**named: torch.Tensor) -> torch.dtype:
+    """Every tensor has the same dtype; returns it. ``same_dtype(q=q, k=k)``: mixing float32 with float16 or
+    float64 is refused at the entry, not deep inside a matrix product."""
+    dtypes = {n: t.dtype for n, t in named.items()}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{n} is {str(d).removeprefix('torch.')}" for n, d in dtypes.items())
+        raise ValueError(f"{' and '.join(named)} must have the same dtype, but {listed}")
+    return next(iter(dtypes.values()))
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype | None:
+    """The dtype of the model's floating-point parameters (None for a model without any)."""
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return None
+
+
+def like_model(x: torch.Tensor, name: str, model: torch.nn.Module) -> torch.Tensor:
+    """A float tensor in the dtype of the model's parameters: float16/float64 images into a float32 model are
+    refused here with the conversion to use, not by torch's "Input type and bias type" deep inside."""
+    want = model_dtype(model)
+    if want is not None and x.dtype != want:
+        w = str(want).removeprefix("torch.")
+        raise ValueError(f"{name} must be {w} like the model's parameters, got {describe(x)} (use {name}.to({w}))")
+    return x
+
+
+def overflow(result: torch.Tensor, names: str, what: str = "the result") -> torch.Tensor:
+    """Raise when finite inputs gave a non-finite result: values too large for the dtype (e.g. products of
+    values near 3e38 in float32 or 6e4 in float16) overflowed. One check of the output, at the entry point."""
+    if result.is_floating_point() and result.numel() and not bool(torch.isfinite(result.detach()).all()):
+        dtype = str(result.dtype).removeprefix("torch.")
+        raise ValueError(f"{names}: {what} overflows {dtype} (values too large for the dtype); rescale the input")
+    return result
+
+
 def input_channels(model: torch.nn.Module) -> int | None:
     """Channels the model's first convolution expects (its stem), or None when it has none."""
     for m in model.modules():
@@ -284,6 +323,8 @@ def images(
     if model is not None:
         channels = input_channels(model)
     x = tensor(x, name, ndim=4, dtype="float", min_batch=min_batch)
+    if model is not None:
+        like_model(x, name, model)
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channels, (B, {channels}, H, W), got shape {tuple(x.shape)}")
     size = _fixed_size(model) if model is not None else None
@@ -355,3 +396,52 @@ KINDS: dict[str, Kind] = {
         Kind("id map", "a map of non-negative integer ids", ("instance_masks", "instance", "true", "pred"), 0),
     )
 }
+
+
+def seed(x: Any, name: str = "seed") -> int:
+    """A seed: an int in ``[0, 2**63 - 1]``, one rule for every generator and for ``seed_everything``."""
+    return integer(x, name, low=0, high=SEED_MAX)
+
+
+def fraction(x: Any, name: str) -> float:
+    """A number in [0, 1] (a threshold on a normalised map, an area share, a label smoothing)."""
+    return number(x, name, low=0.0, high=1.0, what=KINDS["fraction"].what)
+
+
+def accuracy(x: Any, name: str) -> float:
+    """An accuracy in percent, in [0, 100]."""
+    return number(x, name, low=0.0, high=100.0, what=KINDS["accuracy"].what)
+
+
+def crop_scale(x: Any, name: str = "scale") -> tuple[float, float]:
+    """A crop's area range ``(low, high)`` with ``0 < low <= high <= 1``."""
+    return interval(x, name, low=0.0, high=1.0, low_open=True)
+
+
+def binary_map(x: Any, name: str, ndim: int | Sequence[int] | None = None) -> torch.Tensor:
+    """A bool map (True on the object). An integer or float map is refused, not thresholded: its values may be
+    ids or fractions, and ``masks > 0`` is the caller's decision."""
+    x = tensor(x, name, ndim=ndim)
+    if x.dtype != torch.bool:
+        raise ValueError(f"{name} must be {KINDS['binary map'].what}, got {describe(x)} (use {name} > 0 if intended)")
+    return x
+
+
+def fraction_map(x: Any, name: str, ndim: int | Sequence[int] | None = None) -> torch.Tensor:
+    """A float map of fractions in [0, 1] (e.g. a soft foreground mask)."""
+    x = tensor(x, name, ndim=ndim, dtype="float", finite_values=True)
+    return values_in(x, name, 0.0, 1.0)
+
+
+def boxes(x: Any, name: str = "boxes") -> torch.Tensor:
+    """Boxes ``(..., 4)`` as ``(x0, y0, x1, y1)`` in [0, 1] (fractions of the image) with ``x0 < x1`` and
+    ``y0 < y1``: an inverted, outside or zero-area box is refused."""
+    x = tensor(x, name, dtype="float", finite_values=True)
+    if x.ndim < 1 or x.shape[-1] != 4:
+        raise ValueError(f"{name} must have shape (..., 4) as (x0, y0, x1, y1), got {tuple(x.shape)}")
+    if not x.numel():
+        return x
+    values_in(x, name, 0.0, 1.0)
+    if not bool((x[..., 2] > x[..., 0]).all() and (x[..., 3] > x[..., 1]).all()):
+        raise ValueError(f"{name} must be {KINDS['box'].what}: an inverted or zero-area box")
+    return x

@@ -560,7 +560,7 @@ def stats_cases():
             "reproduce.summarise",
             "per_seed",
             "non-float values",
-            lambda: reproduce.summarise([{"a": 1.0, "b": [1.0, 2.0]}, {"a": 2.0, "b": [1.0, 2.0]}]),
+            lambda: reproduce.summarise([{"a": 1.0, "b": 1.0}, {"a": 2.0, "b": "1.0"}]),
             "refuse",
         ),
         (

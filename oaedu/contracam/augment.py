@@ -90,6 +90,9 @@ def object_aware_crop(
     return crops, chosen
 
 
+BRUTE_FORCE_LIMIT = 300_000  # rectangles the reference visits in a few seconds (one 32×32 map: 278,784)
+
+
 def largest_empty_rectangle_reference(mask: torch.Tensor) -> torch.Tensor:
     """Brute force over all rectangles (summed-area table), one map at a time: the largest all-False rectangle of
     each ``bool (B,H,W)`` (or ``(H,W)``) map, as :func:`largest_empty_rectangle` returns it: ``int64 (B, 4)`` (or
@@ -101,6 +104,12 @@ def largest_empty_rectangle_reference(mask: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
     maps = mask.cpu() if mask.ndim == 3 else mask.cpu()[None]  # a stack of B maps
     h, w = maps.shape[1:]  # H, W
+    rectangles = maps.shape[0] * (h * (h + 1) // 2) * (w * (w + 1) // 2)  # every [y0, y1) × [x0, x1) of B maps
+    if rectangles > BRUTE_FORCE_LIMIT:
+        raise ValueError(
+            f"mask: the brute-force reference visits B·H(H+1)/2·W(W+1)/2 rectangles and is limited to "
+            f"{BRUTE_FORCE_LIMIT:,}, got {rectangles:,} for shape {tuple(mask.shape)}: use largest_empty_rectangle"
+        )
     out = torch.zeros(maps.shape[0], 4, dtype=torch.long)  # one (y0, x0, y1, x1) per map, 0s when none is free
     for i, m in enumerate(maps):  # one map at a time
         sat = torch.zeros(h + 1, w + 1, dtype=torch.long)  # summed-area table S, zero first row and column
