@@ -338,7 +338,7 @@ def run(
         raise ValueError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
     if isinstance(seeds, int) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of seeds, got {seeds!r}")
-    seeds = [validate.integer(seed, "seeds[i]", low=0) for seed in seeds]
+    seeds = [validate.seed(seed, "seeds[i]") for seed in seeds]
     grids = dict(SEARCH if search is None else search)
     knobless = [m for m in grids if m not in SEARCH]
     if knobless:

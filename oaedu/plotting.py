@@ -75,6 +75,10 @@ def show_images(
 ):
     """Show a batch ``(B,3,H,W)``; with ``masks (B,H,W)``, outline each mask in white. Returns the figure."""
     b = _check_batch(images, titles, masks=masks)
+    if masks is not None:
+        validate.binary_map(masks, "masks")
+        if masks.shape[-2:] != images.shape[-2:]:
+            raise ValueError(f"masks must be (B, H, W) with the images' H, W, got {tuple(masks.shape)}")
     ncols = min(validate.integer(ncols, "ncols", low=1), b)
     validate.positive(size, "size")
     nrows = -(-b // ncols)
@@ -141,6 +145,7 @@ def heatmap(
     _check_map(heatmap, "heatmap")
     if outline is not None:
         _check_map(outline, "outline")
+        validate.binary_map(outline, "outline")
     _check_range(vmin, vmax)
     heat = heatmap if outline is None else _upsample(heatmap, outline.shape[-2:])
     ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno", vmin=vmin, vmax=vmax)
@@ -164,7 +169,7 @@ def show_maps(
     entry of ``maps`` (name → ``(B,h,w)``), each with the same outline (colour range: see :func:`heatmap`).
     Returns the figure."""
     b = _check_batch(images, titles)
-    validate.tensor(masks, "masks")
+    validate.binary_map(masks, "masks")
     validate.positive(size, "size")
     _check_range(vmin, vmax)
     if masks.shape != (b, *images.shape[-2:]):

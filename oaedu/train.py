@@ -53,7 +53,7 @@ def plain_forward(model: torch.nn.Module, images: torch.Tensor, masks: torch.Ten
     """``model(images)``: the forward pass of a model that needs no masks."""
     del masks
     validate.images(images, model=model)
-    return model(images)
+    return validate.overflow(model(images), "images", "the model's output")
 
 
 def cross_entropy_step(label_smoothing: float = 0.0, forward: ForwardFn = plain_forward) -> StepFn:
@@ -123,7 +123,7 @@ def fit(
     validate.integer(epochs, "epochs", low=1)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")
-    validate.integer(seed, "seed", low=0)
+    validate.seed(seed)
     if not len(data):
         raise ValueError("data is empty: there is nothing to train on")
     if step is not None:

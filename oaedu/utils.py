@@ -59,6 +59,8 @@ def map_batches(
     if not callable(fn):
         raise TypeError(f"fn must be callable (a model or a function of a batch), got {validate.describe(fn)}")
     validate.tensor(x, "x", min_batch=1, finite_values=True)
+    if isinstance(fn, torch.nn.Module):
+        validate.like_model(x, "x", fn)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     device = parse_device(device) if device is not None else x.device
     parts = [fn(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
@@ -74,7 +76,7 @@ def _mps_available() -> bool:
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same way."""
-    seed = validate.integer(seed, "seed", low=0, high=2**64 - 1)
+    seed = validate.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the legacy global RNG that libraries use)
     torch.manual_seed(seed)

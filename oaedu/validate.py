@@ -295,7 +295,7 @@ def overflow(result: torch.Tensor, names: str, what: str = "the result") -> torc
     values near 3e38 in float32 or 6e4 in float16) overflowed. One check of the output, at the entry point."""
     if result.is_floating_point() and result.numel() and not bool(torch.isfinite(result.detach()).all()):
         dtype = str(result.dtype).removeprefix("torch.")
-        raise ValueError(f"{names}: {what} overflows {dtype} (values too large for the dtype); rescale the input")
+        raise ValueError(f"{names}: values too large for {dtype}: {what} overflowed to inf or NaN (rescale the input)")
     return result
 
 
@@ -433,15 +433,20 @@ def fraction_map(x: Any, name: str, ndim: int | Sequence[int] | None = None) -> 
     return values_in(x, name, 0.0, 1.0)
 
 
-def boxes(x: Any, name: str = "boxes") -> torch.Tensor:
+def boxes(x: Any, name: str = "boxes", mirrored_ok: bool = False) -> torch.Tensor:
     """Boxes ``(..., 4)`` as ``(x0, y0, x1, y1)`` in [0, 1] (fractions of the image) with ``x0 < x1`` and
-    ``y0 < y1``: an inverted, outside or zero-area box is refused."""
+    ``y0 < y1``: an inverted, outside or zero-area box is refused. With ``mirrored_ok`` (a crop), ``x1 < x0`` or
+    ``y1 < y0`` is a mirrored crop; a zero width or height is still refused."""
     x = tensor(x, name, dtype="float", finite_values=True)
     if x.ndim < 1 or x.shape[-1] != 4:
         raise ValueError(f"{name} must have shape (..., 4) as (x0, y0, x1, y1), got {tuple(x.shape)}")
     if not x.numel():
         return x
     values_in(x, name, 0.0, 1.0)
-    if not bool((x[..., 2] > x[..., 0]).all() and (x[..., 3] > x[..., 1]).all()):
-        raise ValueError(f"{name} must be {KINDS['box'].what}: an inverted or zero-area box")
+    w, h = x[..., 2] - x[..., 0], x[..., 3] - x[..., 1]
+    if mirrored_ok:
+        w, h = w.abs(), h.abs()
+    if not bool((w > 0).all() and (h > 0).all()):
+        kind = "a zero-area" if mirrored_ok else "an inverted or zero-area"
+        raise ValueError(f"{name} must be {KINDS['box'].what}: got {kind} box")
     return x

@@ -136,8 +136,17 @@ def leaves(x, depth: int = 0) -> Iterator[object]:
                 yield from leaves(v, depth + 1)
 
 
-def same(a, b, rtol: float, atol: float) -> bool:
+def renamed_back(x):
+    """Integer leaves with the ids above 2**24 of the "ids above 2**24" kind renamed back."""
+    if isinstance(x, torch.Tensor) and not x.is_floating_point() and x.dtype != torch.bool:
+        return torch.where(x >= 2**24, x - 2**24, x)
+    return x
+
+
+def same(a, b, rtol: float, atol: float, rename=None) -> bool:
     la, lb = list(leaves(a)), list(leaves(b))
+    if rename is not None:
+        la = [rename(x) for x in la]
     if len(la) != len(lb):
         return False
     for x, y in zip(la, lb, strict=True):
@@ -272,7 +281,10 @@ def pair_variants(call) -> Iterator[tuple[str, str, str, torch.Tensor]]:
                 yield a, b, "dtype", va.double()
 
 
-def semantic_variants(kind, v) -> dict[str, tuple[object, str]]:
+MIRRORED = {"data.crop_boxes"}  # an inverted box is a mirrored crop there (tested in tests/test_input_kinds.py)
+
+
+def semantic_variants(name, kind, v) -> dict[str, tuple[object, str]]:
     """``{label: (bad value, expectation)}`` for an argument of a declared kind (:data:`oaedu.validate.KINDS`):
     ``"refuse"`` (accepting it is a silent wrong result), ``"same"`` (accepting it must give the valid example's
     result) or ``"accept"`` (a value inside the range: refusing it breaks the one rule of the kind)."""
@@ -297,13 +309,14 @@ def semantic_variants(kind, v) -> dict[str, tuple[object, str]]:
                 out = [fn(b.clone()) if b.numel() else b for b in boxes]
                 return out[0] if isinstance(v, torch.Tensor) else out
 
-            out["box inverted"] = (each(lambda b: b[..., [2, 1, 0, 3]]), "refuse")
+            mirrors = name in MIRRORED
+            out["box inverted"] = (each(lambda b: b[..., [2, 1, 0, 3]]), "accept" if mirrors else "refuse")
             out["box outside"] = (each(lambda b: b + 1.5), "refuse")
             out["box of zero area"] = (each(lambda b: torch.cat([b[..., :2], b[..., :2]], -1)), "refuse")
     elif kind.name == "binary map" and isinstance(v, torch.Tensor) and v.dtype == torch.bool:
         out["map with values 0 and 3"] = (v.long() * 3, "refuse")
-    elif kind.name == "id map" and isinstance(v, torch.Tensor) and not v.is_floating_point() and v.dtype != torch.bool:
-        big = v + (v > 0).long() * 2**24
+    elif kind.name == "id map" and isinstance(v, torch.Tensor) and not v.is_floating_point():
+        big = v.long() + (v > 0).long() * 2**24
         out["ids above 2**24"] = (big, "same")
         out["ids above 2**24 in float32"] = (big.float(), "refuse")
     return out
@@ -311,6 +324,19 @@ def semantic_variants(kind, v) -> dict[str, tuple[object, str]]:
 
 # ------------------------------------------------------------------------------------------------ the probe
 INDEPENDENT = {  # (callable, argument): sizes that legitimately differ from the other tensors' sizes
+    ("oamixer.attention", "v"): "v's feature size may differ from q's and k's (as in SDPA)",
+    ("oamixer.attention_reference", "v"): "v's feature size may differ from q's and k's",
+}
+IGNORED = {  # (callable, argument): arguments the callable documents it ignores
+    ("train.plain_forward", "masks"): "a forward that needs no masks (the step signature passes them)",
+    ("check.shape", "tensor"): "only its shape is read",
+}
+IDS_TOO = {  # callables whose "masks" may be a bool mask or an integer id map (nearest resampling keeps ids)
+    "data.paired_resize",
+    "data.paired_hflip",
+    "data.paired_random_resized_crop",
+    "data.crop_boxes",
+    "slots.two_views",
 }
 
 
@@ -353,11 +379,15 @@ class Probe:
             args = base_call.bound().arguments
             slow = name in SLOW
             for arg, v in args.items():
+                if (name, arg) in IGNORED:
+                    continue
                 if isinstance(v, torch.Tensor) and not slow:
                     self.dtypes(name, arg, v, base, det)
                     self.extremes(name, arg, v)
                 for kind in validate.KINDS.values():
                     if arg in kind.parameters:
+                        if kind.name == "binary map" and name in IDS_TOO:
+                            kind = validate.KINDS["id map"]
                         self.meaning(name, arg, kind, v, base, det)
             if not slow:
                 self.pairs(name, base_call, base, det)
@@ -406,20 +436,20 @@ class Probe:
             if kind == "dtype":
                 good = (not det) or same(value, base, 1e-3, 1e-4)
                 self.add(name, arg, label, "ok" if good else "silent", "" if good else "differs from float32")
-            elif (name, arg) in INDEPENDENT or (name, other) in INDEPENDENT:
+            elif (name, arg) in INDEPENDENT or (name, other) in IGNORED or (name, arg) in IGNORED:
                 self.add(name, arg, label, "ok")
             else:
                 self.add(name, arg, label, "silent", "accepted")
 
     def meaning(self, name, arg, kind, v, base, det):
-        for label, (bad, expect) in semantic_variants(kind, v).items():
+        for label, (bad, expect) in semantic_variants(name, kind, v).items():
             c, got = self.ex.call(name, arg, bad)
             value = self.judge(name, c, arg, label, got)
             if got[0] != "value":
                 continue
             if expect == "refuse":
                 self.add(name, arg, label, "silent", f"accepted outside {kind.what}")
-            elif expect == "same" and det and not same(value, base, 1e-6, 1e-6):
+            elif expect == "same" and det and not same(value, base, 1e-6, 1e-6, rename=renamed_back):
                 self.add(name, arg, label, "silent", "a different result for renamed ids")
             else:
                 self.add(name, arg, label, "ok")
@@ -453,7 +483,7 @@ class Probe:
                             "refuses" if b[0] == "error" else "returns"
                         )
                         self.add(fast, arg, label, "silent", f"twins disagree: {which}: {a[1] if a[0] == 'error' else b[1]}")
-                    elif not same(a[1], b[1], 1e-3, 1e-4):
+                    elif not same(a[1], b[1], *((5e-2, 5e-2) if variant.dtype == torch.float16 else (1e-3, 1e-4))):
                         self.add(fast, arg, label, "silent", "twins return different values")
                     else:
                         self.add(fast, arg, label, "ok")

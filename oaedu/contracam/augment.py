@@ -44,8 +44,8 @@ def boxes_from_cam(
     Labelling is :func:`oaedu.maps.connected_components`.
     """
     maps = _check_cam(cam)
-    validate.number(threshold, "threshold")
-    validate.non_negative(min_area, "min_area")
+    validate.fraction(threshold, "threshold")
+    validate.fraction(min_area, "min_area")
     validate.non_negative(margin, "margin")
     _, h, w = maps.shape
     labels = connected_components(maps >= threshold).cpu()
@@ -61,7 +61,8 @@ def _check_boxes(boxes: Sequence[torch.Tensor]) -> None:
     if not isinstance(boxes, (list, tuple)) or not boxes:
         raise ValueError(f"boxes must be a non-empty list of (n, 4) tensors, one per image, got {type(boxes).__name__}")
     for i, b in enumerate(boxes):
-        validate.tensor(b, f"boxes[{i}]", shape=(None, 4), finite_values=True)
+        validate.tensor(b, f"boxes[{i}]", shape=(None, 4))
+        validate.boxes(b, f"boxes[{i}]")
 
 
 def object_aware_crop(
@@ -184,10 +185,8 @@ def background_only(
     if images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
     validate.images(images, channels=None)
-    validate.number(threshold, "threshold")
-    validate.number(min_area, "min_area")
-    if not 0.0 <= min_area <= 1.0:
-        raise ValueError(f"min_area must be a fraction of the image in [0, 1], got {min_area}")
+    validate.fraction(threshold, "threshold")
+    validate.fraction(min_area, "min_area")
     fg = (maps >= threshold).cpu()
     rects = largest_empty_rectangle(fg)
     _, _, h, w = images.shape

@@ -21,7 +21,7 @@ def localisation_scores(cams: torch.Tensor, instance_masks: torch.Tensor, thresh
         raise ValueError(
             f"cams {tuple(cams.shape)} and instance_masks {tuple(instance_masks.shape)} must both be (B, H, W)"
         )
-    validate.number(threshold, "threshold")
+    validate.fraction(threshold, "threshold")
     ids = validate.label_ids(instance_masks, "instance_masks")  # ids are names: 0, 1, 2, … keeps one_hot small
     pred = cams >= threshold
     fg = ids > 0

@@ -110,18 +110,20 @@ class _Learner(nn.Module):
 def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None, tau: float) -> torch.Tensor:
     """Mean InfoNCE loss, the negative of Eq. (1): positive ``q_i·k_i``, negatives ``negatives`` (a queue) or,
     when ``negatives`` is None, the other keys of the batch (in-batch negatives, positive on the diagonal)."""
-    validate.tensor(q, "q", min_batch=1, finite_values=True)
-    validate.tensor(k, "k", finite_values=True)
+    validate.tensor(q, "q", dtype="float", min_batch=1, finite_values=True)
+    validate.tensor(k, "k", dtype="float", finite_values=True)
     if q.shape != k.shape or q.ndim != 2:
         raise ValueError(f"q and k must both be (B, D), got {tuple(q.shape)} and {tuple(k.shape)}")
     validate.positive(tau, "tau")
     if negatives is not None:
-        validate.tensor(negatives, "negatives", shape=(None, q.shape[1]), finite_values=True)
+        validate.tensor(negatives, "negatives", shape=(None, q.shape[1]), dtype="float", finite_values=True)
+        validate.same_dtype(q=q, k=k, negatives=negatives)
+    validate.same_dtype(q=q, k=k)
     if negatives is None:
-        logits = q @ k.t() / tau
+        logits = validate.overflow(q @ k.t() / tau, "q, k", "the logits q·k/tau")
         return F.cross_entropy(logits, torch.arange(len(q), device=q.device))
     pos = (q * k).sum(1, keepdim=True)
-    logits = torch.cat([pos, q @ negatives.t()], 1) / tau
+    logits = validate.overflow(torch.cat([pos, q @ negatives.t()], 1) / tau, "q, k, negatives", "the logits")
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
 
 
@@ -255,7 +257,7 @@ def train_contrastive(
     the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
     """
     validate.integer(epochs, "epochs", low=1)
-    validate.integer(seed, "seed", low=0)
+    validate.seed(seed)
     validate.images(images, min_batch=2)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")

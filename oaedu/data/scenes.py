@@ -72,7 +72,7 @@ def multi_object_scenes(
     scene. Object ``k`` (1-based id in the mask) is at index ``k - 1``.
     """
     n = validate.integer(n, "n", low=1)
-    seed = validate.integer(seed, "seed", low=0)
+    seed = validate.seed(seed)
     min_objects = validate.integer(min_objects, "min_objects")
     max_objects = validate.integer(max_objects, "max_objects")
     if not 1 <= min_objects <= max_objects:

@@ -17,7 +17,9 @@ from .. import validate
 
 def _batchify(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
     validate.tensor(images, "images", ndim=(3, 4), dtype="float", finite_values=True)
-    validate.tensor(masks, "masks", ndim=(2, 3), finite_values=True)
+    validate.tensor(masks, "masks", ndim=(2, 3))
+    if masks.is_floating_point():  # nearest resampling keeps True/False and ids; a float map would be blurred or cut
+        raise ValueError(f"masks must be a bool mask or an integer id map, got {validate.describe(masks)}")
     single = images.ndim == 3
     if single:
         images, masks = images[None], masks[None]
@@ -32,8 +34,9 @@ def _batchify(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, 
 
 def _resample(images, masks, theta, size):
     grid = F.affine_grid(theta, (images.shape[0], 1, *size), align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    m = F.grid_sample(masks[:, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    out = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+    # ids in float64: float32 holds integers exactly only up to 2**24 and would merge larger ids
+    m = F.grid_sample(masks[:, None].double(), grid.double(), mode="nearest", padding_mode="zeros", align_corners=False)
     return out, m[:, 0].to(masks.dtype)
 
 
@@ -42,7 +45,7 @@ def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[i
     images, masks, single = _batchify(images, masks)
     size = validate.size2(size, "size")
     out = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-    m = F.interpolate(masks[:, None].float(), size=size, mode="nearest")[:, 0].to(masks.dtype)
+    m = F.interpolate(masks[:, None].double(), size=size, mode="nearest")[:, 0].to(masks.dtype)  # ids stay exact
     return (out[0], m[0]) if single else (out, m)
 
 
@@ -69,13 +72,15 @@ def paired_random_resized_crop(
     Returns ``(images, masks, boxes)`` where ``boxes[b] = (x0, y0, x1, y1)`` in [0, 1] image fractions.
     """
     images, masks, single = _batchify(images, masks)
-    scale = validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
+    scale = validate.crop_scale(scale, "scale")
     ratio = validate.interval(ratio, "ratio", low=0.0, low_open=True)
     size = validate.size2(size, "size")
     b = images.shape[0]
     area = scale[0] + (scale[1] - scale[0]) * torch.rand(b, generator=generator)
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(b, generator=generator)
-    aspect = torch.exp(log_r)
+    # the area is kept: the aspect ratio is clamped to [area, 1/area], where the crop fits (w, h <= 1); with an
+    # extreme ``ratio`` the aspect then leaves ``ratio``, never the area ``scale``
+    aspect = torch.minimum(torch.maximum(torch.exp(log_r), area), 1 / area)
     w = torch.sqrt(area * aspect).clamp(max=1.0)
     h = torch.sqrt(area / aspect).clamp(max=1.0)
     x0 = (1 - w) * torch.rand(b, generator=generator)
@@ -86,15 +91,19 @@ def paired_random_resized_crop(
 
 
 def crop_boxes(images: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, size: int | tuple[int, int]):
-    """Crop each image and mask to its box ``(x0, y0, x1, y1)`` in [0, 1] fractions and resize to ``size``."""
+    """Crop each image and mask to its box ``(x0, y0, x1, y1)`` in [0, 1] fractions and resize to ``size``.
+
+    A box with ``x1 < x0`` (``y1 < y0``) is a crop mirrored left-right (top-bottom); a box of zero width or height,
+    or outside [0, 1], is refused."""
     images, masks, single = _batchify(images, masks)
-    validate.tensor(boxes, "boxes", ndim=(1, 2), dtype="real", finite_values=True)
+    validate.tensor(boxes, "boxes", ndim=(1, 2))
+    validate.boxes(boxes, "boxes", mirrored_ok=True)
     if boxes.ndim == 1:
         boxes = boxes[None]
     if boxes.shape != (images.shape[0], 4):
         raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
     size = validate.size2(size, "size")
-    x0, y0, x1, y1 = boxes.float().unbind(1)
+    x0, y0, x1, y1 = boxes.float().unbind(1)  # one sampling grid (float32) for every dtype of images
     theta = torch.zeros(images.shape[0], 2, 3)
     theta[:, 0, 0] = x1 - x0
     theta[:, 0, 2] = x0 + x1 - 1
@@ -109,7 +118,7 @@ def patch_fractions(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
 
     ``H`` and ``W`` must be multiples of the grid (patches tile the image exactly, as in a ViT stem).
     """
-    validate.tensor(masks, "masks", ndim=3, finite_values=True)
+    validate.binary_map(masks, "masks", ndim=3)  # a fraction of an int map of 3s would be 3
     h, w = validate.size2(grid, "grid", allow_int=False)
     if masks.shape[1] % h or masks.shape[2] % w:
         raise ValueError(f"mask size {tuple(masks.shape[1:])} is not a multiple of the patch grid {grid}")

@@ -52,8 +52,8 @@ def pairwise_distance(labels: torch.Tensor, distance: str = "l1") -> torch.Tenso
     if distance == "l1":
         if labels.shape[-1] == 1:
             y = labels[..., 0]
-            return (y[:, :, None] - y[:, None, :]).abs()
-        return torch.cdist(labels, labels, p=1)
+            return validate.overflow((y[:, :, None] - y[:, None, :]).abs(), "labels", "a distance")
+        return validate.overflow(torch.cdist(labels, labels, p=1), "labels", "a distance")
     u = _unit(labels)
     return (1.0 - u @ u.transpose(1, 2)).clamp_min(0.0)
 
@@ -111,7 +111,7 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
         d = (nb - centre).abs().sum(1)
     else:
         d = (1.0 - (nb * centre).sum(1)).clamp_min(0.0)
-    return d * valid
+    return validate.overflow(d * valid, "label_map", "a distance")
 
 
 def check_masks(

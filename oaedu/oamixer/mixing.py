@@ -47,7 +47,7 @@ def mixer_mixing_reference(
     out = f_x.clone()  # f(x), the token MLP's output
     for b in range(x.shape[0]):  # one image b at a time (its own M_b)
         masked = m[b] * lin  # M_b ⊙ L
-        out[b] = out[b] + x[b] @ masked.T - x[b] @ lin.T  # f(x) + (M_b ⊙ L)·x − L·x, every channel, Eq. (7)
+        out[b] = out[b] + x[b] @ (masked - lin).T  # f(x) + (M_b ⊙ L)·x − L·x, every channel, Eq. (7)
     return validate.overflow(out, "f_x, x, lin")  # (B, C, N), tokens last
 
 

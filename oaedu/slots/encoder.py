@@ -91,7 +91,7 @@ class ObjectEncoder(nn.Module):
     def patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone patch tokens ``(B, N, D)`` (no CLS token)."""
         validate.images(images, model=self.backbone)
-        return self.backbone.forward_features(images)
+        return validate.overflow(self.backbone.forward_features(images), "images", "the backbone's tokens")
 
     def forward(self, images: torch.Tensor) -> ObjectOutput:
         slots, attn = self.object_fn(self.patch_tokens(images))

@@ -29,6 +29,8 @@ def _check_maps(maps: torch.Tensor) -> None:
         raise ValueError(f"maps must be a float tensor (..., P) with P >= 1, got {getattr(maps, 'shape', maps)}")
     if not torch.isfinite(maps).all():
         raise ValueError("maps contain NaN or inf")
+    if maps.numel() and not torch.isfinite(maps.amax(-1).double() - maps.amin(-1).double()).all():
+        raise ValueError("maps: a map's range max − min overflows float64")
 
 
 OTSU_BINS = 256
@@ -52,6 +54,8 @@ def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -
     flat = maps.detach().cpu().reshape(-1, maps.shape[-1])  # one map x (P values) per row
     out = []  # t per map
     for row in flat.numpy():
+        if not np.isfinite(row.max() - row.min()):  # a span that overflows the dtype: bin in float64
+            row = row.astype(np.float64)
         if bins is None:
             values, counts = np.unique(row.astype(np.float64), return_counts=True)  # every distinct value a bin
             centres = values  # c_j = the value itself
@@ -89,6 +93,8 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
     _check_maps(maps)
     _check_bins(bins)
     flat = maps.detach().reshape(-1, maps.shape[-1])
+    if not torch.isfinite(flat.amax(1) - flat.amin(1)).all():  # a span that overflows the dtype: bin in float64
+        flat = flat.double()
     constant = flat.amin(1) == flat.amax(1)
     if bins is None:
         counts, centres = torch.ones_like(flat, dtype=torch.float64), flat.double().sort(1).values
@@ -121,6 +127,7 @@ def otsu_masks(attn: torch.Tensor, size: tuple[int, int], bins: int | None = OTS
     as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
     _check_attn(attn)
     size = validate.size2(size, "size")
+    attn = attn if attn.dtype in (torch.float32, torch.float64) else attn.float()  # thresholds in ≥ float32
     masks = attn.double() > otsu_threshold(attn.flatten(2), bins)[..., None, None]
     return F.interpolate(masks.float(), size=size, mode="nearest") > 0.5
 
@@ -292,9 +299,9 @@ def slot_probe_scores(
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
         raise ValueError(f"train and test must be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
     if multilabel and (y_train.dtype != torch.bool or y_train.ndim != 2):
-        raise ValueError("multilabel targets must be bool (N, Q)")
+        raise ValueError(f"y_train: multilabel targets must be bool (N, Q), got {validate.describe(y_train)}")
     if not multilabel and (y_train.dtype != torch.int64 or y_train.ndim != 1):
-        raise ValueError("class targets must be int64 (N,)")
+        raise ValueError(f"y_train: class targets must be int64 (N,), got {validate.describe(y_train)}")
     probe = linear_probe(train.double(), y_train, multilabel=multilabel, steps=steps, weight_decay=weight_decay)
     with torch.no_grad():
         out_scores = probe(test.double())
