@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from . import validate
@@ -78,7 +79,7 @@ def true(name: str, condition: bool, detail: str = "", quiet: bool = False) -> N
         condition = condition.item()
     if isinstance(condition, float) and math.isnan(condition):
         raise CheckFailed(f"{name}: condition is NaN. {detail}".strip())
-    if not isinstance(condition, bool) and type(condition).__name__ != "bool_":  # numpy.bool_
+    if not isinstance(condition, (bool, np.bool_)):
         raise TypeError(f"{name}: condition must be a bool, got {validate.describe(condition)}")
     if not bool(condition):
         raise CheckFailed(f"{name}: does not hold. {detail}".strip())

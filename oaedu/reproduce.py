@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import numbers
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path

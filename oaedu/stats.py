@@ -33,7 +33,9 @@ def _values(name: str, values: Sequence[float]) -> list[float]:
     if bad:
         raise ValueError(f"{name}: values must be finite, got {bad}")
     if max(abs(v) for v in out) > _LARGEST:
-        raise ValueError(f"{name}: values must be at most {_LARGEST:g} in magnitude (their spread overflows), got {out}")
+        raise ValueError(
+            f"{name}: values must be at most {_LARGEST:g} in magnitude (their spread overflows), got {out}"
+        )
     return out
 
 

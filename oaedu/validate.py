@@ -380,7 +380,7 @@ SEED_MAX = 2**63 - 1
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
-        Kind("seed", f"a seed, an integer in [0, 2**63 - 1]", ("seed",), 0, SEED_MAX),
+        Kind("seed", "a seed, an integer in [0, 2**63 - 1]", ("seed",), 0, SEED_MAX),
         Kind(
             "probability",
             "a probability in [0, 1]",

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import signal
 import warnings
 from collections import Counter
@@ -35,9 +34,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
 import test_api_probe as P  # noqa: E402
+import torch  # noqa: E402
 
 TIME_LIMIT = 4.0  # seconds per call; the slowest valid example takes well under one
 CLASSES = ("ok", "clear", "silent", "obscure", "hang")
@@ -131,7 +129,7 @@ def leaves(x, depth: int = 0) -> Iterator[object]:
         for f in dataclasses.fields(x):
             yield from leaves(getattr(x, f.name), depth + 1)
     elif hasattr(x, "__dict__") and not isinstance(x, torch.nn.Module) and not callable(x):
-        for k, v in sorted(vars(x).items()):
+        for _, v in sorted(vars(x).items()):
             if isinstance(v, (torch.Tensor, int, float)):
                 yield from leaves(v, depth + 1)
 
@@ -218,7 +216,9 @@ def _convert(v: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if v.is_floating_point() and dtype == torch.bool:
         return v > (0.5 if bool((v >= 0).all()) else 0.0)
     if v.is_floating_point() and dtype in (torch.int64, torch.uint8):
-        return v.round().clamp(0 if dtype == torch.uint8 else -(2**31), 255 if dtype == torch.uint8 else 2**31).to(dtype)
+        return (
+            v.round().clamp(0 if dtype == torch.uint8 else -(2**31), 255 if dtype == torch.uint8 else 2**31).to(dtype)
+        )
     if dtype == torch.uint8:
         return v.clamp(0, 255).to(dtype) if v.dtype != torch.bool else v.to(dtype)
     return v.to(dtype)
@@ -443,6 +443,7 @@ class Probe:
 
     def meaning(self, name, arg, kind, v, base, det):
         for label, (bad, expect) in semantic_variants(name, kind, v).items():
+            label = f"[{kind.name}] {label}"
             c, got = self.ex.call(name, arg, bad)
             value = self.judge(name, c, arg, label, got)
             if got[0] != "value":
@@ -482,7 +483,9 @@ class Probe:
                         which = f"{fast} {'refuses' if a[0] == 'error' else 'returns'}, the reference " + (
                             "refuses" if b[0] == "error" else "returns"
                         )
-                        self.add(fast, arg, label, "silent", f"twins disagree: {which}: {a[1] if a[0] == 'error' else b[1]}")
+                        self.add(
+                            fast, arg, label, "silent", f"twins disagree: {which}: {a[1] if a[0] == 'error' else b[1]}"
+                        )
                     elif not same(a[1], b[1], *((5e-2, 5e-2) if variant.dtype == torch.float16 else (1e-3, 1e-4))):
                         self.add(fast, arg, label, "silent", "twins return different values")
                     else:
@@ -686,10 +689,15 @@ def probe_cli(add, tmp) -> None:
         message = err.getvalue().strip().splitlines()
         if status == "hang":
             add(name, "-", label, "hang")
-        elif status == "error" and isinstance(value, SystemExit) and value.code == 2 and "Traceback" not in err.getvalue():
+        elif (
+            status == "error"
+            and isinstance(value, SystemExit)
+            and value.code == 2
+            and "Traceback" not in err.getvalue()
+        ):
             add(name, "-", label, "clear")
         elif status == "error":
-            add(name, "-", label, "obscure", f"{type(value).__name__}: {str(value)[:150]} {message[-1:] }")
+            add(name, "-", label, "obscure", f"{type(value).__name__}: {str(value)[:150]} {message[-1:]}")
         else:
             add(name, "-", label, "silent", f"exit {value}: {out.getvalue().strip()[-120:]}")
 
@@ -702,8 +710,18 @@ def complexity_cases():
 
     g = torch.Generator().manual_seed(0)
     return [
-        ("slots.hungarian_match_reference", "cost", "K=11", lambda: slots.hungarian_match_reference(torch.rand(1, 11, 11, generator=g))),
-        ("slots.hungarian_match_reference", "cost", "K=14", lambda: slots.hungarian_match_reference(torch.rand(1, 14, 14, generator=g))),
+        (
+            "slots.hungarian_match_reference",
+            "cost",
+            "K=11",
+            lambda: slots.hungarian_match_reference(torch.rand(1, 11, 11, generator=g)),
+        ),
+        (
+            "slots.hungarian_match_reference",
+            "cost",
+            "K=14",
+            lambda: slots.hungarian_match_reference(torch.rand(1, 14, 14, generator=g)),
+        ),
         (
             "contracam.largest_empty_rectangle_reference",
             "mask",

@@ -35,7 +35,9 @@ def attention_reference(
     _check_qkv(q, k, v)
     validate.probability(dropout_p, "dropout_p")
     check_masks(mask, log_mask, (q.shape[0], q.shape[2], q.shape[2]), zero_ok=False, floating=True)
-    m = torch.exp(row_shifted(as_log_mask(mask, log_mask)).to(q.dtype))  # M = exp(−κ·D), Eq. (3), scaled per row (cancels)
+    m = torch.exp(
+        row_shifted(as_log_mask(mask, log_mask)).to(q.dtype)
+    )  # M = exp(−κ·D), Eq. (3), scaled per row (cancels)
     a = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)  # A = softmax(QKᵀ/√d), Eq. (4)
     a = a * m[:, None]  # A ⊙ M: one mask per image, shared by the H heads
     a = a / a.sum(-1, keepdim=True)  # Ã_ij = (A ⊙ M)_ij / Σ_l (A ⊙ M)_il, Eq. (5)

@@ -33,7 +33,9 @@ def _check_pair(x0: torch.Tensor, x1: torch.Tensor, ndim: int, what: str) -> Non
         if not x.is_floating_point():
             raise ValueError(f"{what} of view {view} must be floating point, got {x.dtype}")
     if x0.dtype != x1.dtype:
-        raise ValueError(f"{what} of view 0 and {what} of view 1 must have the same dtype, got {x0.dtype} and {x1.dtype}")
+        raise ValueError(
+            f"{what} of view 0 and {what} of view 1 must have the same dtype, got {x0.dtype} and {x1.dtype}"
+        )
     if x0.ndim == 3 and x0.shape[1] < 1:
         raise ValueError(f"{what} need at least one slot, got shape {tuple(x0.shape)}")
     validate.finite(x0, f"{what} of view 0")
