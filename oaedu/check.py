@@ -203,7 +203,7 @@ def effect(
     :class:`oaedu.stats.Effect`."""
     from .stats import effect as paired_effect
 
-    if direction not in (1, -1):
+    if isinstance(direction, bool) or direction not in (1, -1):
         raise ValueError(f"{name}: direction must be +1 or -1, got {direction!r}")
     k = validate.positive(k, "k")
     min_seeds = validate.integer(min_seeds, "min_seeds", low=1)

@@ -381,8 +381,7 @@ def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline
             missing = [m for m in METRICS if m not in e.accuracy]
             if missing:
                 raise ValueError(f"results[{method!r}]: an entry's accuracy lacks {missing}")
-            for metric in METRICS:
-                validate.number(e.accuracy[metric], f"results[{method!r}] accuracy[{metric!r}]")
+            validate.accuracy_row(e.accuracy, f"results[{method!r}] accuracy", METRICS)
             validate.non_negative(e.seconds_per_epoch, f"results[{method!r}] seconds_per_epoch")
     ref_time = statistics.fmean(e.seconds_per_epoch for e in results[reference])
     if ref_time <= 0:
@@ -402,6 +401,9 @@ def effects(results: Mapping[str, Sequence[Entry]], metric: str) -> dict[str, Ef
     (:data:`CONTROLS`), for the methods whose control is among the results."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+    for method, entries in results.items():
+        for e in entries:
+            validate.accuracy_row(e.accuracy, f"results[{method!r}] accuracy", (metric,))
     return {
         m: effect([e.accuracy[metric] for e in results[m]], [e.accuracy[metric] for e in results[c]])
         for m, c in CONTROLS.items()

@@ -24,7 +24,7 @@ import torch
 
 from . import validate
 from .plotting import use_style
-from .utils import env_report, get_device, seed_everything, set_threads
+from .utils import MAX_THREADS, env_report, get_device, seed_everything, set_threads
 
 BRANCH = "main"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -170,7 +170,7 @@ def sync_headers(folder: str | Path | None = None, check: bool = False) -> list[
 def setup(seed: int = 0, threads: int | None = None, verbose: bool = True) -> torch.device:
     """Seed, set threads and figure style, filter noisy warnings; return the device to use."""
     if threads is not None:
-        validate.integer(threads, "threads", low=1)
+        validate.integer(threads, "threads", low=1, high=MAX_THREADS)
     seed_everything(seed)
     set_threads(threads)
     use_style()

@@ -271,9 +271,7 @@ def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title:
     if not results:
         raise ValueError("results is empty: pass {model name: evaluate_background_challenge(...)}")
     for name, row in results.items():
-        missing = [v for v in (*VARIANTS, "bg_gap") if v not in row]
-        if missing:
-            raise ValueError(f"results[{name!r}] lacks {missing}")
+        validate.accuracy_row(row, f"results[{name!r}]", (*VARIANTS, "bg_gap"))
     fig, ax = plt.subplots(figsize=(9, 3.6))
     names = list(results)
     width = 0.8 / len(names)

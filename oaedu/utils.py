@@ -83,12 +83,15 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+MAX_THREADS = 1024  # one rule for $OAEDU_THREADS and set_threads: a count torch can start, not a typo's 10**9
+
+
 def default_threads() -> int:
     """The thread count :func:`set_threads` uses without an argument: ``$OAEDU_THREADS``, else every core, at most 8."""
     env = os.environ.get("OAEDU_THREADS", "").strip()
     if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"$OAEDU_THREADS must be a positive integer, got {env!r}")
+        if not env.isdigit() or not 1 <= int(env) <= MAX_THREADS:
+            raise ValueError(f"$OAEDU_THREADS must be an integer in [1, {MAX_THREADS}], got {env!r}")
         return int(env)
     return min(os.cpu_count() or 1, 8)
 
@@ -100,7 +103,7 @@ def set_threads(n: int | None = None) -> int:
     notebooks share a machine, give each ``OAEDU_THREADS=1``. Results are bit-identical for a fixed seed
     *and* thread count (a different thread count may change the order of floating-point sums).
     """
-    n = default_threads() if n is None else validate.integer(n, "n", low=1)
+    n = default_threads() if n is None else validate.integer(n, "n", low=1, high=MAX_THREADS)
     torch.set_num_threads(n)
     return n
 

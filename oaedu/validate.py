@@ -319,7 +319,13 @@ def images(
     x: Any, name: str = "images", channels: int | None = 3, model: torch.nn.Module | None = None, min_batch: int = 1
 ) -> torch.Tensor:
     """A finite float batch ``(B, C, H, W)`` with ``B >= min_batch``. With ``model``, the channels (and, for a
-    timm ViT/Mixer with a fixed input size, ``H × W``) are those the model expects."""
+    timm ViT/Mixer with a fixed input size, ``H × W``) are those the model expects, and the dtype is the model's.
+
+    Images are floating point, in the model's dtype: uint8 images (0–255) and bool images are refused with the
+    conversion to use (``images.float() / 255``), never read as numbers of another scale."""
+    if isinstance(x, torch.Tensor) and x.dtype in (torch.uint8, torch.bool):
+        how = f"{name}.float() / 255" if x.dtype == torch.uint8 else f"{name}.float()"
+        raise ValueError(f"{name} must be a floating-point tensor (values in [0, 1]), got {describe(x)} (use {how})")
     if model is not None:
         channels = input_channels(model)
     x = tensor(x, name, ndim=4, dtype="float", min_batch=min_batch)
@@ -411,6 +417,22 @@ def fraction(x: Any, name: str) -> float:
 def accuracy(x: Any, name: str) -> float:
     """An accuracy in percent, in [0, 100]."""
     return number(x, name, low=0.0, high=100.0, what=KINDS["accuracy"].what)
+
+
+def accuracy_gap(x: Any, name: str) -> float:
+    """A difference of two accuracies in percent points (BG-Gap), in [-100, 100]."""
+    return number(x, name, low=-100.0, high=100.0, what="a difference of accuracies in [-100, 100] (points)")
+
+
+def accuracy_row(row: Any, name: str, keys: Iterable[str]) -> dict[str, float]:
+    """A mapping holding an accuracy (%) for each of ``keys``; ``"bg_gap"`` is a difference of accuracies."""
+    if not hasattr(row, "keys") or not hasattr(row, "__getitem__"):
+        raise TypeError(f"{name} must be a dict of accuracies, got {describe(row)}")
+    missing = [k for k in keys if k not in row]
+    if missing:
+        raise ValueError(f"{name} lacks {missing}")
+    check = {k: accuracy_gap if k == "bg_gap" else accuracy for k in keys}
+    return {k: check[k](row[k], f"{name}[{k!r}]") for k in keys}
 
 
 def crop_scale(x: Any, name: str = "scale") -> tuple[float, float]:

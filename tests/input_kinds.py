@@ -42,6 +42,8 @@ CLASSES = ("ok", "clear", "silent", "obscure", "hang")
 DOCUMENTED = (ValueError, TypeError, FileNotFoundError, IndexError, KeyError)
 DTYPES = {
     "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int32": torch.int32,
     "float64": torch.float64,
     "complex64": torch.complex64,
     "int64": torch.int64,
@@ -247,6 +249,9 @@ def extreme_variants(name: str, arg: str, v: torch.Tensor) -> dict[str, torch.Te
         flat = t.view(-1)
         flat[0], flat[1] = big, -big  # both extremes in the first map / row
         out[label] = t
+    t = v.detach().double().clone()
+    t.view(-1)[0], t.view(-1)[1] = 1e308, -1e308
+    out["±1e308 float64"] = t
     out["tiny 1e-39"] = (v.detach().float() * 1e-39).to(torch.float32)
     if "log" in arg or "log" in name:
         t = v.detach().clone()
@@ -412,7 +417,7 @@ class Probe:
             if cs != "value":
                 self.add(name, arg, kind, "ok", "accepted; the canonical call fails")
                 continue
-            tol = (5e-2, 5e-2) if variant.dtype == torch.float16 else (1e-3, 1e-4)
+            tol = (5e-2, 5e-2) if variant.dtype in (torch.float16, torch.bfloat16) else (1e-3, 1e-4)
             if same(value, cv, *tol):
                 self.add(name, arg, kind, "ok")
             else:
@@ -486,7 +491,7 @@ class Probe:
                         self.add(
                             fast, arg, label, "silent", f"twins disagree: {which}: {a[1] if a[0] == 'error' else b[1]}"
                         )
-                    elif not same(a[1], b[1], *((5e-2, 5e-2) if variant.dtype == torch.float16 else (1e-3, 1e-4))):
+                    elif not same(a[1], b[1], *_tolerance(variant)):
                         self.add(fast, arg, label, "silent", "twins return different values")
                     else:
                         self.add(fast, arg, label, "ok")
@@ -496,6 +501,10 @@ class Probe:
 
         c = self.ex.make(name)
         return inspect.signature(c.name_of or c.fn).parameters
+
+
+def _tolerance(t: torch.Tensor) -> tuple[float, float]:
+    return (5e-2, 5e-2) if t.dtype in (torch.float16, torch.bfloat16) else (1e-3, 1e-4)
 
 
 TWIN_OVERRIDES = {"oamixer.attention_reference": {"mask": None}, "oamixer.conv_mixing_reference": {"mask": None}}
@@ -546,6 +555,9 @@ def check_vacuity_cases() -> list[tuple[str, Callable]]:
         cases.append((f"ratio_at_least({n!r})"[:40], lambda n=n, d=d: ck.ratio_at_least("c", n, d, 2.0, quiet=True)))
     for tr, co in (([], []), ("123", "012"), ([1.0, 1.2, 0.9], "000"), ([1 + 0j] * 3, [0.0] * 3)):
         cases.append((f"effect({tr!r})"[:40], lambda tr=tr, co=co: ck.effect("c", tr, co, quiet=True)))
+    cases.append(
+        ("effect(direction=True)", lambda: ck.effect("c", [1.0, 1.2, 0.9], [0.0] * 3, direction=True, quiet=True))
+    )
     for tensor, expected in ((t.zeros(2, 3), "ab"), ([], (0,)), ("ab", (2,)), (t.zeros(2), None)):
         cases.append(
             (f"shape({tensor!r}, {expected!r})"[:40], lambda a=tensor, e=expected: ck.shape("c", a, e, quiet=True))
@@ -570,10 +582,35 @@ def probe_checks(add) -> None:
 
 
 def stats_cases():
-    from oaedu import reproduce, stats
+    from oaedu import leaderboard, plotting, reproduce, stats
+    from oaedu.data import VARIANTS
 
     big = 1e308
+    acc = {m: 50.0 for m in leaderboard.METRICS}
+    entry = leaderboard.Entry({**acc, "original": 250.0}, 1.0)
+    good = leaderboard.Entry(acc, 1.0)
     return [
+        (
+            "leaderboard.summarise",
+            "results",
+            "accuracy 250 %",
+            lambda: leaderboard.summarise({"baseline": [entry]}),
+            "refuse",
+        ),
+        (
+            "leaderboard.effects",
+            "results",
+            "accuracy 250 %",
+            lambda: leaderboard.effects({"OAMixer": [entry] * 3, "baseline": [good] * 3}, "original"),
+            "refuse",
+        ),
+        (
+            "plotting.plot_background_challenge",
+            "results",
+            "accuracy 250 %",
+            lambda: plotting.plot_background_challenge({"vit": {**{v: 50.0 for v in VARIANTS}, "bg_gap": 250.0}}),
+            "refuse",
+        ),
         ("stats.mean_std", "values", '"12"', lambda: stats.mean_std("12"), "refuse"),
         ("stats.mean_std", "values", "b'12'", lambda: stats.mean_std(b"12"), "refuse"),
         ("stats.mean_std", "values", "bools", lambda: stats.mean_std([True, False]), "refuse"),
@@ -642,6 +679,12 @@ def cli_cases(tmp):
     (garbage_nb / "01_x.ipynb").write_text("{not json")
     garbage = tmp / "garbage.tfrecords"
     garbage.write_bytes(bytes(range(256)) * 8)
+    import gzip
+
+    truncated = tmp / "truncated.tfrecords"
+    truncated.write_bytes(gzip.compress(bytes(range(256)) * 64)[:200])
+    empty = tmp / "empty.tfrecords"
+    empty.write_bytes(b"")
     missing = str(tmp / "missing")
     nb = str(P.NOTEBOOKS)
     return [
@@ -659,6 +702,17 @@ def cli_cases(tmp):
         ("convert-clevr garbage", ["convert-clevr", str(garbage), str(tmp / "clevr")], {}),
         ("convert-clevr missing", ["convert-clevr", missing, str(tmp / "clevr")], {}),
         ("convert-clevr out a file", ["convert-clevr", str(garbage), str(a_file)], {}),
+        ("convert-clevr truncated gzip", ["convert-clevr", str(truncated), str(tmp / "clevr")], {}),
+        ("convert-clevr empty file", ["convert-clevr", str(empty), str(tmp / "clevr")], {}),
+        ("convert-clevr a folder", ["convert-clevr", str(tmp), str(tmp / "clevr")], {}),
+        ("headers --notebooks a file", ["headers", "--check", "--notebooks", str(a_file)], {}),
+        ("reproduce --notebooks a file", ["reproduce", "oamixer", "--notebooks", str(a_file)], {}),
+        ("env OAEDU_THREADS=0", ["env"], {"OAEDU_THREADS": "0"}),
+        ("env OAEDU_THREADS=-1", ["env"], {"OAEDU_THREADS": "-1"}),
+        ("env OAEDU_THREADS=10**9", ["env"], {"OAEDU_THREADS": "1000000000"}),
+        ("env OAEDU_DEVICE=cuda:99", ["env"], {"OAEDU_DEVICE": "cuda:99"}),
+        ("reproduce --seeds 0", ["reproduce", "oamixer", "--seeds", "0"], {}),
+        ("reproduce --profile bad", ["reproduce", "oamixer", "--profile", "fast"], {}),
         ("env OAEDU_THREADS=abc", ["env"], {"OAEDU_THREADS": "abc"}),
         ("env OAEDU_DEVICE=gpu9", ["env"], {"OAEDU_DEVICE": "gpu9"}),
         ("env OAEDU_PROFILE=fast", ["env"], {"OAEDU_PROFILE": "fast"}),

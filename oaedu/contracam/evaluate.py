@@ -58,5 +58,5 @@ def cooccurrence_distance(fx: torch.Tensor, fy: torch.Tensor) -> float:
     validate.tensor(fy, "fy", finite_values=True)
     if fx.ndim != 2 or fy.ndim != 2 or fx.shape[1] != fy.shape[1] or not len(fx) or not len(fy):
         raise ValueError(f"fx and fy must be non-empty (N, D) features, got {tuple(fx.shape)} and {tuple(fy.shape)}")
-    d = torch.cdist(fx.double(), fy.double())
+    d = validate.overflow(torch.cdist(fx.double(), fy.double()), "fx, fy", "a distance")
     return (d.min(1).values.mean() + d.min(0).values.mean()).item()

@@ -30,7 +30,8 @@ def minmax(maps: torch.Tensor, dims: int | None = None, eps: float = CONSTANT_SP
     flat = maps.flatten(maps.ndim - dims)
     out = _normalise(flat, eps)
     if not torch.isfinite(out).all():  # finite values whose span overflows the dtype (±3e38 float32, ±6e4 float16)
-        out = _normalise(flat.double(), eps).to(flat.dtype)
+        # in float64, halved: (x/2 − min/2) / (span/2) is the same ratio, and a span of ±1e308 values fits too
+        out = _normalise(flat.double() * 0.5, eps * 0.5).to(flat.dtype)
     return out.view_as(maps)
 
 
