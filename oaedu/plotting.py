@@ -230,7 +230,7 @@ def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str]
     cell that does not apply (it prints as ``nan``)."""
     if not rows:
         raise ValueError("format_table needs at least one row (rows is empty)")
-    validate.integer(digits, "digits", low=0)
+    validate.integer(digits, "digits", low=0, high=20)
     columns = list(columns or next(iter(rows.values())).keys())
     for name, values in rows.items():
         missing = [c for c in columns if c not in values]

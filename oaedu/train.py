@@ -120,7 +120,7 @@ def fit(
     Each batch is ``(images, labels, masks)``; with ``flip`` the image and its mask are flipped
     together. ``step`` returns a :class:`StepOutput` (default: :func:`cross_entropy_step`).
     """
-    validate.integer(epochs, "epochs", low=1)
+    validate.steps(epochs, "epochs")
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")
     validate.seed(seed)

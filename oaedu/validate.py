@@ -100,7 +100,38 @@ def integer(x: Any, name: str, low: int | None = None, high: int | None = None) 
     x = int(x)
     if (low is not None and x < low) or (high is not None and x > high):
         raise ValueError(f"{name} must be {what}, got {x}")
+    if high is None and abs(x) > MAX_INT:  # no size, count or index of this course comes near 2**31
+        raise ValueError(f"{name} must be {what} of at most {MAX_INT:,} in magnitude, got {x}")
     return x
+
+
+MAX_INT = 2**31 - 1
+MAX_STEPS = 10_000  # layers, iterations, warm-up runs: a loop count beyond this is a typo, not a plan
+
+
+def steps(x: Any, name: str, low: int = 1) -> int:
+    """A count of repeated steps (layers, iterations, warm-up runs) in ``[low, MAX_STEPS]``."""
+    return integer(x, name, low=low, high=MAX_STEPS)
+
+
+def memory_bytes() -> int:
+    """This machine's physical memory in bytes (a generous 64 GiB where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 64 * 2**30
+
+
+def fits_memory(numel: int, what: str, itemsize: int = 4) -> int:
+    """Raise unless ``numel`` values of ``itemsize`` bytes fit in half of this machine's memory: a size argument
+    that would allocate terabytes is refused with the arguments named, not by torch's allocator."""
+    need = int(numel) * int(itemsize)
+    limit = memory_bytes() // 2
+    if need > limit:
+        raise ValueError(f"{what}: would allocate {need / 2**30:,.3g} GiB, more than half of this machine's memory")
+    return need
 
 
 def size2(x: Any, name: str, allow_int: bool = True) -> tuple[int, int]:

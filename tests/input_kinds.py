@@ -12,7 +12,12 @@ valid examples (its ``EXAMPLES``) and tries, per argument, the kinds of input a 
 * **meaning**: the argument kinds declared in :data:`oaedu.validate.KINDS` (box, fraction, probability, id
   map, binary map, seed, accuracy, crop scale), each with the parameter names that take it, tried with values
   outside their range (drawn by Hypothesis from the declared bounds);
-* **twins**: a reference and its fast twin on the same mutated input must agree, or both refuse.
+* **twins**: a reference and its fast twin on the same mutated input must agree, or both refuse;
+* **sizes**: every integer argument set to 2**40 (a size that cannot be allocated, a loop that cannot finish);
+* **checks, summaries, command line, brute force**: every check of :mod:`oaedu.check` on nothing (empty, text,
+  complex, NaN), summaries of text, other keys and overflowing values, each subcommand given a file where a
+  folder is needed, a missing folder, a notebook without cells, a garbage TFRecord file and bad ``$OAEDU_*``
+  values, and the brute-force references at sizes they cannot finish.
 
 Each call is classified: ``ok`` (a correct result), ``clear`` (ValueError/TypeError/FileNotFoundError/IndexError
 naming the argument), ``silent`` (NaN or inf from finite input, a result that differs from the canonical call,
@@ -60,6 +65,9 @@ SLOW = {  # trained or iterated examples: every probe kind on them would take mo
     "data.background_challenge_suite",
     "leaderboard.Budget",
 }
+
+
+HUGE = 2**40
 
 
 class Hang(Exception):
@@ -389,6 +397,8 @@ class Probe:
                 if isinstance(v, torch.Tensor) and not slow:
                     self.dtypes(name, arg, v, base, det)
                     self.extremes(name, arg, v)
+                if isinstance(v, int) and not isinstance(v, bool):
+                    self.huge(name, arg)
                 for kind in validate.KINDS.values():
                     if arg in kind.parameters:
                         if kind.name == "binary map" and name in IDS_TOO:
@@ -430,6 +440,14 @@ class Probe:
             if got[0] == "value":
                 ok = finite(value)
                 self.add(name, arg, kind, "ok" if ok else "silent", "" if ok else "NaN or inf from finite input")
+
+    def huge(self, name, arg):
+        """A size or count of 2**40: refused at once (or done at once), never a terabyte allocation or a loop
+        that does not end."""
+        c, got = self.ex.call(name, arg, HUGE)
+        value = self.judge(name, c, arg, "huge int 2**40", got)
+        if got[0] == "value":
+            self.add(name, arg, "huge int 2**40", "ok" if finite(value) else "silent", "")
 
     def pairs(self, name, base_call, base, det):
         for arg, other, kind, variant in pair_variants(base_call):

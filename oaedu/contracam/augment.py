@@ -78,6 +78,7 @@ def object_aware_crop(
     validate.images(images, channels=None)
     if size is not None:
         validate.integer(size, "size", low=1)
+        validate.fits_memory(images.shape[0] * (images.shape[1] + 2) * size * size, "size: the crops")
     if len(boxes) != images.shape[0]:
         raise ValueError(f"boxes must hold one box list per image: {len(boxes)} lists for {images.shape[0]} images")
     _check_boxes(boxes)

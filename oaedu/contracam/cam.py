@@ -241,8 +241,7 @@ def iterative_contracam_history(
     """
     _check_images(images, encoder)
     _check_layer(encoder, layer)
-    if not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    validate.steps(iterations, "iterations")
     validate.positive(tau, "tau")
     if fill not in ("mean", "zero"):
         raise ValueError(f"fill must be 'mean' (Alg. 1) or 'zero' (Eq. 3), got {fill!r}")
@@ -349,6 +348,7 @@ def centre_prior(n: int, size: tuple[int, int], sigma: float = 0.25) -> torch.Te
     """A centred isotropic Gaussian map in [0,1] (std ``sigma`` × side): the no-model baseline of Tab. 1."""
     n = validate.integer(n, "n", low=0)
     h, w = validate.size2(size, "size", allow_int=False)
+    validate.fits_memory(n * h * w, "n and size: the maps")
     validate.positive(sigma, "sigma")
     ys = (torch.arange(h) + 0.5) / h - 0.5
     xs = (torch.arange(w) + 0.5) / w - 0.5

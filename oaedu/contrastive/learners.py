@@ -82,6 +82,7 @@ class _Learner(nn.Module):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
         validate.integer(proj_dim, "proj_dim", low=1)
+        validate.fits_memory(proj_dim * (2 * proj_dim + 1024), "proj_dim: the projection and prediction heads")
         self.encoder = encoder or SmallEncoder()
         d = self.encoder.out_dim
         self.projector = mlp(d, d, proj_dim)
@@ -150,6 +151,7 @@ class MoCo(_Learner):
         validate.integer(queue_size, "queue_size")
         if queue_size < 0:
             raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+        validate.fits_memory(queue_size * proj_dim, "queue_size and proj_dim: the queue")
         validate.positive(tau, "tau")
         self.tau = tau
         self.queue_size = queue_size
@@ -256,7 +258,7 @@ def train_contrastive(
     ``prepare(batch, index, generator) -> (base1, base2)`` builds the two base images before augmentation:
     the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
     """
-    validate.integer(epochs, "epochs", low=1)
+    validate.steps(epochs, "epochs")
     validate.seed(seed)
     validate.images(images, min_batch=2)
     batch_size = validate.integer(batch_size, "batch_size", low=1)

@@ -78,6 +78,7 @@ def multi_object_scenes(
     if not 1 <= min_objects <= max_objects:
         raise ValueError(f"need 1 <= min_objects <= max_objects, got {min_objects} and {max_objects}")
     image_size = validate.integer(image_size, "image_size", low=16)
+    validate.fits_memory(n * (8 + max_objects) * image_size**2, "n, image_size and max_objects: the scenes")
     overlap = validate.choice(overlap, "overlap", ("occlude", "avoid"))
     cooccurrence = validate.probability(cooccurrence, "cooccurrence")
     min_visible = validate.probability(min_visible, "min_visible")

@@ -32,6 +32,12 @@ def _batchify(images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, 
     return images, masks, single
 
 
+def _output_size(size, images: torch.Tensor) -> tuple[int, int]:
+    size = validate.size2(size, "size")
+    validate.fits_memory(images.shape[0] * (images.shape[1] + 2) * size[0] * size[1], "size: the resized batch")
+    return size
+
+
 def _resample(images, masks, theta, size):
     grid = F.affine_grid(theta, (images.shape[0], 1, *size), align_corners=False)
     out = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
@@ -43,7 +49,7 @@ def _resample(images, masks, theta, size):
 def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[int, int]):
     """Resize images (bilinear) and masks (nearest) to ``size``."""
     images, masks, single = _batchify(images, masks)
-    size = validate.size2(size, "size")
+    size = _output_size(size, images)
     out = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
     m = F.interpolate(masks[:, None].double(), size=size, mode="nearest")[:, 0].to(masks.dtype)  # ids stay exact
     return (out[0], m[0]) if single else (out, m)
@@ -74,7 +80,7 @@ def paired_random_resized_crop(
     images, masks, single = _batchify(images, masks)
     scale = validate.crop_scale(scale, "scale")
     ratio = validate.interval(ratio, "ratio", low=0.0, low_open=True)
-    size = validate.size2(size, "size")
+    size = _output_size(size, images)
     b = images.shape[0]
     area = scale[0] + (scale[1] - scale[0]) * torch.rand(b, generator=generator)
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(b, generator=generator)
@@ -102,7 +108,7 @@ def crop_boxes(images: torch.Tensor, masks: torch.Tensor, boxes: torch.Tensor, s
         boxes = boxes[None]
     if boxes.shape != (images.shape[0], 4):
         raise ValueError(f"boxes must be (B, 4), got {tuple(boxes.shape)}")
-    size = validate.size2(size, "size")
+    size = _output_size(size, images)
     x0, y0, x1, y1 = boxes.float().unbind(1)  # one sampling grid (float32) for every dtype of images
     theta = torch.zeros(images.shape[0], 2, 3)
     theta[:, 0, 0] = x1 - x0

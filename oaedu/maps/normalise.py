@@ -22,7 +22,7 @@ def minmax(maps: torch.Tensor, dims: int | None = None, eps: float = CONSTANT_SP
         validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
         dims = maps.ndim - 1
     else:
-        validate.integer(dims, "dims", low=1)
+        validate.integer(dims, "dims", low=1, high=max(maps.ndim, 1) if isinstance(maps, torch.Tensor) else None)
         validate.tensor(maps, "maps", dtype="float", min_ndim=dims, finite_values=True)
     validate.non_negative(eps, "eps")
     if not maps.shape[maps.ndim - dims :].numel():

@@ -117,6 +117,7 @@ def linear_probe(
         raise ValueError(f"features must be (N, D) or (N, K, D), got {tuple(features.shape)}")
     if num_classes is not None:
         validate.integer(num_classes, "num_classes", low=1)
+        validate.fits_memory(num_classes * features.shape[-1], "num_classes: the probe's weights", itemsize=8)
     out = _check_targets(targets, len(features), multilabel, num_classes)
     validate.integer(steps, "steps", low=1)
     validate.non_negative(weight_decay, "weight_decay")

@@ -95,6 +95,7 @@ class DenseCNN(torch.nn.Module):
         super().__init__()
         validate.integer(num_classes, "num_classes", low=2)
         validate.integer(width, "width", low=1)
+        validate.fits_memory(width * (16 * width + num_classes), "num_classes and width: the weights")
 
         def block(cin, cout, stride):
             return [torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]

@@ -102,6 +102,7 @@ def toeplitz_index(h: int, w: int, kernel_size: int) -> tuple[torch.Tensor, torc
     """
     h, w = validate.integer(h, "h", low=1), validate.integer(w, "w", low=1)
     validate.integer(kernel_size, "kernel_size", low=1)
+    validate.fits_memory(3 * (h * w) ** 2, "h and w: the (hw)×(hw) Toeplitz matrix", itemsize=8)
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd, got {kernel_size}")
     key = (h, w, kernel_size)

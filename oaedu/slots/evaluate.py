@@ -268,6 +268,7 @@ def presence_targets(attributes: dict[str, torch.Tensor], key: str, num_values: 
         raise ValueError(f"key {key!r} is not an attribute; expected one of {sorted(attributes)}")
     validate.integer(num_values, "num_values", low=1)
     vals = validate.tensor(attributes[key], f"attributes[{key!r}]", dtype="integer")
+    validate.fits_memory(num_values * vals.numel(), "num_values: the targets", itemsize=1)
     if vals.ndim != 2:
         raise ValueError(f"attributes[{key!r}] must be (N, max_objects), got {tuple(vals.shape)}")
     return (vals[:, :, None] == torch.arange(num_values)).any(1)
