@@ -41,9 +41,21 @@ def _output_size(size, images: torch.Tensor) -> tuple[int, int]:
 def _resample(images, masks, theta, size):
     grid = F.affine_grid(theta, (images.shape[0], 1, *size), align_corners=False)
     out = F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=False)
-    # ids in float64: float32 holds integers exactly only up to 2**24 and would merge larger ids
-    m = F.grid_sample(masks[:, None].double(), grid.double(), mode="nearest", padding_mode="zeros", align_corners=False)
-    return out, m[:, 0].to(masks.dtype)
+    pick = lambda index: F.grid_sample(index, grid, mode="nearest", padding_mode="zeros", align_corners=False)  # noqa: E731
+    return out, _nearest(masks, pick)
+
+
+def _nearest(masks: torch.Tensor, pick) -> torch.Tensor:
+    """Nearest resampling of masks or id maps of any dtype, exactly: ``pick`` resamples a float32 map of pixel
+    numbers ``1 … H·W`` (0 outside the image), and the values are gathered from those pixels, so ids of 2**24 and
+    above (which float32 would merge) stay what they are."""
+    b, h, w = masks.shape
+    if h * w >= 2**24:
+        raise ValueError(f"masks of {h}×{w} pixels are too large to resample (at most 2**24 pixels)")
+    number = torch.arange(1, h * w + 1, dtype=torch.float32, device=masks.device).view(1, 1, h, w)
+    picked = pick(number.expand(b, 1, h, w))[:, 0].round().long()  # (B, h', w'), 0 outside
+    values = masks.flatten(1).gather(1, (picked - 1).clamp_min(0).flatten(1)).view_as(picked)
+    return torch.where(picked > 0, values, torch.zeros((), dtype=masks.dtype, device=masks.device))
 
 
 def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[int, int]):
@@ -51,7 +63,7 @@ def paired_resize(images: torch.Tensor, masks: torch.Tensor, size: int | tuple[i
     images, masks, single = _batchify(images, masks)
     size = _output_size(size, images)
     out = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
-    m = F.interpolate(masks[:, None].double(), size=size, mode="nearest")[:, 0].to(masks.dtype)  # ids stay exact
+    m = _nearest(masks, lambda index: F.interpolate(index, size=size, mode="nearest"))
     return (out[0], m[0]) if single else (out, m)
 
 
