@@ -7,6 +7,16 @@ Checks return the value (as a plain ``float``/``int`` for scalars), so an entry 
 ``tau = validate.positive(tau, "tau")``.
 
 Entry points validate once, at the top; the loops of readable ``*_reference`` implementations do not.
+
+Beyond shapes, arguments have *kinds* (:data:`KINDS`): a seed, a probability, a fraction, an accuracy, a crop
+scale, a box, a binary map, an id map, each with one validator here (:func:`seed`, :func:`probability`,
+:func:`fraction`, :func:`accuracy`, :func:`crop_scale`, :func:`boxes`, :func:`binary_map`, :func:`label_ids`).
+What tensors entry points accept: no complex tensor anywhere (:func:`tensor`); images are floating point in the
+model's dtype (:func:`images`, :func:`like_model`: uint8 and bool images are refused with the conversion to use);
+tensors that meet in one computation share a dtype (:func:`same_dtype`); masks are bool (integer id maps where
+a function says so); class labels and ids are integers. Finite input that overflows the dtype is refused
+(:func:`overflow`), and sizes that cannot be allocated or loops that cannot finish are refused at the entry
+(:func:`fits_memory`, :func:`steps`, and every :func:`integer` is at most ``2**31 − 1``).
 """
 
 from __future__ import annotations
