@@ -1,6 +1,6 @@
-"""Bad input beyond one argument at a time: the input-kinds probe (engine: ``tests/input_kinds.py``) over every
-public callable, every check, the summaries and every subcommand, then the cases behind each class, each against an
-oracle that is not the code under test.
+"""Bad input beyond one argument at a time: the input-kinds probe (``tests/test_input_kinds_engine.py``) over
+every public callable, every check, the summaries and every subcommand, then the cases behind each class, each
+against an oracle that is not the code under test.
 
 The probe classifies every call as ``ok``, ``clear``, ``silent``, ``obscure`` or ``hang``; ``make test`` asserts
 0 silent results, 0 hangs and at most :data:`MAX_OBSCURE` obscure errors, and prints the rest.
@@ -13,10 +13,10 @@ import subprocess
 import sys
 from collections import Counter
 
-import input_kinds as K
 import numpy as np
 import pytest
 import test_api_probe as P
+import test_input_kinds_engine as K
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -1,4 +1,4 @@
-"""The engine of the input-kinds probe (``tests/test_input_kinds*.py``): kinds of input, beyond one bad argument.
+"""The input-kinds probe that ``tests/test_input_kinds.py`` runs: kinds of input, beyond one bad argument.
 
 ``tests/test_api_probe.py`` replaces one argument at a time with a common bad value. This probe starts from the same
 valid examples (its ``EXAMPLES``) and tries, per argument, the kinds of input a new user passes:
