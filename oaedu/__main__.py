@@ -98,6 +98,23 @@ def _seed_list(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
+USER_ERRORS = (ValueError, OSError)  # what a user's input raises: a message for them, not a traceback
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return " ".join(text.split())
+
+
+def output_folder(path: str, option: str) -> str:
+    """An output folder: absent (it is created) or a folder, never a file."""
+    from pathlib import Path
+
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{option} must name a folder, but {path} is a file")
+    return path
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
@@ -115,11 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def user_input(fn, *a, **kw):
-        """Run a step that only checks what the user typed or set; its ValueError/FileNotFoundError is theirs."""
+        """Run a step that only checks what the user typed or set (or reads what they named): its ValueError or
+        OSError (a missing file, a file where a folder is needed) is theirs: one line and exit status 2."""
         try:
             return fn(*a, **kw)
-        except (ValueError, FileNotFoundError) as err:
-            commands[args.command].error(str(err))
+        except USER_ERRORS as err:
+            commands[args.command].error(_one_line(err))
 
     if args.command == "env":
         from .utils import env_report, set_threads
@@ -138,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         user_input(set_threads)
         user_input(get_device)
         user_input(plan, args.name, profile, args.seeds, folder)
+        user_input(output_folder, args.out, "--out")
         if args.seed_bases is not None:
             from .reproduce import format_pass_rates, pass_rates
 
@@ -152,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "student":
         from .student import build
 
+        if args.out is not None:
+            user_input(output_folder, args.out, "--out")
         try:
             problems = user_input(build, args.notebooks, args.out, check=args.check)
         except RuntimeError as err:  # nbgrader missing (a pip-installed package without the dev extra)
@@ -173,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "convert-clevr":
         from .data.clevr_tfrecord import convert
 
+        user_input(output_folder, args.out, "out")
         written = user_input(convert, args.tfrecords, args.out, args.split, args.start, args.count)
         print(f"{written} scenes written to {args.out}/{args.split}/images and .../masks")
     return 0
@@ -197,6 +219,7 @@ def _train(args: argparse.Namespace, user_input) -> None:
     amp = args.amp if args.amp != "auto" or device.type == "cuda" else "off"
     workers = args.workers if args.workers is not None else (4 if device.type == "cuda" else 0)
     out = args.out or os.path.join("runs", "train", f"{args.name}-{profile}{'-dry' if dry else ''}")
+    user_input(output_folder, out, "--out")
     report = user_input(
         train, args.name, profile, out, resume=args.resume, dry_run=dry, amp=amp, workers=workers,
         checkpoint_every=args.checkpoint_every, seed=args.seed, weights=args.weights, download=args.download,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from . import validate
@@ -45,10 +46,18 @@ def _scalar(name: str, value, what: str, allow_nonfinite: bool = False) -> float
 
 
 def _tensor(name: str, value, what: str) -> torch.Tensor:
+    """``value`` as a real tensor; a check never passes on nothing (no values), on text or on complex numbers."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: {what} must be a tensor or numbers, got {value!r}")
     try:
-        return torch.as_tensor(value).detach().cpu()
+        t = torch.as_tensor(value).detach().cpu()
     except (TypeError, ValueError, RuntimeError) as e:
         raise TypeError(f"{name}: {what} must be a tensor or numbers, got {type(value).__name__}: {e}") from None
+    if t.is_complex():
+        raise TypeError(f"{name}: {what} must be real, got complex values (compare .real and .imag separately)")
+    if not t.numel():
+        raise CheckFailed(f"{name}: {what} holds no values (shape {tuple(t.shape)}): nothing was checked")
+    return t
 
 
 def _ok(message: str, quiet: bool) -> None:
@@ -57,16 +66,21 @@ def _ok(message: str, quiet: bool) -> None:
 
 
 def true(name: str, condition: bool, detail: str = "", quiet: bool = False) -> None:
-    """Check that ``condition`` holds (a bool, or a one-element tensor; NaN is not a truth value)."""
+    """Check that ``condition`` holds: a bool (Python's or NumPy's) or a one-element bool tensor. Anything else
+    (a string such as ``"False"``, a number, a list, NaN) is refused: its truth value would not be the claim."""
     if isinstance(condition, torch.Tensor):
         if condition.numel() != 1:
             raise ValueError(
                 f"{name}: condition must be one truth value, got a tensor of shape {tuple(condition.shape)} "
                 "(use .all() or .any())"
             )
+        if condition.dtype != torch.bool:
+            raise TypeError(f"{name}: condition must be a bool tensor, got {condition.dtype} (compare it first)")
         condition = condition.item()
     if isinstance(condition, float) and math.isnan(condition):
         raise CheckFailed(f"{name}: condition is NaN. {detail}".strip())
+    if not isinstance(condition, (bool, np.bool_)):
+        raise TypeError(f"{name}: condition must be a bool, got {validate.describe(condition)}")
     if not bool(condition):
         raise CheckFailed(f"{name}: does not hold. {detail}".strip())
     _ok(name, quiet)
@@ -189,7 +203,7 @@ def effect(
     :class:`oaedu.stats.Effect`."""
     from .stats import effect as paired_effect
 
-    if direction not in (1, -1):
+    if isinstance(direction, bool) or direction not in (1, -1):
         raise ValueError(f"{name}: direction must be +1 or -1, got {direction!r}")
     k = validate.positive(k, "k")
     min_seeds = validate.integer(min_seeds, "min_seeds", low=1)

@@ -339,7 +339,7 @@ def run(
         raise ValueError(f"unknown method(s) {unknown}; expected some of {list(METHODS)}")
     if isinstance(seeds, int) or not seeds:
         raise ValueError(f"seeds must be a non-empty list of seeds, got {seeds!r}")
-    seeds = [validate.integer(seed, "seeds[i]", low=0) for seed in seeds]
+    seeds = [validate.seed(seed, "seeds[i]") for seed in seeds]
     grids = dict(SEARCH if search is None else search)
     knobless = [m for m in grids if m not in SEARCH]
     if knobless:
@@ -382,8 +382,7 @@ def summarise(results: Mapping[str, Sequence[Entry]], reference: str = "baseline
             missing = [m for m in METRICS if m not in e.accuracy]
             if missing:
                 raise ValueError(f"results[{method!r}]: an entry's accuracy lacks {missing}")
-            for metric in METRICS:
-                validate.number(e.accuracy[metric], f"results[{method!r}] accuracy[{metric!r}]")
+            validate.accuracy_row(e.accuracy, f"results[{method!r}] accuracy", METRICS)
             validate.non_negative(e.seconds_per_epoch, f"results[{method!r}] seconds_per_epoch")
     runs = Runs()
     for method, entries in results.items():
@@ -407,6 +406,9 @@ def effects(results: Mapping[str, Sequence[Entry]], metric: str) -> dict[str, Ef
     (:data:`CONTROLS`), for the methods whose control is among the results."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+    for method, entries in results.items():
+        for e in entries:
+            validate.accuracy_row(e.accuracy, f"results[{method!r}] accuracy", (metric,))
     return {
         m: effect([e.accuracy[metric] for e in results[m]], [e.accuracy[metric] for e in results[c]])
         for m, c in CONTROLS.items()

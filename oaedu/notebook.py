@@ -25,7 +25,7 @@ import torch
 
 from . import validate
 from .plotting import use_style
-from .utils import env_report, get_device, seed_everything, set_threads
+from .utils import MAX_THREADS, env_report, get_device, seed_everything, set_threads
 
 BRANCH = "main"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -131,10 +131,18 @@ def find_notebooks(folder: str | Path | None = None) -> Path:
 
 
 def read_notebook(path: str | Path) -> dict:
-    """A notebook file as nbformat's dict, in the version it was saved in."""
+    """A notebook file as nbformat's dict, in the version it was saved in.
+
+    Raises:
+        ValueError: the file is not a valid notebook (not JSON, or without ``cells``), naming the file.
+    """
     import nbformat
 
-    return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    try:
+        return nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    except nbformat.ValidationError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path} is not a valid notebook: {first}") from None
 
 
 def write_notebook(notebook: dict, path: str | Path) -> None:
@@ -190,7 +198,7 @@ def sync_headers(folder: str | Path | None = None, check: bool = False) -> list[
 def setup(seed: int = 0, threads: int | None = None, verbose: bool = True) -> torch.device:
     """Seed, set threads and figure style, filter noisy warnings; return the device to use."""
     if threads is not None:
-        validate.integer(threads, "threads", low=1)
+        validate.integer(threads, "threads", low=1, high=MAX_THREADS)
     seed_everything(seed)
     set_threads(threads)
     use_style()

@@ -75,6 +75,10 @@ def show_images(
 ):
     """Show a batch ``(B,3,H,W)``; with ``masks (B,H,W)``, outline each mask in white. Returns the figure."""
     b = _check_batch(images, titles, masks=masks)
+    if masks is not None:
+        validate.binary_map(masks, "masks")
+        if masks.shape[-2:] != images.shape[-2:]:
+            raise ValueError(f"masks must be (B, H, W) with the images' H, W, got {tuple(masks.shape)}")
     ncols = min(validate.integer(ncols, "ncols", low=1), b)
     validate.positive(size, "size")
     nrows = -(-b // ncols)
@@ -141,6 +145,7 @@ def heatmap(
     _check_map(heatmap, "heatmap")
     if outline is not None:
         _check_map(outline, "outline")
+        validate.binary_map(outline, "outline")
     _check_range(vmin, vmax)
     heat = heatmap if outline is None else _upsample(heatmap, outline.shape[-2:])
     ax.imshow(heat.detach().cpu().float().numpy(), cmap="inferno", vmin=vmin, vmax=vmax)
@@ -164,7 +169,7 @@ def show_maps(
     entry of ``maps`` (name → ``(B,h,w)``), each with the same outline (colour range: see :func:`heatmap`).
     Returns the figure."""
     b = _check_batch(images, titles)
-    validate.tensor(masks, "masks")
+    validate.binary_map(masks, "masks")
     validate.positive(size, "size")
     _check_range(vmin, vmax)
     if masks.shape != (b, *images.shape[-2:]):
@@ -225,7 +230,7 @@ def format_table(rows: Mapping[str, Mapping[str, float]], columns: Sequence[str]
     cell that does not apply (it prints as ``nan``)."""
     if not rows:
         raise ValueError("format_table needs at least one row (rows is empty)")
-    validate.integer(digits, "digits", low=0)
+    validate.integer(digits, "digits", low=0, high=20)
     columns = list(columns or next(iter(rows.values())).keys())
     for name, values in rows.items():
         missing = [c for c in columns if c not in values]
@@ -266,9 +271,7 @@ def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title:
     if not results:
         raise ValueError("results is empty: pass {model name: evaluate_background_challenge(...)}")
     for name, row in results.items():
-        missing = [v for v in (*VARIANTS, "bg_gap") if v not in row]
-        if missing:
-            raise ValueError(f"results[{name!r}] lacks {missing}")
+        validate.accuracy_row(row, f"results[{name!r}]", (*VARIANTS, "bg_gap"))
     fig, ax = plt.subplots(figsize=(9, 3.6))
     names = list(results)
     width = 0.8 / len(names)

@@ -13,11 +13,14 @@ from __future__ import annotations
 import base64
 import json
 import math
+import numbers
 import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from . import validate
@@ -77,7 +80,8 @@ def plan(name: str, profile: str, seeds: int, notebooks: str | Path | None = Non
 
 
 def flatten(results: Mapping, prefix: str = "") -> dict[str, float]:
-    """Numeric leaves of a nested dict as ``{"a/b": value}``."""
+    """Numeric leaves of a nested dict as ``{"a/b": value}``: Python, NumPy and one-element tensor numbers (not
+    bools). Lists, text and ``None`` are not summarised; the per-seed ``results.json`` files keep them."""
     if not isinstance(results, Mapping):
         raise TypeError(f"results must be a dict (a notebook's RESULTS), got {type(results).__name__}")
     out: dict[str, float] = {}
@@ -85,8 +89,12 @@ def flatten(results: Mapping, prefix: str = "") -> dict[str, float]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             out.update(flatten(value, name + "/"))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
             out[name] = float(value)
+        elif isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+            if value.is_complex():
+                raise TypeError(f"results[{name!r}] must be a real number, got a complex tensor")
+            out[name] = float(value.item())
     return out
 
 
@@ -99,10 +107,17 @@ def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
     odd = [f"{k} (seed index {i})" for i, f in enumerate(flat) for k, v in f.items() if not math.isfinite(v)]
     if odd:
         raise ValueError(f"per_seed holds non-finite results: {', '.join(odd[:5])}")
-    keys = [k for k in flat[0] if all(k in f for f in flat)]
+    keys = list(flat[0])
+    for i, f in enumerate(flat[1:], 1):
+        if set(f) != set(keys):
+            differ = sorted(set(f) ^ set(keys))[:5]
+            raise ValueError(f"per_seed: seed index {i} has other numeric results than seed index 0: {differ}")
     summary = {}
     for key in keys:
-        mean, std = mean_std([f[key] for f in flat])
+        try:
+            mean, std = mean_std([f[key] for f in flat])
+        except ValueError as err:
+            raise ValueError(f"per_seed results {key!r}: {err}") from None
         summary[key] = {"mean": mean, "std": std, "n": len(flat)}
     return summary
 

@@ -9,22 +9,41 @@ direction (roughly a 95 % interval that excludes zero); :func:`oaedu.check.effec
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import torch
 
 
 def _values(name: str, values: Sequence[float]) -> list[float]:
-    try:
-        out = [float(v) for v in values]
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: values must be a sequence of numbers, got {values!r}") from None
+    """Real numbers (not text, bytes, bools or complex numbers), at least one, all finite, and small enough that
+    their sums and squared deviations stay finite."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}: values must be a sequence of numbers, got {values!r}")
+    values = list(values)
+    odd = [v for v in values if isinstance(v, bool) or not (isinstance(v, numbers.Real) or _real_scalar(v))]
+    if odd:
+        raise TypeError(f"{name}: values must be real numbers, got {odd[:3]!r}")
+    out = [float(v) for v in values]
     if not out:
         raise ValueError(f"{name}: need at least one value")
     bad = [v for v in out if not math.isfinite(v)]
     if bad:
         raise ValueError(f"{name}: values must be finite, got {bad}")
+    if max(abs(v) for v in out) > _LARGEST:
+        raise ValueError(
+            f"{name}: values must be at most {_LARGEST:g} in magnitude (their spread overflows), got {out}"
+        )
     return out
+
+
+_LARGEST = 1e150  # squared deviations of values up to this size stay finite in float64
+
+
+def _real_scalar(v) -> bool:
+    return isinstance(v, torch.Tensor) and v.numel() == 1 and not v.is_complex() and v.dtype != torch.bool
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -23,9 +23,9 @@ def text_table(
         raise ValueError(f"rows must be a non-empty dict {{label: cells}}, got {validate.describe(rows)}")
     if isinstance(widths, str) or not isinstance(widths, Sequence):
         raise TypeError(f"widths must be a sequence of ints, one per cell, got {validate.describe(widths)}")
-    widths = [validate.integer(w, f"widths[{i}]", low=0) for i, w in enumerate(widths)]
+    widths = [validate.integer(w, f"widths[{i}]", low=0, high=10_000) for i, w in enumerate(widths)]
     if label_width is not None:
-        label_width = validate.integer(label_width, "label_width", low=0)
+        label_width = validate.integer(label_width, "label_width", low=0, high=10_000)
     for name, value in (("sep", sep), ("indent", indent)):
         if not isinstance(value, str):
             raise TypeError(f"{name} must be a str, got {validate.describe(value)}")

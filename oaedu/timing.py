@@ -175,8 +175,8 @@ def time_together(
     """
     for i, fn in enumerate(fns):
         validate.is_callable(fn, f"fns[{i}]")
-    validate.integer(repeats, "repeats", low=1)
-    validate.integer(warmup, "warmup", low=0)
+    validate.steps(repeats, "repeats")
+    validate.steps(warmup, "warmup", low=0)
     validate.number(budget_s, "budget_s", low=0.0, low_open=True, allow_inf=True)
     validate.is_callable(timer, "timer")
     for fn in fns:

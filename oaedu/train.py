@@ -53,7 +53,7 @@ def plain_forward(model: torch.nn.Module, images: torch.Tensor, masks: torch.Ten
     """``model(images)``: the forward pass of a model that needs no masks."""
     del masks
     validate.images(images, model=model)
-    return model(images)
+    return validate.overflow(model(images), "images", "the model's output")
 
 
 def cross_entropy_step(label_smoothing: float = 0.0, forward: ForwardFn = plain_forward) -> StepFn:
@@ -120,10 +120,10 @@ def fit(
     Each batch is ``(images, labels, masks)``; with ``flip`` the image and its mask are flipped
     together. ``step`` returns a :class:`StepOutput` (default: :func:`cross_entropy_step`).
     """
-    validate.integer(epochs, "epochs", low=1)
+    validate.steps(epochs, "epochs")
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")
-    validate.integer(seed, "seed", low=0)
+    validate.seed(seed)
     if not len(data):
         raise ValueError("data is empty: there is nothing to train on")
     if step is not None:

@@ -59,6 +59,8 @@ def map_batches(
     if not callable(fn):
         raise TypeError(f"fn must be callable (a model or a function of a batch), got {validate.describe(fn)}")
     validate.tensor(x, "x", min_batch=1, finite_values=True)
+    if isinstance(fn, torch.nn.Module):
+        validate.like_model(x, "x", fn)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     device = parse_device(device) if device is not None else x.device
     parts = [fn(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
@@ -74,19 +76,22 @@ def _mps_available() -> bool:
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator seeded the same way."""
-    seed = validate.integer(seed, "seed", low=0, high=2**64 - 1)
+    seed = validate.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 (seeds the legacy global RNG that libraries use)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
 
+MAX_THREADS = 1024  # one rule for $OAEDU_THREADS and set_threads: a count torch can start, not a typo's 10**9
+
+
 def default_threads() -> int:
     """The thread count :func:`set_threads` uses without an argument: ``$OAEDU_THREADS``, else every core, at most 8."""
     env = os.environ.get("OAEDU_THREADS", "").strip()
     if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"$OAEDU_THREADS must be a positive integer, got {env!r}")
+        if not env.isdigit() or not 1 <= int(env) <= MAX_THREADS:
+            raise ValueError(f"$OAEDU_THREADS must be an integer in [1, {MAX_THREADS}], got {env!r}")
         return int(env)
     return min(os.cpu_count() or 1, 8)
 
@@ -98,7 +103,7 @@ def set_threads(n: int | None = None) -> int:
     notebooks share a machine, give each ``OAEDU_THREADS=1``. Results are bit-identical for a fixed seed
     *and* thread count (a different thread count may change the order of floating-point sums).
     """
-    n = default_threads() if n is None else validate.integer(n, "n", low=1)
+    n = default_threads() if n is None else validate.integer(n, "n", low=1, high=MAX_THREADS)
     torch.set_num_threads(n)
     return n
 

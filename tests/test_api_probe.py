@@ -984,6 +984,7 @@ EXEMPT = {
     "bench.run": "times every case; time_fn is probed",
     "bench.table": "formats Rows",
     "bench.main": "the command line; tested in test_bench.py",
+    "validate.Kind": "a record declaring an argument kind; tests/test_input_kinds.py probes every declared kind",
     **{
         f"validate.{n}": "the validators themselves; property-tested below"
         for n, obj in vars(validate).items()

@@ -44,8 +44,8 @@ def boxes_from_cam(
     Labelling is :func:`oaedu.maps.connected_components`.
     """
     maps = _check_cam(cam)
-    validate.number(threshold, "threshold")
-    validate.non_negative(min_area, "min_area")
+    validate.fraction(threshold, "threshold")
+    validate.fraction(min_area, "min_area")
     validate.non_negative(margin, "margin")
     _, h, w = maps.shape
     labels = connected_components(maps >= threshold).cpu()
@@ -61,7 +61,8 @@ def _check_boxes(boxes: Sequence[torch.Tensor]) -> None:
     if not isinstance(boxes, (list, tuple)) or not boxes:
         raise ValueError(f"boxes must be a non-empty list of (n, 4) tensors, one per image, got {type(boxes).__name__}")
     for i, b in enumerate(boxes):
-        validate.tensor(b, f"boxes[{i}]", shape=(None, 4), finite_values=True)
+        validate.tensor(b, f"boxes[{i}]", shape=(None, 4))
+        validate.boxes(b, f"boxes[{i}]")
 
 
 def object_aware_crop(
@@ -77,6 +78,7 @@ def object_aware_crop(
     validate.images(images, channels=None)
     if size is not None:
         validate.integer(size, "size", low=1)
+        validate.fits_memory(images.shape[0] * (images.shape[1] + 2) * size * size, "size: the crops")
     if len(boxes) != images.shape[0]:
         raise ValueError(f"boxes must hold one box list per image: {len(boxes)} lists for {images.shape[0]} images")
     _check_boxes(boxes)
@@ -90,6 +92,9 @@ def object_aware_crop(
     return crops, chosen
 
 
+BRUTE_FORCE_LIMIT = 300_000  # rectangles the reference visits in a few seconds (one 32×32 map: 278,784)
+
+
 def largest_empty_rectangle_reference(mask: torch.Tensor) -> torch.Tensor:
     """Brute force over all rectangles (summed-area table), one map at a time: the largest all-False rectangle of
     each ``bool (B,H,W)`` (or ``(H,W)``) map, as :func:`largest_empty_rectangle` returns it: ``int64 (B, 4)`` (or
@@ -101,6 +106,12 @@ def largest_empty_rectangle_reference(mask: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"mask must be bool (B, H, W) or (H, W), got {mask.dtype} {tuple(mask.shape)}")
     maps = mask.cpu() if mask.ndim == 3 else mask.cpu()[None]  # a stack of B maps
     h, w = maps.shape[1:]  # H, W
+    rectangles = maps.shape[0] * (h * (h + 1) // 2) * (w * (w + 1) // 2)  # every [y0, y1) × [x0, x1) of B maps
+    if rectangles > BRUTE_FORCE_LIMIT:
+        raise ValueError(
+            f"mask: the brute-force reference visits B·H(H+1)/2·W(W+1)/2 rectangles and is limited to "
+            f"{BRUTE_FORCE_LIMIT:,}, got {rectangles:,} for shape {tuple(mask.shape)}: use largest_empty_rectangle"
+        )
     out = torch.zeros(maps.shape[0], 4, dtype=torch.long)  # one (y0, x0, y1, x1) per map, 0s when none is free
     for i, m in enumerate(maps):  # one map at a time
         sat = torch.zeros(h + 1, w + 1, dtype=torch.long)  # summed-area table S, zero first row and column
@@ -175,10 +186,8 @@ def background_only(
     if images.ndim != 4 or images.shape[0] != maps.shape[0] or images.shape[-2:] != maps.shape[-2:]:
         raise ValueError(f"images {tuple(images.shape)} and cams {tuple(maps.shape)} do not match")
     validate.images(images, channels=None)
-    validate.number(threshold, "threshold")
-    validate.number(min_area, "min_area")
-    if not 0.0 <= min_area <= 1.0:
-        raise ValueError(f"min_area must be a fraction of the image in [0, 1], got {min_area}")
+    validate.fraction(threshold, "threshold")
+    validate.fraction(min_area, "min_area")
     fg = (maps >= threshold).cpu()
     rects = largest_empty_rectangle(fg)
     _, _, h, w = images.shape

@@ -15,8 +15,9 @@ from ..maps import minmax
 from ..utils import map_batches
 
 
-def _check_images(images: torch.Tensor) -> None:
+def _check_images(images: torch.Tensor, model: nn.Module) -> None:
     validate.images(images, channels=None)
+    validate.like_model(images, "images", validate.module(model, "the model"))
 
 
 def _finish(raw: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
@@ -140,7 +141,7 @@ def contracam_reference(
     of the batch as negatives; ``nsr`` switches the negative-signal removal (ReLU on the channel weights).
     """
     # the inputs: images, a layer of the encoder, τ > 0
-    _check_images(images)
+    _check_images(images, encoder)
     _check_layer(encoder, layer)
     validate.positive(tau, "tau")
     was = _in_eval(encoder)  # eval mode: fixed BN statistics, so the images of 𝓑 do not interact
@@ -188,7 +189,7 @@ def contracam(
     because the encoder runs in eval mode and the keys carry no gradient, so score ``s_i`` depends on image ``i``'s
     activations only and ``∂(Σ_j s_j)/∂A_i = ∂s_i/∂A_i``. Same output as :func:`contracam_reference`.
     """
-    _check_images(images)
+    _check_images(images, encoder)
     _check_layer(encoder, layer)
     validate.positive(tau, "tau")
     was = _in_eval(encoder)
@@ -238,10 +239,9 @@ def iterative_contracam_history(
     original batch (counted once). ``C̄AMᵗ = max_{l≤t} CAMˡ``. Returns the running maxima ``[C̄AM¹, …, C̄AMᵀ]``,
     each ``(B,H,W)``; :func:`iterative_contracam` returns the last.
     """
-    _check_images(images)
+    _check_images(images, encoder)
     _check_layer(encoder, layer)
-    if not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"iterations must be a positive int, got {iterations!r}")
+    validate.steps(iterations, "iterations")
     validate.positive(tau, "tau")
     if fill not in ("mean", "zero"):
         raise ValueError(f"fill must be 'mean' (Alg. 1) or 'zero' (Eq. 3), got {fill!r}")
@@ -289,7 +289,7 @@ def gradcam_reference(
 ) -> torch.Tensor:
     """Classifier Grad-CAM (Selvaraju et al. 2017): ``ReLU(Σ_k mean_ij(∂y^c/∂A^k_ij) A^k)``, one image at a time."""
     # the inputs: images, a layer of the model, one class c per image
-    _check_images(images)
+    _check_images(images, model)
     _check_layer(model, layer)
     targets = _check_targets(targets, images.shape[0])
     was = _in_eval(model)  # eval mode: fixed BN statistics, so the images do not interact
@@ -324,7 +324,7 @@ def gradcam(
 
     With ``normalize=False`` the raw map equals captum's ``LayerGradCam(..., relu_attributions=True)``.
     """
-    _check_images(images)
+    _check_images(images, model)
     _check_layer(model, layer)
     targets = _check_targets(targets, images.shape[0])
     was = _in_eval(model)
@@ -348,6 +348,7 @@ def centre_prior(n: int, size: tuple[int, int], sigma: float = 0.25) -> torch.Te
     """A centred isotropic Gaussian map in [0,1] (std ``sigma`` × side): the no-model baseline of Tab. 1."""
     n = validate.integer(n, "n", low=0)
     h, w = validate.size2(size, "size", allow_int=False)
+    validate.fits_memory(n * h * w, "n and size: the maps")
     validate.positive(sigma, "sigma")
     ys = (torch.arange(h) + 0.5) / h - 0.5
     xs = (torch.arange(w) + 0.5) / w - 0.5
@@ -362,6 +363,7 @@ def dataset_contracam(learner: torch.nn.Module, images: torch.Tensor, batch_size
     """
     validate.integer(batch_size, "batch_size", low=2)
     validate.images(images, channels=None)
+    validate.like_model(images, "images", validate.module(learner, "learner"))
     if not isinstance(getattr(getattr(learner, "encoder", None), "layer", None), nn.Module):
         raise TypeError(f"learner must have an encoder.layer to explain (a MoCo or BYOL), got {type(learner).__name__}")
     device = next(learner.parameters()).device

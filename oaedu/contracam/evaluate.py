@@ -21,7 +21,7 @@ def localisation_scores(cams: torch.Tensor, instance_masks: torch.Tensor, thresh
         raise ValueError(
             f"cams {tuple(cams.shape)} and instance_masks {tuple(instance_masks.shape)} must both be (B, H, W)"
         )
-    validate.number(threshold, "threshold")
+    validate.fraction(threshold, "threshold")
     ids = validate.label_ids(instance_masks, "instance_masks")  # ids are names: 0, 1, 2, … keeps one_hot small
     pred = cams >= threshold
     fg = ids > 0
@@ -58,5 +58,5 @@ def cooccurrence_distance(fx: torch.Tensor, fy: torch.Tensor) -> float:
     validate.tensor(fy, "fy", finite_values=True)
     if fx.ndim != 2 or fy.ndim != 2 or fx.shape[1] != fy.shape[1] or not len(fx) or not len(fy):
         raise ValueError(f"fx and fy must be non-empty (N, D) features, got {tuple(fx.shape)} and {tuple(fy.shape)}")
-    d = torch.cdist(fx.double(), fy.double())
+    d = validate.overflow(torch.cdist(fx.double(), fy.double()), "fx, fy", "a distance")
     return (d.min(1).values.mean() + d.min(0).values.mean()).item()

@@ -83,6 +83,7 @@ class _Learner(nn.Module):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
         validate.integer(proj_dim, "proj_dim", low=1)
+        validate.fits_memory(proj_dim * (2 * proj_dim + 1024), "proj_dim: the projection and prediction heads")
         self.encoder = encoder or SmallEncoder()
         d = self.encoder.out_dim
         self.projector = mlp(d, d, proj_dim)
@@ -111,18 +112,20 @@ class _Learner(nn.Module):
 def info_nce(q: torch.Tensor, k: torch.Tensor, negatives: torch.Tensor | None, tau: float) -> torch.Tensor:
     """Mean InfoNCE loss, the negative of Eq. (1): positive ``q_i·k_i``, negatives ``negatives`` (a queue) or,
     when ``negatives`` is None, the other keys of the batch (in-batch negatives, positive on the diagonal)."""
-    validate.tensor(q, "q", min_batch=1, finite_values=True)
-    validate.tensor(k, "k", finite_values=True)
+    validate.tensor(q, "q", dtype="float", min_batch=1, finite_values=True)
+    validate.tensor(k, "k", dtype="float", finite_values=True)
     if q.shape != k.shape or q.ndim != 2:
         raise ValueError(f"q and k must both be (B, D), got {tuple(q.shape)} and {tuple(k.shape)}")
     validate.positive(tau, "tau")
     if negatives is not None:
-        validate.tensor(negatives, "negatives", shape=(None, q.shape[1]), finite_values=True)
+        validate.tensor(negatives, "negatives", shape=(None, q.shape[1]), dtype="float", finite_values=True)
+        validate.same_dtype(q=q, k=k, negatives=negatives)
+    validate.same_dtype(q=q, k=k)
     if negatives is None:
-        logits = q @ k.t() / tau
+        logits = validate.overflow(q @ k.t() / tau, "q, k", "the logits q·k/tau")
         return F.cross_entropy(logits, torch.arange(len(q), device=q.device))
     pos = (q * k).sum(1, keepdim=True)
-    logits = torch.cat([pos, q @ negatives.t()], 1) / tau
+    logits = validate.overflow(torch.cat([pos, q @ negatives.t()], 1) / tau, "q, k, negatives", "the logits")
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
 
 
@@ -149,6 +152,7 @@ class MoCo(_Learner):
         validate.integer(queue_size, "queue_size")
         if queue_size < 0:
             raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+        validate.fits_memory(queue_size * proj_dim, "queue_size and proj_dim: the queue")
         validate.positive(tau, "tau")
         self.tau = tau
         self.queue_size = queue_size
@@ -256,8 +260,8 @@ def train_contrastive(
     ``prepare(batch, index, generator) -> (base1, base2)`` builds the two base images before augmentation:
     the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
     """
-    validate.integer(epochs, "epochs", low=1)
-    validate.integer(seed, "seed", low=0)
+    validate.steps(epochs, "epochs")
+    validate.seed(seed)
     validate.images(images, min_batch=2)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")

@@ -15,6 +15,7 @@ from ..utils import map_batches
 def extract_features(encoder: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """Global-average-pooled encoder features ``(N, D)`` (encoder in eval mode)."""
     validate.images(images)
+    validate.like_model(images, "images", validate.module(encoder, "encoder"))
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     encoder.eval()
 

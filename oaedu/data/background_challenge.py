@@ -135,9 +135,10 @@ def background_challenge(
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     n = validate.integer(n, "n", low=1)
-    seed = validate.integer(seed, "seed", low=0)
+    seed = validate.seed(seed)
     num_classes = validate.integer(num_classes, "num_classes", low=2, high=MAX_CLASSES)
     image_size = validate.integer(image_size, "image_size", low=16)
+    validate.fits_memory(n * 8 * image_size**2, "n and image_size: the images, masks and backgrounds")
     bg_correlation = validate.probability(bg_correlation, "bg_correlation")
     fg_hue_jitter = validate.non_negative(fg_hue_jitter, "fg_hue_jitter")
 

@@ -26,25 +26,36 @@ import numpy as np
 IMAGE_SIZE = (240, 320)
 MAX_ENTITIES = 11  # background + up to 10 objects
 _LEN, _VARINT, _I64, _I32 = 2, 0, 1, 5
+MAX_RECORD = 2**30  # bytes; a CLEVR-with-masks record holds about 1 MB
 
 
 def read_records(path: str | Path) -> Iterator[bytes]:
     """Yield the records of a TFRecord file, GZIP-compressed or not.
 
+    A length larger than what is left of an uncompressed file, or than :data:`MAX_RECORD` bytes, is refused
+    before anything is read: a file of another format would otherwise be read as one huge record.
+
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file ends inside a record.
+        ValueError: not a TFRecord file, or the file ends inside a record.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"TFRecord file {path} not found")
     with path.open("rb") as f:
         gzipped = f.read(2) == b"\x1f\x8b"
+    size = path.stat().st_size
     with gzip.open(path, "rb") if gzipped else path.open("rb") as f:
         while header := f.read(12):  # uint64 length, uint32 masked CRC of the length
             if len(header) < 12:
                 raise ValueError(f"{path} ends inside a record header: is the file complete?")
             (length,) = struct.unpack("<Q", header[:8])
+            left = MAX_RECORD if gzipped else size - f.tell()
+            if length > min(left, MAX_RECORD):
+                raise ValueError(
+                    f"{path} is not a TFRecord file (or is corrupt): a record claims {length:,} bytes, more than "
+                    f"{'the ' + format(MAX_RECORD, ',') + '-byte limit' if left == MAX_RECORD else 'the file holds'}"
+                )
             data = f.read(length)
             if len(data) < length or len(f.read(4)) < 4:  # the data, then the uint32 masked CRC of the data
                 raise ValueError(f"{path} ends inside a record: is the file complete?")

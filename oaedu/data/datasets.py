@@ -163,6 +163,6 @@ def first_of_each_class(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     for c in range(num_classes):
         hits = (labels == c).nonzero()
         if not len(hits):
-            raise ValueError(f"class {c} does not occur in labels")
+            raise ValueError(f"class {c} does not occur in labels (num_classes={num_classes})")
         firsts.append(int(hits[0, 0]))
     return torch.tensor(firsts)

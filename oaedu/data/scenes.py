@@ -72,12 +72,13 @@ def multi_object_scenes(
     scene. Object ``k`` (1-based id in the mask) is at index ``k - 1``.
     """
     n = validate.integer(n, "n", low=1)
-    seed = validate.integer(seed, "seed", low=0)
+    seed = validate.seed(seed)
     min_objects = validate.integer(min_objects, "min_objects")
     max_objects = validate.integer(max_objects, "max_objects")
     if not 1 <= min_objects <= max_objects:
         raise ValueError(f"need 1 <= min_objects <= max_objects, got {min_objects} and {max_objects}")
     image_size = validate.integer(image_size, "image_size", low=16)
+    validate.fits_memory(n * (8 + max_objects) * image_size**2, "n, image_size and max_objects: the scenes")
     overlap = validate.choice(overlap, "overlap", ("occlude", "avoid"))
     cooccurrence = validate.probability(cooccurrence, "cooccurrence")
     min_visible = validate.probability(min_visible, "min_visible")

@@ -22,16 +22,24 @@ def minmax(maps: torch.Tensor, dims: int | None = None, eps: float = CONSTANT_SP
         validate.tensor(maps, "maps", dtype="float", min_ndim=2, finite_values=True)
         dims = maps.ndim - 1
     else:
-        validate.integer(dims, "dims", low=1)
+        validate.integer(dims, "dims", low=1, high=max(maps.ndim, 1) if isinstance(maps, torch.Tensor) else None)
         validate.tensor(maps, "maps", dtype="float", min_ndim=dims, finite_values=True)
     validate.non_negative(eps, "eps")
     if not maps.shape[maps.ndim - dims :].numel():
         raise ValueError(f"maps must hold non-empty maps over their last {dims} dims, got {tuple(maps.shape)}")
     flat = maps.flatten(maps.ndim - dims)
+    out = _normalise(flat, eps)
+    if not torch.isfinite(out).all():  # finite values whose span overflows the dtype (±3e38 float32, ±6e4 float16)
+        # in float64, halved: (x/2 − min/2) / (span/2) is the same ratio, and a span of ±1e308 values fits too
+        out = _normalise(flat.double() * 0.5, eps * 0.5).to(flat.dtype)
+    return out.view_as(maps)
+
+
+def _normalise(flat: torch.Tensor, eps: float) -> torch.Tensor:
     # min/max (not amin/amax): their gradient goes to one extreme entry even among ties, as RobustViT's loss had it
     low = flat.min(-1, keepdim=True).values
     span = flat.max(-1, keepdim=True).values - low
     # a product with the mask rather than torch.where: a constant map gets a zero gradient, never 0/0 (also for
     # eps = 0, or an eps below what the dtype can hold: the span is floored at its smallest normal number)
-    floor = max(eps, torch.finfo(maps.dtype).tiny)
-    return ((flat - low) / span.clamp_min(floor) * (span > eps)).view_as(maps)
+    floor = max(eps, torch.finfo(flat.dtype).tiny)
+    return (flat - low) / span.clamp_min(floor) * (span > eps)

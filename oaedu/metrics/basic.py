@@ -38,9 +38,9 @@ def iou(pred: torch.Tensor, target: torch.Tensor, empty: float = 1.0) -> torch.T
     ``pred`` and ``target`` are ``bool[..., H, W]`` of the same shape; returns ``float64[...]``. Where
     both masks are empty the IoU is ``empty`` (1 by default: nothing predicted, nothing there).
     """
-    empty = validate.number(empty, "empty")
-    validate.tensor(pred, "pred")
-    validate.tensor(target, "target")
+    empty = validate.probability(empty, "empty")  # an IoU, in [0, 1]
+    validate.binary_map(pred, "pred")
+    validate.binary_map(target, "target")
     if pred.shape != target.shape:
         raise ValueError(f"iou: pred shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
     if pred.dtype != torch.bool or target.dtype != torch.bool:

@@ -50,7 +50,9 @@ def _check_targets(targets: torch.Tensor, n: int, multilabel: bool, num_classes:
 def _standardiser(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std of every feature over all items (and slots); the std floored at 1e-6."""
     flat = features.reshape(-1, features.shape[-1])
-    return flat.mean(0), flat.std(0).clamp_min(1e-6)
+    mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
+    validate.overflow(torch.cat([mean, std]), "features", "their mean or std")
+    return mean, std
 
 
 def _loss_fn(targets: torch.Tensor, multilabel: bool, dtype: torch.dtype) -> nn.Module:
@@ -115,6 +117,7 @@ def linear_probe(
         raise ValueError(f"features must be (N, D) or (N, K, D), got {tuple(features.shape)}")
     if num_classes is not None:
         validate.integer(num_classes, "num_classes", low=1)
+        validate.fits_memory(num_classes * features.shape[-1], "num_classes: the probe's weights", itemsize=8)
     out = _check_targets(targets, len(features), multilabel, num_classes)
     validate.integer(steps, "steps", low=1)
     validate.non_negative(weight_decay, "weight_decay")

@@ -17,9 +17,12 @@ def _check_sizes(
     validate.integer(image_size, "image_size", low=1)
     validate.integer(patch_size, "patch_size", low=1)
     validate.integer(embed_dim, "embed_dim", low=1)
-    validate.integer(depth, "depth", low=1)
+    validate.steps(depth, "depth")
     if square_patches and image_size % patch_size:
         raise ValueError(f"image_size {image_size} must be a multiple of patch_size {patch_size}")
+    n = (image_size // patch_size) ** 2  # tokens; every block holds about 12·D² weights (and a Mixer N² more)
+    params = depth * (12 * embed_dim**2 + 2 * n**2) + embed_dim * (3 * patch_size**2 + num_classes + n)
+    validate.fits_memory(params, "embed_dim, depth, image_size and patch_size: the model's weights")
 
 
 def tiny_vit(
@@ -83,6 +86,7 @@ def tiny_convmixer(
     del image_size  # ConvMixer is fully convolutional; the argument keeps the builders interchangeable.
     _check_sizes(num_classes, 1, patch_size, embed_dim, depth, square_patches=False)
     validate.integer(kernel_size, "kernel_size", low=1)
+    validate.fits_memory(depth * embed_dim * kernel_size**2, "kernel_size, embed_dim and depth: the kernels")
     return ConvMixer(
         dim=embed_dim,
         depth=depth,

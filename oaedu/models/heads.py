@@ -25,6 +25,7 @@ def mlp(
     """
     for value, name in ((d_in, "d_in"), (d_hidden, "d_hidden"), (d_out, "d_out")):
         validate.integer(value, name, low=1)
+    validate.fits_memory(d_hidden * (d_in + d_out), "d_in, d_hidden and d_out: the weights")
     activation = validate.choice(activation, "activation", ACTIVATIONS)
     first = nn.Linear(d_in, d_hidden)
     norm = nn.BatchNorm1d(d_hidden) if batch_norm else nn.Identity()

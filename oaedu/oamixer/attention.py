@@ -6,16 +6,13 @@ import torch
 import torch.nn.functional as F
 
 from .. import validate
-from .mask import as_log_mask, as_mask, check_masks
+from .mask import as_log_mask, check_masks, row_shifted
 
 
 def _check_qkv(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     for name, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor) or t.ndim != 4:
-            raise ValueError(f"{name} must be a (B, H, N, D) tensor, got {getattr(t, 'shape', type(t))}")
-        if not t.is_floating_point():
-            raise ValueError(f"{name} must be floating point, got {t.dtype}")
-        validate.finite(t, name)
+        validate.tensor(t, name, ndim=4, dtype="float", finite_values=True)
+    validate.same_dtype(q=q, k=k, v=v)
     if q.shape[:3] != k.shape[:3] or k.shape[:3] != v.shape[:3] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q, k, v shapes disagree: {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
 
@@ -38,13 +35,15 @@ def attention_reference(
     _check_qkv(q, k, v)
     validate.probability(dropout_p, "dropout_p")
     check_masks(mask, log_mask, (q.shape[0], q.shape[2], q.shape[2]), zero_ok=False, floating=True)
-    m = as_mask(mask, log_mask)  # M = exp(−κ·D), Eq. (3)
+    m = torch.exp(
+        row_shifted(as_log_mask(mask, log_mask)).to(q.dtype)
+    )  # M = exp(−κ·D), Eq. (3), scaled per row (cancels)
     a = torch.softmax(q @ k.transpose(-2, -1) * q.shape[-1] ** -0.5, dim=-1)  # A = softmax(QKᵀ/√d), Eq. (4)
     a = a * m[:, None]  # A ⊙ M: one mask per image, shared by the H heads
     a = a / a.sum(-1, keepdim=True)  # Ã_ij = (A ⊙ M)_ij / Σ_l (A ⊙ M)_il, Eq. (5)
     if dropout_p:  # attention dropout on Ã, where SDPA applies it
         a = F.dropout(a, dropout_p)  # Ã ← dropout(Ã)
-    return a @ v  # Ã V
+    return validate.overflow(a @ v, "q, k, v")  # Ã V
 
 
 def attention(
@@ -69,5 +68,6 @@ def attention(
     _check_qkv(q, k, v)
     validate.probability(dropout_p, "dropout_p")
     check_masks(mask, log_mask, (q.shape[0], q.shape[2], q.shape[2]), zero_ok=False, floating=True)
-    log_m = as_log_mask(mask, log_mask)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=log_m[:, None].to(q.dtype), dropout_p=dropout_p)
+    log_m = row_shifted(as_log_mask(mask, log_mask))  # a constant per row: softmax is unchanged
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=log_m[:, None].to(q.dtype), dropout_p=dropout_p)
+    return validate.overflow(out, "q, k, v")

@@ -95,6 +95,7 @@ class DenseCNN(torch.nn.Module):
         super().__init__()
         validate.integer(num_classes, "num_classes", low=2)
         validate.integer(width, "width", low=1)
+        validate.fits_memory(width * (16 * width + num_classes), "num_classes and width: the weights")
 
         def block(cin, cout, stride):
             return [torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
@@ -159,13 +160,13 @@ def label_separation(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int,
     """
     grid = _check_grid(grid)
     validate.tensor(labels, "labels", ndim=3, dtype="float", finite_values=True)
-    validate.tensor(masks, "masks", ndim=3)
+    validate.binary_map(masks, "masks", ndim=3)
     if labels.shape[:2] != (masks.shape[0], grid[0] * grid[1]):
         raise ValueError(
             f"labels must be (B, N, K) with B = {masks.shape[0]} masks and N = {grid[0] * grid[1]} patches, "
             f"got {tuple(labels.shape)}"
         )
-    dist = pairwise_distance(labels, distance)
+    dist = validate.overflow(pairwise_distance(labels, distance), "labels", "the distance between labels")
     obj = patch_fractions(masks, grid).flatten(1).to(dist.device) >= 0.5
     cross = obj[:, :, None] ^ obj[:, None, :]
     both = cross.any(2).any(1)

@@ -52,8 +52,8 @@ def pairwise_distance(labels: torch.Tensor, distance: str = "l1") -> torch.Tenso
     if distance == "l1":
         if labels.shape[-1] == 1:
             y = labels[..., 0]
-            return (y[:, :, None] - y[:, None, :]).abs()
-        return torch.cdist(labels, labels, p=1)
+            return validate.overflow((y[:, :, None] - y[:, None, :]).abs(), "labels", "a distance")
+        return validate.overflow(torch.cdist(labels, labels, p=1), "labels", "a distance")
     u = _unit(labels)
     return (1.0 - u @ u.transpose(1, 2)).clamp_min(0.0)
 
@@ -111,7 +111,7 @@ def local_distance(label_map: torch.Tensor, kernel_size: int, distance: str = "l
         d = (nb - centre).abs().sum(1)
     else:
         d = (1.0 - (nb * centre).sum(1)).clamp_min(0.0)
-    return d * valid
+    return validate.overflow(d * valid, "label_map", "a distance")
 
 
 def check_masks(
@@ -136,11 +136,19 @@ def check_masks(
         validate.values_in(mask, "mask", 0.0, 1.0, low_open=not zero_ok)
     else:
         validate.values_in(log_mask, "log_mask", high=0.0)  # log M <= 0, as M <= 1
+        if not zero_ok:  # log M = −κ·D with a finite κ: −inf would be a zero of M
+            validate.finite(log_mask, "log_mask")
 
 
 def as_mask(mask: torch.Tensor | None, log_mask: torch.Tensor | None) -> torch.Tensor:
     """``M`` from whichever of ``mask`` / ``log_mask`` was given (``M = exp(log M)``)."""
     return mask if mask is not None else torch.exp(log_mask)
+
+
+def row_shifted(log_mask: torch.Tensor) -> torch.Tensor:
+    """``log M − max_j log M_ij``: a constant per row cancels in the renormalisation of Eq. (5), and the shift keeps
+    ``exp`` away from underflow (a row of −1e30 would give 0/0) and ``s + log M`` away from rounding ``s`` off."""
+    return log_mask - log_mask.detach().amax(-1, keepdim=True)
 
 
 def as_log_mask(mask: torch.Tensor | None, log_mask: torch.Tensor | None) -> torch.Tensor:

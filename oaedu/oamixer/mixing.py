@@ -19,11 +19,12 @@ def _check_tokens(x: torch.Tensor, n: int | None = None) -> None:
 
 def mixer_linearisation(fc1_weight: torch.Tensor, fc2_weight: torch.Tensor) -> torch.Tensor:
     """``L = W2 · W1``, the token-mixing MLP with its non-linearity dropped, Eq. (8), OAMixer §3.2."""
-    validate.tensor(fc1_weight, "fc1_weight", finite_values=True)
-    validate.tensor(fc2_weight, "fc2_weight", finite_values=True)
+    validate.tensor(fc1_weight, "fc1_weight", dtype="float", finite_values=True)
+    validate.tensor(fc2_weight, "fc2_weight", dtype="float", finite_values=True)
     if fc1_weight.ndim != 2 or fc2_weight.ndim != 2 or fc2_weight.shape[1] != fc1_weight.shape[0]:
         raise ValueError(f"expected W1 (T, N) and W2 (N, T), got {tuple(fc1_weight.shape)}, {tuple(fc2_weight.shape)}")
-    return fc2_weight @ fc1_weight
+    validate.same_dtype(fc1_weight=fc1_weight, fc2_weight=fc2_weight)
+    return validate.overflow(fc2_weight @ fc1_weight, "fc1_weight, fc2_weight")
 
 
 def mixer_mixing_reference(
@@ -46,8 +47,8 @@ def mixer_mixing_reference(
     out = f_x.clone()  # f(x), the token MLP's output
     for b in range(x.shape[0]):  # one image b at a time (its own M_b)
         masked = m[b] * lin  # M_b ⊙ L
-        out[b] = out[b] + x[b] @ masked.T - x[b] @ lin.T  # f(x) + (M_b ⊙ L)·x − L·x, every channel, Eq. (7)
-    return out  # (B, C, N), tokens last
+        out[b] = out[b] + x[b] @ (masked - lin).T  # f(x) + (M_b ⊙ L)·x − L·x, every channel, Eq. (7)
+    return validate.overflow(out, "f_x, x, lin")  # (B, C, N), tokens last
 
 
 def mixer_mixing(
@@ -65,20 +66,25 @@ def mixer_mixing(
     _check_tokens(x, lin.shape[0])
     _check_mixer(f_x, x, lin, mask, log_mask)
     one_minus = 1.0 - mask if mask is not None else -torch.expm1(log_mask)
-    return f_x - torch.einsum("bij,bcj->bci", one_minus * lin, x)
+    return validate.overflow(f_x - torch.einsum("bij,bcj->bci", one_minus * lin, x), "f_x, x, lin")
 
 
 def _check_mixer(
     f_x: torch.Tensor, x: torch.Tensor, lin: torch.Tensor, mask: torch.Tensor | None, log_mask: torch.Tensor | None
 ) -> None:
     """``f_x`` like ``x``, ``lin`` a finite (N, N) matrix, one (B, N, N) ``mask`` in [0, 1] or ``log_mask`` ≤ 0."""
-    validate.tensor(f_x, "f_x", shape=tuple(x.shape), finite_values=True)
-    validate.tensor(lin, "lin", shape=(x.shape[-1], x.shape[-1]), finite_values=True)
-    check_masks(mask, log_mask, (x.shape[0], x.shape[-1], x.shape[-1]))
+    validate.tensor(f_x, "f_x", shape=tuple(x.shape), dtype="float", finite_values=True)
+    validate.tensor(lin, "lin", shape=(x.shape[-1], x.shape[-1]), dtype="float", finite_values=True)
+    check_masks(mask, log_mask, (x.shape[0], x.shape[-1], x.shape[-1]), floating=True)
+    validate.same_dtype(f_x=f_x, x=x, lin=lin, **{"mask" if mask is not None else "log_mask": _given(mask, log_mask)})
+
+
+def _given(mask: torch.Tensor | None, log_mask: torch.Tensor | None) -> torch.Tensor:
+    return mask if mask is not None else log_mask
 
 
 def _check_kernel(weight: torch.Tensor) -> int:
-    validate.tensor(weight, "weight (the kernel)")
+    validate.tensor(weight, "weight (the kernel)", dtype="float")
     if weight.ndim != 2 or weight.shape[0] != weight.shape[1] or weight.shape[0] % 2 == 0:
         raise ValueError(f"kernel must be a square (S, S) tensor with S odd, got {tuple(weight.shape)}")
     validate.finite(weight, "weight (the kernel)")
@@ -96,6 +102,7 @@ def toeplitz_index(h: int, w: int, kernel_size: int) -> tuple[torch.Tensor, torc
     """
     h, w = validate.integer(h, "h", low=1), validate.integer(w, "w", low=1)
     validate.integer(kernel_size, "kernel_size", low=1)
+    validate.fits_memory(3 * (h * w) ** 2, "h and w: the (hw)×(hw) Toeplitz matrix", itemsize=8)
     if kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd, got {kernel_size}")
     key = (h, w, kernel_size)
@@ -127,6 +134,10 @@ def _check_conv(x: torch.Tensor, bias: torch.Tensor | float) -> None:
     validate.number(bias, "bias")
 
 
+def _check_conv_dtypes(x: torch.Tensor, weight: torch.Tensor, mask, log_mask) -> None:
+    validate.same_dtype(x=x, weight=weight, **{"mask" if mask is not None else "log_mask": _given(mask, log_mask)})
+
+
 def conv_mixing_reference(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -145,14 +156,15 @@ def conv_mixing_reference(
     s = _check_kernel(weight)
     _check_conv(x, bias)
     b, _, h, w = x.shape
-    check_masks(mask, log_mask, (b, s * s, h * w), "(B, S², N)")
+    check_masks(mask, log_mask, (b, s * s, h * w), "(B, S², N)", floating=True)
+    _check_conv_dtypes(x, weight, mask, log_mask)
     t = conv_toeplitz(weight, h, w)  # W_linear (N, N): conv(x) = W_linear · x̃, Eq. (10)
     idx, _ = toeplitz_index(h, w, s)  # kernel offset s(i, j) of every entry of W_linear
     rows = torch.arange(h * w, device=x.device)[:, None]  # output patch i of every entry
     m = as_mask(mask, log_mask)[:, idx.to(x.device), rows]  # M_ij = M_local[s(i, j), i], (B, N, N), Eq. (3)
     xt = x.flatten(2)  # x̃: (B, C, N)
     out = torch.einsum("bij,bcj->bci", m * t, xt) + bias  # (M ⊙ W_linear) · x̃ + b, Eq. (11)
-    return out.view_as(x)  # (B, C, h, w): back to the grid
+    return validate.overflow(out.view_as(x), "x, weight")  # (B, C, h, w): back to the grid
 
 
 # Dense (N×N matrix, one batched GEMM) up to N = 64 + 4.5·S² patches, local (S² shifted multiply-adds) above:
@@ -185,15 +197,16 @@ def conv_mixing(
     s = _check_kernel(weight)
     _check_conv(x, bias)
     b, c, h, w = x.shape
-    check_masks(mask, log_mask, (b, s * s, h * w), "(B, S², N)")
+    check_masks(mask, log_mask, (b, s * s, h * w), "(B, S², N)", floating=True)
+    _check_conv_dtypes(x, weight, mask, log_mask)
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     if method == "auto":
         method = conv_mixing_method(h * w, s)
     coeff = (weight.flatten()[None, :, None] * as_mask(mask, log_mask)).to(x.dtype)  # (B, S², N): kernel ⊙ M
     if method == "dense":
-        return _conv_mixing_dense(x, coeff, bias, s)
-    return _conv_mixing_local(x, coeff, bias, s)
+        return validate.overflow(_conv_mixing_dense(x, coeff, bias, s), "x, weight")
+    return validate.overflow(_conv_mixing_local(x, coeff, bias, s), "x, weight")
 
 
 def conv_mixing_method(num_patches: int, kernel_size: int) -> str:

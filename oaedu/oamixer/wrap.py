@@ -111,8 +111,8 @@ class SharedKernelConv(torch.nn.Module):
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd for a 'same' Toeplitz matrix, got {kernel_size}")
         if weight is not None:
-            validate.tensor(weight, "weight", shape=(kernel_size, kernel_size), finite_values=True)
-        if bias is not None and validate.tensor(bias, "bias", finite_values=True).numel() != 1:
+            validate.tensor(weight, "weight", shape=(kernel_size, kernel_size), dtype="float", finite_values=True)
+        if bias is not None and validate.tensor(bias, "bias", dtype="float", finite_values=True).numel() != 1:
             raise ValueError(f"bias must hold one value (shared by all channels), got shape {tuple(bias.shape)}")
         if weight is None:
             w = torch.empty(1, 1, kernel_size, kernel_size)

@@ -29,9 +29,10 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
     validate.integer(n, "n", low=1)
+    validate.fits_memory(n * 4 * 32 * 32, "n: the images")
     validate.probability(p, "p")
-    seed = validate.integer(seed, "seed", low=0)
-    g = torch.Generator().manual_seed(seed * 4 + SPLITS.index(split))
+    seed = validate.seed(seed)
+    g = torch.Generator().manual_seed((seed * 4 + SPLITS.index(split)) % 2**64)  # one stream per split
     k, s, patch = NUM_CLASSES, IMAGE_SIZE, PATCH_SIZE
     labels = torch.randint(k, (n,), generator=g)
     if split in ("train", "id"):

@@ -59,6 +59,7 @@ def relevance_at(relevance: torch.Tensor, masks: torch.Tensor, resolution: str =
     validate.tensor(
         relevance, "relevance (maps on the patch grid, as relevance_map returns them)", ndim=3, finite_values=True
     )
+    validate.binary_map(masks, "masks", ndim=3)
     validate.tensor(masks, "masks", ndim=3, min_batch=1)
     validate.same_batch(relevance=relevance, masks=masks)
     if resolution == "patch":

@@ -28,7 +28,7 @@ def _forward(model: torch.nn.Module, images: torch.Tensor, target: torch.Tensor 
     if not torch.is_grad_enabled():
         raise ValueError("relevance maps need gradients: do not call them under torch.no_grad()")
     with capture_attention(model) as record:
-        logits = model(images)
+        logits = validate.overflow(model(images), "images", "the model's output")
     if record.num_prefix_tokens < 1:
         raise ValueError("relevance maps are the CLS row of the rollout: the model needs a CLS token")
     if target is None:

@@ -31,7 +31,8 @@ def _check_tokens(x: torch.Tensor, dim: int) -> None:
 
 def _check_sizes(dim: int, num_slots: int, **counts: int) -> None:
     for name, value in {"dim": dim, "num_slots": num_slots, **counts}.items():
-        validate.integer(value, name, low=1)
+        (validate.steps if name in ("iters", "layers") else validate.integer)(value, name, low=1)
+    validate.fits_memory(12 * dim * dim + num_slots * dim, "dim and num_slots: the weights")
 
 
 QUERIES: tuple[str, ...] = ("learned", "sampled")

@@ -61,6 +61,7 @@ class ObjectEncoder(nn.Module):
         validate.integer(image_size, "image_size", low=1)
         validate.integer(patch_size, "patch_size", low=1)
         validate.integer(num_slots, "num_slots", low=1)
+        validate.steps(cross_layers, "cross_layers")
         if image_size % patch_size:
             raise ValueError(f"image_size {image_size} must be a multiple of patch_size {patch_size}")
         self.attention, self.num_slots = attention, num_slots
@@ -91,7 +92,7 @@ class ObjectEncoder(nn.Module):
     def patch_tokens(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone patch tokens ``(B, N, D)`` (no CLS token)."""
         validate.images(images, model=self.backbone)
-        return self.backbone.forward_features(images)
+        return validate.overflow(self.backbone.forward_features(images), "images", "the backbone's tokens")
 
     def forward(self, images: torch.Tensor) -> ObjectOutput:
         slots, attn = self.object_fn(self.patch_tokens(images))

@@ -50,8 +50,12 @@ def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -
     _check_maps(maps)
     _check_bins(bins)
     flat = maps.detach().cpu().reshape(-1, maps.shape[-1])  # one map x (P values) per row
+    flat = flat.float() if flat.dtype == torch.bfloat16 else flat  # (NumPy has no bfloat16)
     out = []  # t per map
     for row in flat.numpy():
+        half = not np.isfinite(row.astype(np.float64).max() - row.astype(np.float64).min())  # span > float64
+        if not np.isfinite(row.max() - row.min()):  # a span that overflows the dtype: bin in float64 (halved if
+            row = row.astype(np.float64) * (0.5 if half else 1.0)  # even float64 overflows; t is doubled back)
         if bins is None:
             values, counts = np.unique(row.astype(np.float64), return_counts=True)  # every distinct value a bin
             centres = values  # c_j = the value itself
@@ -59,12 +63,13 @@ def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -
             counts, edges = np.histogram(row, bins=bins)  # n_j: equal bins over [min, max]
             centres = (edges[:-1] + edges[1:]) / 2  # c_j = centre of bin j
         if row.min() == row.max():
-            out.append(float(row[0]))  # constant map: no split, t = its value
+            out.append(float(row[0]) * (2.0 if half else 1.0))  # constant map: no split, t = its value
             continue
         w0, w1 = np.cumsum(counts)[:-1], np.cumsum(counts[::-1])[::-1][1:]  # w0 = Σ_{i≤j} n_i, w1 = Σ_{i>j} n_i
         mu0 = np.cumsum(counts * centres)[:-1] / w0  # μ0 = Σ_{i≤j} n_i c_i / w0, mean of the low class
         mu1 = np.cumsum((counts * centres)[::-1])[::-1][1:] / w1  # μ1 = Σ_{i>j} n_i c_i / w1, the high class
-        out.append(float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)]))  # t = c_j*, j* = argmax w0 w1 (μ0 − μ1)²
+        t = float(centres[np.argmax(w0 * w1 * (mu0 - mu1) ** 2)])  # t = c_j*, j* = argmax w0 w1 (μ0 − μ1)²
+        out.append(t * (2.0 if half else 1.0))
     return torch.tensor(out, dtype=torch.float64).reshape(maps.shape[:-1]).to(maps.device)  # float64 (...)
 
 
@@ -89,13 +94,18 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
     _check_maps(maps)
     _check_bins(bins)
     flat = maps.detach().reshape(-1, maps.shape[-1])  # (M, P): every map of the batch
+    scale = 1.0
+    if not torch.isfinite(flat.amax(1) - flat.amin(1)).all():  # a span that overflows the dtype: bin in float64,
+        flat = flat.double()  # halved where even float64 overflows (thresholds scale with the values)
+        if not torch.isfinite(flat.amax(1) - flat.amin(1)).all():
+            flat, scale = flat * 0.5, 2.0
     constant = flat.amin(1) == flat.amax(1)
     if bins is None:
         counts, centres = torch.ones_like(flat, dtype=torch.float64), flat.double().sort(1).values
     else:
         counts, centres = _histogram(flat, bins)
     if counts.shape[1] == 1:
-        return flat[:, 0].double().reshape(maps.shape[:-1])  # (...)
+        return flat[:, 0].double().reshape(maps.shape[:-1]) * scale  # (...)
     w0 = counts.cumsum(1)[:, :-1]
     w1 = counts.sum(1, keepdim=True) - w0
     c = (counts * centres).cumsum(1)
@@ -105,7 +115,7 @@ def otsu_threshold(maps: torch.Tensor, bins: int | None = OTSU_BINS) -> torch.Te
     if bins is None:  # split only between distinct values
         var = torch.where(centres[:, 1:] > centres[:, :-1], var, torch.full_like(var, -1.0))
     t = centres.gather(1, var.argmax(1, keepdim=True))[:, 0]
-    return torch.where(constant, flat[:, 0].double(), t).reshape(maps.shape[:-1])  # (M,) -> (...)
+    return torch.where(constant, flat[:, 0].double(), t).reshape(maps.shape[:-1]) * scale  # (M,) -> (...)
 
 
 def _check_attn(attn: torch.Tensor) -> None:
@@ -121,6 +131,7 @@ def otsu_masks(attn: torch.Tensor, size: tuple[int, int], bins: int | None = OTS
     as thresholding the upsampled map. Returns ``bool (B, K, H, W)``."""
     _check_attn(attn)
     size = validate.size2(size, "size")
+    attn = attn if attn.dtype in (torch.float32, torch.float64) else attn.float()  # thresholds in ≥ float32
     masks = attn.double() > otsu_threshold(attn.flatten(2), bins)[..., None, None]
     return F.interpolate(masks.float(), size=size, mode="nearest") > 0.5
 
@@ -257,6 +268,7 @@ def presence_targets(attributes: dict[str, torch.Tensor], key: str, num_values: 
         raise ValueError(f"key {key!r} is not an attribute; expected one of {sorted(attributes)}")
     validate.integer(num_values, "num_values", low=1)
     vals = validate.tensor(attributes[key], f"attributes[{key!r}]", dtype="integer")
+    validate.fits_memory(num_values * vals.numel(), "num_values: the targets", itemsize=1)
     if vals.ndim != 2:
         raise ValueError(f"attributes[{key!r}] must be (N, max_objects), got {tuple(vals.shape)}")
     return (vals[:, :, None] == torch.arange(num_values)).any(1)
@@ -292,9 +304,10 @@ def slot_probe_scores(
     if train.ndim not in (2, 3) or test.ndim != train.ndim or train.shape[-1] != test.shape[-1]:
         raise ValueError(f"train and test must be (N, D) or (N, K, D), got {tuple(train.shape)}, {tuple(test.shape)}")
     if multilabel and (y_train.dtype != torch.bool or y_train.ndim != 2):
-        raise ValueError("multilabel targets must be bool (N, Q)")
+        raise ValueError(f"y_train: multilabel targets must be bool (N, Q), got {validate.describe(y_train)}")
     if not multilabel and (y_train.dtype != torch.int64 or y_train.ndim != 1):
-        raise ValueError("class targets must be int64 (N,)")
+        raise ValueError(f"y_train: class targets must be int64 (N,), got {validate.describe(y_train)}")
+    validate.overflow(train.double().flatten(0, -2).std(0), "train", "its std")
     probe = linear_probe(train.double(), y_train, multilabel=multilabel, steps=steps, weight_decay=weight_decay)
     with torch.no_grad():
         out_scores = probe(test.double())

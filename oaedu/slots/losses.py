@@ -29,8 +29,13 @@ def _check_pair(x0: torch.Tensor, x1: torch.Tensor, ndim: int, what: str) -> Non
             f"{what} of view 0 {tuple(x0.shape)} and {what} of view 1 {tuple(x1.shape)} must have the same shape "
             f"{shape} with B >= 1"
         )
-    if not x0.is_floating_point():
-        raise ValueError(f"{what} must be floating point, got {x0.dtype}")
+    for view, x in ((0, x0), (1, x1)):
+        if not x.is_floating_point():
+            raise ValueError(f"{what} of view {view} must be floating point, got {x.dtype}")
+    if x0.dtype != x1.dtype:
+        raise ValueError(
+            f"{what} of view 0 and {what} of view 1 must have the same dtype, got {x0.dtype} and {x1.dtype}"
+        )
     if x0.ndim == 3 and x0.shape[1] < 1:
         raise ValueError(f"{what} need at least one slot, got shape {tuple(x0.shape)}")
     validate.finite(x0, f"{what} of view 0")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ def _perm_tables(k: int) -> tuple[torch.Tensor, torch.Tensor]:
     return perms, onehot
 
 
+BRUTE_FORCE_LIMIT = 10**6  # permutations the reference scores in about a second or two
+
+
 def hungarian_match_reference(cost: torch.Tensor) -> torch.Tensor:
     """Brute force over all K! permutations, one batch item at a time.
 
@@ -42,6 +46,11 @@ def hungarian_match_reference(cost: torch.Tensor) -> torch.Tensor:
     """
     _check_cost(cost)  # a finite float (B, K, K) cost C
     b, k, _ = cost.shape  # B matrices of K×K
+    if math.factorial(k) * b > BRUTE_FORCE_LIMIT:  # K! permutations per matrix, each scored in Python
+        raise ValueError(
+            f"cost: the brute-force reference scores B·K! permutations and is limited to {BRUTE_FORCE_LIMIT:,} "
+            f"(K <= 8 for one matrix), got B={b}, K={k}: use hungarian_match"
+        )
     c = cost.detach().cpu().double().numpy()  # C as float64 numbers (no gradient through a matching)
     out = np.zeros((b, k), dtype=np.int64)  # π of each matrix
     for i in range(b):  # one matrix C_i at a time

@@ -116,7 +116,7 @@ def ssl_step(
     validate.choice(matching, "matching", MATCHINGS)
     validate.positive(tau, "tau")
     validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
-    seed = validate.integer(seed, "seed", low=0)
+    seed = validate.seed(seed)
     gen = torch.Generator().manual_seed(seed)
     order_gen = torch.Generator().manual_seed(seed + 1) if shuffle else None
 
@@ -183,7 +183,7 @@ def encode(model: ObjectEncoder, images: torch.Tensor, batch_size: int = 256, se
     images twice gives the same slots; the global random state is left as it was."""
     validate.images(images, model=model.backbone)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
-    seed = validate.integer(seed, "seed", low=0)
+    seed = validate.seed(seed)
     model.eval()
     dev = next(model.parameters()).device
     cuda = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []

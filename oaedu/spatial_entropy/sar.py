@@ -31,7 +31,7 @@ def spatial_entropy_loss(model: torch.nn.Module, images: torch.Tensor) -> tuple[
         raise ValueError(f"images must be (B, C, H, W), got {getattr(images, 'shape', type(images))}")
     validate.images(images, model=validate.module(model))
     with capture_attention(model) as record:
-        logits = model(images)
+        logits = validate.overflow(model(images), "images", "the model's output")
         scores = record.cls_scores(-1)
     return logits, spatial_entropy(scores).mean()
 
