@@ -816,6 +816,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "reproduce.available": lambda f: C(reproduce.available),
         "reproduce.flatten": lambda f: C(reproduce.flatten, {"a": {"b": 1.5}, "c": "x"}),
         "reproduce.summarise": lambda f: C(reproduce.summarise, [{"a": 1.5}, {"a": 2.5}]),
+        "reproduce.format_pass_rates": lambda f: C(
+            reproduce.format_pass_rates, {"toy": {0: {"passed": True, "error": "", "results": {"a": 1.0}}}}
+        ),
         "reproduce.format_summary": lambda f: C(
             reproduce.format_summary,
             {"toy": {"profile": "cpu", "seeds": [0], "seconds": 1.0, "summary": {"a": {"mean": 1.0, "std": 0.0}}}},
@@ -961,6 +964,7 @@ EXEMPT = {
     "leaderboard.Entry": "a record; summarise checks entries",
     "leaderboard.run": "trains six methods; its argument checks: test_leaderboard_run_rejects_bad_requests",
     "reproduce.reproduce": "executes notebooks; its argument checks are tested in test_reproduce.py",
+    "reproduce.pass_rates": "executes notebooks; its argument checks are tested in test_reproduce.py",
     "stats.Effect": "a record; stats.effect builds it",
     "slots.ObjectOutput": "a NamedTuple of outputs",
     "slots.SlotQueries": "the base class of SlotAttention and CrossAttentionDecoder, probed through them",
