@@ -53,21 +53,18 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# make test: ruff, then the unit tests (UNIT_WORKERS pytest-xdist workers) and the notebooks side by side. Every
-# process runs one torch thread, so that the three share two cores without slowing each other down many times over;
-# --output-sync prints each part's log whole when it ends.
+# make test: ruff, the unit tests on UNIT_WORKERS pytest-xdist workers (one torch thread each; the tests that start
+# Jupyter kernels share one worker, see conftest.py), then the notebooks.
 UNIT_WORKERS ?= 2
 unit: setup
-	OMP_NUM_THREADS=1 OAEDU_THREADS=1 $(BIN)/python -m pytest tests -q -n $(UNIT_WORKERS) -p no:cacheprovider \
-		--durations=20
+	OMP_NUM_THREADS=1 OAEDU_THREADS=1 $(BIN)/python -m pytest tests -q -n $(UNIT_WORKERS) --dist loadgroup \
+		-p no:cacheprovider --durations=20
 
 notebooks: setup
-	OAEDU_PROFILE=smoke OMP_NUM_THREADS=1 OAEDU_THREADS=1 $(BIN)/python -m pytest notebooks -q -p no:cacheprovider \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=$(NB_TIMEOUT) \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --durations=0
+	OAEDU_PROFILE=smoke $(BIN)/python -m pytest notebooks -q -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=$(NB_TIMEOUT) --nbval-sanitize-with tests/nbval_sanitize.cfg --durations=0
 
-test: lint
-	@$(MAKE) --no-print-directory -j2 --output-sync=target unit notebooks
+test: lint unit notebooks
 
 # Maintainers, after editing notebooks/: nbgrader regenerates the student copies (a copy a person edited is
 # left alone, with a message).

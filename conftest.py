@@ -1,4 +1,7 @@
-"""Pytest hooks for the notebook run (``make notebooks``).
+"""Pytest hooks for the notebook run (``make notebooks``) and the unit tests' workers (``make unit``).
+
+* Tests that start Jupyter kernels (``KERNEL_TESTS``) share one pytest-xdist group, so that no two kernels start at
+  once: ``make unit`` runs ``--dist loadgroup``.
 
 * Every ``notebooks/*.ipynb`` must be collected, and each must execute at least one code cell;
   otherwise the session fails, so a notebook can never silently drop out of CI.
@@ -19,7 +22,13 @@ def _notebook_of(nodeid: str) -> str | None:
     return nodeid.split("::", 1)[0] if ".ipynb::" in nodeid else None
 
 
+KERNEL_TESTS = {"test_wheel.py", "test_reproduce.py", "test_browser.py", "test_grading.py", "test_student.py"}
+
+
 def pytest_collection_modifyitems(session, config, items):
+    for item in items:
+        if item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in KERNEL_TESTS:
+            item.add_marker(pytest.mark.xdist_group("kernels"))
     notebook_items = [i for i in items if _notebook_of(i.nodeid)]
     if not notebook_items:
         return

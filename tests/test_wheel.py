@@ -60,7 +60,9 @@ def test_wheel_runs_notebooks_04_and_05_outside_the_repository(tmp_path):
         env=env,
     )
     assert all(Path(p).is_relative_to(venv) for p in where.split()), where
-    _run([python, "-m", "oaedu", "reproduce", "all", "--profile", "smoke", "--out", "runs"], cwd=colab, env=env)
+    # a bound, so that a kernel that stops answering fails this test instead of hanging the run
+    _run([python, "-m", "oaedu", "reproduce", "all", "--profile", "smoke", "--out", "runs"], cwd=colab, env=env,
+         timeout=900)  # fmt: skip
     for name, notebook in (("contracam", "04_contracam.ipynb"), ("robustvit", "05_robustvit.ipynb")):
         assert json.loads((colab / "runs" / name / "results.json").read_text())["summary"]
         executed = (colab / "runs" / name / "seed0" / notebook).read_text()
