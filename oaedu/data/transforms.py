@@ -96,11 +96,17 @@ def paired_random_resized_crop(
     b = images.shape[0]
     area = scale[0] + (scale[1] - scale[0]) * torch.rand(b, generator=generator)
     log_r = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * torch.rand(b, generator=generator)
-    # the area is kept: the aspect ratio is clamped to [area, 1/area], where the crop fits (w, h <= 1); with an
-    # extreme ``ratio`` the aspect then leaves ``ratio``, never the area ``scale``
-    aspect = torch.minimum(torch.maximum(torch.exp(log_r), area), 1 / area)
+    aspect = torch.exp(log_r)
     w = torch.sqrt(area * aspect).clamp(max=1.0)
     h = torch.sqrt(area / aspect).clamp(max=1.0)
+    # A crop that the image's border cut below scale[0] (an extreme ``ratio``) keeps its drawn area instead: its
+    # aspect is clamped to [area, 1/area], where the crop fits; the aspect then leaves ``ratio``, never ``scale``.
+    # Crops that respect ``scale`` are left as drawn.
+    cut = w * h < scale[0]
+    if cut.any():
+        fit = torch.minimum(torch.maximum(aspect, area), 1 / area)
+        w = torch.where(cut, torch.sqrt(area * fit).clamp(max=1.0), w)
+        h = torch.where(cut, torch.sqrt(area / fit).clamp(max=1.0), h)
     x0 = (1 - w) * torch.rand(b, generator=generator)
     y0 = (1 - h) * torch.rand(b, generator=generator)
     boxes = torch.stack([x0, y0, x0 + w, y0 + h], 1)
