@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from .. import validate
-from ..distributed import Context, convert_batchnorm
+from ..distributed import Context, barrier, convert_batchnorm
 from ..train import StepFn, StepOutput, parameter_groups
 
 AMP_MODES = ("off", "bf16", "fp16", "auto")
@@ -135,7 +135,7 @@ def _optimizer(model: torch.nn.Module, schedule: Schedule, total_steps: int):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def _epoch_batches(dataset: Dataset, sampler: DistributedSampler, local_batch: int, skip: int) -> list[list[int]]:
+def _epoch_batches(sampler: DistributedSampler, local_batch: int, skip: int) -> list[list[int]]:
     """This rank's batches of the sampler's current epoch (full batches only), the first ``skip`` left out."""
     order = list(sampler)
     full = len(order) // local_batch
@@ -225,11 +225,12 @@ def train_stage(
         sched.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
         start = state["step"]
-    wrapped: torch.nn.Module = StepModule(model, step)
+    step_module = StepModule(model, step)
+    wrapped: torch.nn.Module = step_module
     if ctx.distributed:
         ids = [ctx.device.index] if ctx.device.type == "cuda" else None
         # some models hold parameters that a step leaves unused (sampled queries, a frozen branch)
-        wrapped = DistributedDataParallel(wrapped, device_ids=ids, find_unused_parameters=True)
+        wrapped = DistributedDataParallel(step_module, device_ids=ids, find_unused_parameters=True)
     result = StageResult(steps=total)
     began = time.perf_counter()
     bar = tqdm(total=total, initial=start, desc=name, disable=not (opts.progress and ctx.is_main), leave=False)
@@ -239,7 +240,7 @@ def train_stage(
         epoch = done // per_epoch
         sampler.set_epoch(epoch)
         _set_epoch(data, epoch)
-        batches = _epoch_batches(data, sampler, local_batch, done - epoch * per_epoch)[: total - done]
+        batches = _epoch_batches(sampler, local_batch, done - epoch * per_epoch)[: total - done]
         loader = DataLoader(
             data,
             batch_sampler=batches,
@@ -267,8 +268,7 @@ def train_stage(
                 torch.distributed.all_reduce(mean_loss)
                 mean_loss /= ctx.world_size
             result.losses.append(mean_loss.item())
-            terms = wrapped.module.last_terms if ctx.distributed else wrapped.last_terms
-            result.terms.append(terms)
+            result.terms.append(step_module.last_terms)
             bar.update()
             bar.set_postfix(loss=f"{result.losses[-1]:.3f}")
             if ctx.is_main and (done % opts.checkpoint_every == 0 or done == total):
@@ -277,8 +277,7 @@ def train_stage(
     model.eval()
     result.seconds = time.perf_counter() - began
     result.model = model
-    if ctx.distributed:
-        torch.distributed.barrier()  # no rank reads the checkpoint before rank 0 has written it
+    barrier(ctx)  # no rank reads the checkpoint before rank 0 has written it
     return result
 
 

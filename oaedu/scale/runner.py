@@ -20,7 +20,7 @@ import torch
 
 from .. import validate
 from ..config import Config
-from ..distributed import init, shutdown
+from ..distributed import init, rank_seed, shutdown
 from .engine import Options, peak_memory
 from .recipes import RECIPES
 from .run import Run, dry_run_requested
@@ -57,7 +57,7 @@ def train(
     joined = torch.distributed.is_available() and torch.distributed.is_initialized()
     ctx = init()
     try:
-        torch.manual_seed(seed + ctx.rank)  # per-rank draws differ; data augmentation is keyed by item instead
+        torch.manual_seed(rank_seed(seed, ctx))  # per-rank draws differ; data augmentation is keyed by item instead
         opts = Options(out, ctx, resume, amp, workers, checkpoint_every, seed, progress)
         run = Run(name, profile, Config(profile, recipe.profiles[profile]), opts, dry_run_requested(dry_run))
         run.weights, run.download = weights, download

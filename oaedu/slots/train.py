@@ -107,14 +107,7 @@ def ssl_step(
     the pairing sends to the slot of the same index). ``matching``: see :func:`~oaedu.slots.losses.object_loss`;
     ``shuffle``: each view's slots in a random order before the object loss (:func:`shuffle_slots`), drawn from
     their own generator so that the views are those of the run without it."""
-    if object_kind not in OBJECT_LOSSES:
-        raise ValueError(f"object_kind must be one of {OBJECT_LOSSES}, got {object_kind!r}")
-    validate.non_negative(lambda_global, "lambda_global")
-    validate.non_negative(lambda_object, "lambda_object")
-    if lambda_global + lambda_object == 0:
-        raise ValueError("loss weights lambda_global and lambda_object must not both be zero")
-    validate.choice(matching, "matching", MATCHINGS)
-    validate.positive(tau, "tau")
+    _check_loss(object_kind, lambda_global, lambda_object, tau, matching)
     validate.interval(scale, "scale", low=0.0, high=1.0, low_open=True)
     seed = validate.seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -127,6 +120,18 @@ def ssl_step(
         return _ssl_output(model, v0, v1, object_kind, lambda_global, lambda_object, tau, matching, order_gen)
 
     return step
+
+
+def _check_loss(object_kind: str, lambda_global: float, lambda_object: float, tau: float, matching: str) -> None:
+    """The arguments of ``λ_G L^G + λ_O L^O`` that both SSL steps take."""
+    if object_kind not in OBJECT_LOSSES:
+        raise ValueError(f"object_kind must be one of {OBJECT_LOSSES}, got {object_kind!r}")
+    validate.non_negative(lambda_global, "lambda_global")
+    validate.non_negative(lambda_object, "lambda_object")
+    if lambda_global + lambda_object == 0:
+        raise ValueError("loss weights lambda_global and lambda_object must not both be zero")
+    validate.choice(matching, "matching", MATCHINGS)
+    validate.positive(tau, "tau")
 
 
 def _ssl_output(model, v0, v1, object_kind, lambda_global, lambda_object, tau, matching, order_gen) -> StepOutput:
@@ -146,13 +151,7 @@ def ssl_views_step(
 ) -> StepFn:
     """:func:`ssl_step` for batches that hold their two views already, ``images (B, 2, 3, H, W)`` (made per image by
     the data pipeline, :class:`oaedu.scale.data.Augmented`, as paper-scale runs do)."""
-    validate.choice(object_kind, "object_kind", OBJECT_LOSSES)
-    validate.non_negative(lambda_global, "lambda_global")
-    validate.non_negative(lambda_object, "lambda_object")
-    if lambda_global + lambda_object == 0:
-        raise ValueError("loss weights lambda_global and lambda_object must not both be zero")
-    validate.choice(matching, "matching", MATCHINGS)
-    validate.positive(tau, "tau")
+    _check_loss(object_kind, lambda_global, lambda_object, tau, matching)
 
     def step(model, images, labels, masks):
         validate.tensor(images, "images (two views: B, 2, 3, H, W)", ndim=5)
