@@ -158,9 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         user_input(plan, args.name, profile, args.seeds, folder)
         user_input(output_folder, args.out, "--out")
         if args.seed_bases is not None:
-            from .reproduce import format_pass_rates, pass_rates
+            from .reproduce import format_claims, format_pass_rates, pass_rates
 
-            print(format_pass_rates(pass_rates(args.name, profile, args.seed_bases, args.out, notebooks=folder)))
+            rates = pass_rates(args.name, profile, args.seed_bases, args.out, notebooks=folder)
+            print(format_pass_rates(rates))
+            print(format_claims(rates))
             print(f"executed notebooks in {args.out}/")
             return 0
         report = reproduce(args.name, profile, args.seeds, args.out, notebooks=folder, seed_base=args.seed_base)

@@ -9,11 +9,18 @@ line that broke. Use them to assert the *effect* a notebook teaches::
 
 A NaN or an infinity fails every check (a comparison with NaN means nothing, and an infinite loss is a
 bug, not a win); pass ``allow_nonfinite=True`` where an infinity is the expected value.
+
+Every comparison is also written to :data:`LEDGER` with its *margin*, how far it held (or failed) in the units of
+the quantity, and for an effect its mean difference in standard errors. ``python -m oaedu reproduce NAME
+--seed-bases ...`` collects the ledger of each run to show how much room every claim has at seeds nobody chose.
+With ``$OAEDU_CHECKS=record`` a failed comparison is written to the ledger and printed with ``✗`` instead of
+raised, so that one run measures every claim of a notebook (what that command does).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,9 +67,26 @@ def _tensor(name: str, value, what: str) -> torch.Tensor:
     return t
 
 
+LEDGER: list[dict] = []  # one entry per comparison made in this process: name, kind, margin, passed, ...
+RECORD_ENV_VAR = "OAEDU_CHECKS"
+
+
 def _ok(message: str, quiet: bool) -> None:
     if not quiet:
         print(f"✓ {message}")
+
+
+def _judge(name: str, kind: str, margin: float, message: str, failure: str, quiet: bool, **extra) -> None:
+    """Write the comparison to :data:`LEDGER`; print ``✓`` when ``margin > 0`` (``>= 0`` for ``between`` and
+    ``ratio_at_least``, whose bounds are inclusive), else raise (or, under ``$OAEDU_CHECKS=record``, print ``✗``)."""
+    passed = margin >= 0 if kind in ("between", "ratio_at_least") else margin > 0
+    LEDGER.append({"name": name, "kind": kind, "margin": margin, "passed": passed, **extra})
+    if passed:
+        _ok(message, quiet)
+    elif os.environ.get(RECORD_ENV_VAR, "").strip() == "record":
+        print(f"✗ {failure}")
+    else:
+        raise CheckFailed(failure)
 
 
 def true(name: str, condition: bool, detail: str = "", quiet: bool = False) -> None:
@@ -81,9 +105,7 @@ def true(name: str, condition: bool, detail: str = "", quiet: bool = False) -> N
         raise CheckFailed(f"{name}: condition is NaN. {detail}".strip())
     if not isinstance(condition, (bool, np.bool_)):
         raise TypeError(f"{name}: condition must be a bool, got {validate.describe(condition)}")
-    if not bool(condition):
-        raise CheckFailed(f"{name}: does not hold. {detail}".strip())
-    _ok(name, quiet)
+    _judge(name, "true", 1.0 if bool(condition) else -1.0, name, f"{name}: does not hold. {detail}".strip(), quiet)
 
 
 def close(
@@ -141,18 +163,16 @@ def greater(name: str, a, b, margin: float = 0.0, quiet: bool = False, allow_non
     """Check ``a > b + margin``."""
     a, b = _scalar(name, a, "a", allow_nonfinite), _scalar(name, b, "b", allow_nonfinite)
     margin = validate.number(margin, "margin")
-    if not a > b + margin:
-        raise CheckFailed(f"{name}: expected {a:.4g} > {b:.4g} + {margin:g}")
-    _ok(f"{name}: {a:.4g} > {b:.4g}" + (f" + {margin:g}" if margin else ""), quiet)
+    message = f"{name}: {a:.4g} > {b:.4g}" + (f" + {margin:g}" if margin else "")
+    _judge(name, "greater", a - (b + margin), message, f"{name}: expected {a:.4g} > {b:.4g} + {margin:g}", quiet)
 
 
 def less(name: str, a, b, margin: float = 0.0, quiet: bool = False, allow_nonfinite: bool = False) -> None:
     """Check ``a < b - margin``."""
     a, b = _scalar(name, a, "a", allow_nonfinite), _scalar(name, b, "b", allow_nonfinite)
     margin = validate.number(margin, "margin")
-    if not a < b - margin:
-        raise CheckFailed(f"{name}: expected {a:.4g} < {b:.4g} - {margin:g}")
-    _ok(f"{name}: {a:.4g} < {b:.4g}" + (f" - {margin:g}" if margin else ""), quiet)
+    message = f"{name}: {a:.4g} < {b:.4g}" + (f" - {margin:g}" if margin else "")
+    _judge(name, "less", (b - margin) - a, message, f"{name}: expected {a:.4g} < {b:.4g} - {margin:g}", quiet)
 
 
 def between(name: str, value, low: float, high: float, quiet: bool = False, allow_nonfinite: bool = False) -> None:
@@ -162,9 +182,8 @@ def between(name: str, value, low: float, high: float, quiet: bool = False, allo
     if low > high:
         raise ValueError(f"{name}: low must be <= high, got low={low:g}, high={high:g}")
     v = _scalar(name, value, "value", allow_nonfinite)
-    if not low <= v <= high:
-        raise CheckFailed(f"{name}: {v:.4g} is outside [{low:g}, {high:g}]")
-    _ok(f"{name}: {v:.4g} in [{low:g}, {high:g}]", quiet)
+    message, failure = f"{name}: {v:.4g} in [{low:g}, {high:g}]", f"{name}: {v:.4g} is outside [{low:g}, {high:g}]"
+    _judge(name, "between", min(v - low, high - v), message, failure, quiet)
 
 
 def ratio_at_least(
@@ -176,9 +195,11 @@ def ratio_at_least(
     d = _scalar(name, denominator, "denominator", allow_nonfinite)
     if d <= 0:
         raise CheckFailed(f"{name}: denominator {d:.4g} must be positive")
-    if n / d < factor:
-        raise CheckFailed(f"{name}: ratio {n:.4g} / {d:.4g} = {n / d:.3g} < {factor:g}")
-    _ok(f"{name}: {n:.4g} / {d:.4g} = {n / d:.3g} ≥ {factor:g}", quiet)
+    message, failure = (
+        f"{name}: {n:.4g} / {d:.4g} = {n / d:.3g} ≥ {factor:g}",
+        f"{name}: ratio {n:.4g} / {d:.4g} = {n / d:.3g} < {factor:g}",
+    )
+    _judge(name, "ratio_at_least", n / d - factor, message, failure, quiet)
 
 
 def finite(name: str, tensor: torch.Tensor, quiet: bool = False) -> None:
@@ -208,10 +229,11 @@ def effect(
     k = validate.positive(k, "k")
     min_seeds = validate.integer(min_seeds, "min_seeds", low=1)
     e = paired_effect(treated, control)
-    if not e.shown(direction, k, min_seeds):
-        want = ">" if direction > 0 else "<"
-        raise CheckFailed(
-            f"{name}: {e}; expected Δ {want} {'' if direction > 0 else '−'}{k:g}·SE over ≥ {min_seeds} seeds"
-        )
-    _ok(f"{name}: {e}", quiet)
+    want = ">" if direction > 0 else "<"
+    failure = f"{name}: {e}; expected Δ {want} {'' if direction > 0 else '−'}{k:g}·SE over ≥ {min_seeds} seeds"
+    if e.n < min_seeds:
+        raise CheckFailed(failure)  # too few seeds is a wrong call, not a measurement
+    d = direction * e.difference
+    z = d / e.se if e.se > 0 else (math.inf if d > 0 else -math.inf if d < 0 else 0.0)  # Δ in SE, claimed way
+    _judge(name, "effect", z - k, f"{name}: {e}", failure, quiet, difference=e.difference, se=e.se, n=e.n, k=k)
     return e

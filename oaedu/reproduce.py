@@ -15,6 +15,7 @@ import json
 import math
 import numbers
 import os
+import statistics
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +48,9 @@ except NameError:
     raise RuntimeError("this notebook defines no RESULTS dict, so there is nothing to reproduce") from None
 with open(_os.environ["OAEDU_RESULTS_PATH"], "w") as _f:
     _json.dump(_results, _f, default=float)
+from oaedu.check import LEDGER as _ledger
+with open(_os.path.join(_os.path.dirname(_os.environ["OAEDU_RESULTS_PATH"]), "checks.json"), "w") as _f:
+    _json.dump(_ledger, _f)
 """
 
 
@@ -122,9 +126,12 @@ def summarise(per_seed: Sequence[Mapping]) -> dict[str, dict[str, float]]:
     return summary
 
 
-def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int, threads: int) -> dict:
+def _execute(
+    notebook: Path, profile: str, seed: int, out: Path, timeout: int, threads: int, record: bool = False
+) -> dict:
     """Run one notebook; the kernel's own stdout/stderr (warnings at start-up, ...) go to ``out/kernel.log``,
-    not into the progress bar."""
+    not into the progress bar. Every check it made is left in ``out/checks.json``; with ``record`` a failed
+    check is written there instead of stopping the notebook (``$OAEDU_CHECKS=record``)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -139,6 +146,7 @@ def _execute(notebook: Path, profile: str, seed: int, out: Path, timeout: int, t
         "OAEDU_RESULTS_PATH": str(results_path),
         "OAEDU_THREADS": str(threads),
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "OAEDU_CHECKS": "record" if record else "",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -237,8 +245,11 @@ def pass_rates(
     notebooks: str | Path | None = None,
 ) -> dict:
     """Run experiment ``name`` (or ``"all"``) once at each base seed of ``bases`` (the notebook's seeds then start
-    there) and record whether every assertion held: ``{experiment: {base: {"passed": bool, "error": str,
-    "results": RESULTS}}}``. A failed assertion is a result here, not an error."""
+    there) and record whether every assertion held: ``{experiment: {base: {"passed", "error", "seconds",
+    "checks", "results"}}}``. The notebooks run under ``$OAEDU_CHECKS=record``, so a failed check does not stop
+    them: ``checks`` holds every check of the run with its margin (:data:`oaedu.check.LEDGER`), and ``passed``
+    is true when all of them held. Any other error is a result here too. ``out/<experiment>/pass_rates.json`` is
+    rewritten after every run, so a long batch can be read while it runs."""
     from nbclient.exceptions import CellExecutionError
 
     if isinstance(bases, str | bytes) or not isinstance(bases, Sequence) or not bases:
@@ -252,15 +263,23 @@ def pass_rates(
     out = Path(out)
     report: dict = {exp: {} for exp in experiments}
     for exp, base in tqdm([(e, b) for e in experiments for b in bases], desc=f"pass rates ({profile})"):
+        folder = out / exp / f"base{base}"
+        start = time.perf_counter()
         try:
-            results = _execute(experiments[exp], profile, base, out / exp / f"base{base}", timeout, threads)
-            report[exp][base] = {"passed": True, "error": "", "results": results}
+            results = _execute(experiments[exp], profile, base, folder, timeout, threads, record=True)
+            error = ""
         except CellExecutionError as err:
             lines = [line for line in str(err).splitlines() if "Error" in line]
-            report[exp][base] = {"passed": False, "error": lines[-1] if lines else str(err)[-200:], "results": {}}
-    for exp, runs in report.items():
-        (out / exp).mkdir(parents=True, exist_ok=True)
-        (out / exp / "pass_rates.json").write_text(json.dumps({"profile": profile, "runs": runs}, indent=1))
+            results, error = {}, lines[-1] if lines else str(err)[-200:]
+        seconds = round(time.perf_counter() - start, 1)
+        checks = json.loads((folder / "checks.json").read_text()) if not error else []
+        failed = [c["name"] for c in checks if not c["passed"]]
+        if failed and not error:
+            error = f"CheckFailed: {failed[0]}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+        run = {"passed": not error, "error": error, "seconds": seconds, "checks": checks, "results": results}
+        report[exp][base] = run
+        document = {"profile": profile, "threads": threads, "runs": report[exp]}
+        (out / exp / "pass_rates.json").write_text(json.dumps(document, indent=1, default=float))
     return report
 
 
@@ -272,4 +291,52 @@ def format_pass_rates(report: Mapping) -> str:
         passed = len(runs) - len(failed)
         bases = ", ".join(str(b) for b in runs)
         lines.append(f"| {exp} | {bases} | {passed}/{len(runs)} | {failed[0] if failed else '—'} |")
+    return "\n".join(lines)
+
+
+def claims(report: Mapping) -> list[dict]:
+    """One row per claim (a comparison check, by name and order within its notebook) of :func:`pass_rates`'s
+    report: how many bases it passed at, and its room. For an effect (:func:`oaedu.check.effect`, asserted at
+    ``Δ > k·SE``) the room is ``Δ/SE`` averaged over the bases: the expected margin in standard errors, which must
+    be ≥ 3.6 for a 2-SE claim to pass at a fresh base with probability ≥ 95 %. For a threshold (``greater``,
+    ``less``, ``between``, ``ratio_at_least``) it is ``z = mean(margin) / std(margin)`` over the bases, with
+    ``Φ(z)`` the chance of passing at a fresh base (≥ 1.65 for 95 %); ``inf`` when the margin never moved."""
+    rows = []
+    for exp, runs in report.items():
+        table: dict[tuple[str, int], dict] = {}
+        for run in runs.values():
+            seen: dict[str, int] = {}
+            for c in run.get("checks", []):
+                if c["kind"] == "true":
+                    continue
+                key = (c["name"], seen.get(c["name"], 0))
+                seen[c["name"]] = key[1] + 1
+                row = table.setdefault(key, {"experiment": exp, "claim": c["name"], "kind": c["kind"], "runs": []})
+                row["runs"].append(c)
+        for row in table.values():
+            checks = row.pop("runs")
+            row["passed"], row["bases"] = sum(c["passed"] for c in checks), len(checks)
+            if row["kind"] == "effect":
+                z = [c["margin"] + c["k"] for c in checks]
+                row["room"], row["unit"] = statistics.fmean(z), "Δ/SE"
+                row["mean"] = statistics.fmean(c["difference"] for c in checks)
+            else:
+                margins = [c["margin"] for c in checks]
+                mean, std = mean_std(margins)
+                row["mean"] = mean
+                row["room"] = mean / std if std > 0 else math.copysign(math.inf, mean) if mean else 0.0
+                row["unit"] = "z"
+            rows.append(row)
+    return rows
+
+
+def format_claims(report: Mapping) -> str:
+    """A markdown table of :func:`claims`: each claim, its pass rate, its mean effect or margin, its room."""
+    lines = ["| experiment | claim | passed | mean Δ or margin | room |", "|---|---|---|---|---|"]
+    for r in claims(report):
+        room = "∞" if math.isinf(r["room"]) else f"{r['room']:.1f}"
+        lines.append(
+            f"| {r['experiment']} | {r['claim'].replace('|', '/')} | {r['passed']}/{r['bases']} | "
+            f"{r['mean']:+.3g} | {r['unit']} {room} |"
+        )
     return "\n".join(lines)
