@@ -15,6 +15,7 @@ import json
 import math
 import numbers
 import os
+import re
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -236,6 +237,9 @@ def format_summary(report: Mapping) -> str:
     return "\n".join(lines)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the colours of a kernel's traceback
+
+
 def pass_rates(
     name: str,
     profile: str,
@@ -269,7 +273,7 @@ def pass_rates(
             results = _execute(experiments[exp], profile, base, folder, timeout, threads, record=True)
             error = ""
         except CellExecutionError as err:
-            lines = [line for line in str(err).splitlines() if "Error" in line]
+            lines = [_ANSI.sub("", line) for line in str(err).splitlines() if "Error" in line]
             results, error = {}, lines[-1] if lines else str(err)[-200:]
         seconds = round(time.perf_counter() - start, 1)
         checks = json.loads((folder / "checks.json").read_text()) if not error else []

@@ -223,6 +223,10 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
     }
     table = {"smoke": {"a": 1.5, "seed": 0}, "cpu": {"a": 2.5, "seed": 0}, "gpu": {"a": 3.5, "seed": 0}}
     entry = leaderboard.Entry({m: 50.0 for m in leaderboard.METRICS}, 1.0)
+
+    def ledger_run(margin: float) -> dict:  # one base of reproduce.pass_rates: one threshold check
+        return {"passed": True, "checks": [{"name": "acc", "kind": "greater", "margin": margin, "passed": True}]}
+
     acc = {v: 50.0 for v in (*D.VARIANTS, "bg_gap")}
     nb = {"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {"tags": ["solution"]}}]}
     return {
@@ -819,6 +823,8 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "reproduce.format_pass_rates": lambda f: C(
             reproduce.format_pass_rates, {"toy": {0: {"passed": True, "error": "", "results": {"a": 1.0}}}}
         ),
+        "reproduce.claims": lambda f: C(reproduce.claims, {"toy": {0: ledger_run(1.0), 100: ledger_run(3.0)}}),
+        "reproduce.format_claims": lambda f: C(reproduce.format_claims, {"toy": {0: ledger_run(1.0)}}),
         "reproduce.format_summary": lambda f: C(
             reproduce.format_summary,
             {"toy": {"profile": "cpu", "seeds": [0], "seconds": 1.0, "summary": {"a": {"mean": 1.0, "std": 0.0}}}},

@@ -171,14 +171,22 @@ def test_seed_base_shifts_every_seed(fake_experiments, tmp_path):
 
 
 def test_pass_rates_count_the_bases_whose_assertions_hold(fake_experiments, tmp_path):
-    body = "import os\nseed = int(os.environ['OAEDU_SEED'])\n"
-    body += "assert seed % 2 == 0, f'odd seed {seed}'\nRESULTS = {'s': seed}"
+    body = "import os\nfrom oaedu import check\nseed = int(os.environ['OAEDU_SEED'])\n"
+    body += "check.greater('even seed', 1 - seed % 2, 0.5)\nRESULTS = {'s': seed}\n"
+    body += "assert seed != 10, 'ten'"
     _notebook(fake_experiments / "99_toy.ipynb", body)
     report = rp.pass_rates("toy", "smoke", [0, 3, 10], out=tmp_path / "o")
-    assert [r["passed"] for r in report["toy"].values()] == [True, False, True]
-    assert "odd seed 3" in report["toy"][3]["error"]
+    assert [r["passed"] for r in report["toy"].values()] == [True, False, False]
+    assert report["toy"][3]["error"] == "CheckFailed: even seed"
+    assert report["toy"][3]["results"] == {"s": 3}  # a failed check is recorded; the notebook ran on
+    assert report["toy"][3]["checks"][0]["margin"] == -0.5
+    assert report["toy"][10]["error"] == "AssertionError: ten"  # any other error stops the notebook
+    assert report["toy"][10]["checks"] == []
+    saved = json.loads((tmp_path / "o" / "toy" / "pass_rates.json").read_text())
+    assert list(saved["runs"]) == ["0", "3", "10"] and saved["runs"]["0"]["seconds"] > 0
     table = rp.format_pass_rates(report)
-    assert "| toy | 0, 3, 10 | 2/3 | base 3:" in table
+    assert "| toy | 0, 3, 10 | 1/3 | base 3:" in table
+    assert "| toy | even seed | 1/2 | +0 | z 0.0 |" in rp.format_claims(report)
     for bad in ([], [1, 1], "0,1", [-1]):
         with pytest.raises((ValueError, TypeError)):
             rp.pass_rates("toy", "smoke", bad, out=tmp_path / "o")
