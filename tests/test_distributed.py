@@ -139,9 +139,10 @@ def test_every_experiment_writes_the_same_results_at_one_and_two_processes(tmp_p
         # Losses agree to rounding (the SSL step's Hungarian pairs can turn rounding into steps), and so do the
         # continuous measurements. Metrics that threshold a map (Otsu, ContraCAM's 0.5, SAR's top 60 %) or count
         # argmax hits over the 8 images of a dry run jump by a whole image on such rounding: finite is what is asked.
+        # BG-Mixup's views come from the first MoCo's ContraCAMs binarised at 0.2, so its losses agree to 1e-3.
         ssl = name == "object_centric_ssl"
         for key in a:
             assert math.isfinite(b[key]), (name, key)
             if key.startswith("losses") or key.rstrip("/").rsplit("/", 1)[-1] in CONTINUOUS:
-                rel, tol = (5e-2, 1e-3) if ssl else (1e-4, 1e-4)
+                rel, tol = (5e-2, 1e-3) if ssl else (1e-3, 1e-4) if "bg_mixup" in key else (1e-4, 1e-4)
                 assert b[key] == pytest.approx(a[key], rel=rel, abs=tol), (name, key)

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .. import validate
+from ..contracam.augment import background_mixup, background_only
 from ..data.background_challenge import VARIANTS
 from ..distributed import Context, gather_objects, shard
 from ..metrics import bg_gap
@@ -56,6 +58,61 @@ class Augmented(Dataset):
         return torch.stack([o[0][0] for o in out]), label, out[0][1][0]
 
 
+def resize_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Maps ``(B, s, s)`` resized (bilinear) to the images' ``size``, clamped to [0, 1]."""
+    return F.interpolate(maps[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
+
+
+class BackgroundMixupViews(Dataset):
+    """Two views of each training image for MoCo with BG-Mixup (ContraCAM Eq. 4, §2.3), one image at a time: with
+    probability ``p`` the first view's base image is ``CAM(x)⊙x + (1 − CAM(x))⊙x^bg``, where ``x^bg`` is the
+    tiled background (:func:`~oaedu.contracam.augment.background_only`) of a random training image whose CAM has
+    one (``valid``); the second view keeps the image's own background. ``cams`` ``(N, s, s)`` are the fixed maps of
+    every training image (stored small, resized to the image here); ``augment(image, generator)`` makes a view.
+    The draws are keyed by ``(seed, epoch, index)`` like :class:`Augmented`'s."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        cams: torch.Tensor,
+        valid: torch.Tensor,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+        p: float = 0.4,
+        threshold: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        validate.is_callable(augment, "augment")
+        validate.probability(p, "p")
+        validate.fraction(threshold, "threshold")
+        validate.integer(seed, "seed", low=0)
+        if not isinstance(cams, torch.Tensor) or cams.ndim != 3 or len(cams) != len(dataset):
+            raise ValueError(f"cams must be (N, s, s) with N = {len(dataset)} images, got {validate.describe(cams)}")
+        if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or valid.shape != (len(dataset),):
+            raise ValueError(f"valid must be a bool tensor of shape ({len(dataset)},), got {validate.describe(valid)}")
+        self.dataset, self.cams, self.donors, self.augment = dataset, cams, valid.nonzero()[:, 0], augment
+        self.p, self.threshold, self.seed, self.epoch = p, threshold, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = validate.integer(epoch, "epoch", low=0)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        image, label, mask = self.dataset[index]
+        gen = item_generator(self.seed, self.epoch, index)
+        base = image[None]
+        if len(self.donors) and torch.rand((), generator=gen) < self.p:
+            donor = int(self.donors[torch.randint(len(self.donors), (), generator=gen)])
+            size = tuple(image.shape[-2:])
+            backgrounds, _ = background_only(
+                self.dataset[donor][0][None], resize_maps(self.cams[donor][None], size), self.threshold
+            )
+            base = background_mixup(base, resize_maps(self.cams[index][None], size), backgrounds)
+        views = [self.augment(base, gen)[0], self.augment(image[None], gen)[0]]
+        return torch.stack(views), label, torch.as_tensor(mask)
+
+
 class SceneItems(Dataset):
     """Scenes (``(image, instance_mask, attributes)`` items) as the ``(image, 0, instance_mask)`` items that the
     training loop takes (the self-supervised steps use no label)."""
@@ -78,6 +135,20 @@ def limited(dataset: Dataset, n: int | None) -> Dataset:
     return Subset(dataset, range(validate.integer(n, "n", low=1)))
 
 
+def _batches(index: list[int], batch_size: int, min_batch: int) -> list[list[int]]:
+    """``index`` cut into consecutive batches of ``batch_size`` items and a remainder; where the remainder would hold
+    fewer than ``min_batch`` items, the batches are balanced instead (sizes differing by one at most, each at least
+    ``min_batch`` when ``index`` has that many, at most ``batch_size`` where that allows)."""
+    n = len(index)
+    if n % batch_size == 0 or n % batch_size >= min_batch or n < min_batch:
+        return [index[a : a + batch_size] for a in range(0, n, batch_size)]
+    count = -(-n // batch_size)
+    if n // count < min_batch:
+        count = n // min_batch
+    bounds = [n * i // count for i in range(count + 1)]
+    return [index[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 @torch.no_grad()
 def sharded_outputs(
     fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
@@ -85,19 +156,23 @@ def sharded_outputs(
     ctx: Context,
     batch_size: int = 64,
     workers: int = 0,
+    min_batch: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``fn(images, masks)`` over every item of ``dataset``, each rank taking its shard (:func:`shard`); returns
-    ``(outputs, labels)`` of all items in dataset order on every rank (each item computed exactly once)."""
+    """``fn(images, masks)`` over every item of ``dataset``; returns ``(outputs, labels)`` of all items in dataset
+    order on every rank (each item computed exactly once). The items are cut into batches in dataset order, of at
+    most ``batch_size`` items and, where there are that many, at least ``min_batch`` (ContraCAM needs the other
+    images of its batch), and the ranks take whole batches in turn (:func:`shard`): an item meets the same batch at
+    any world size."""
     validate.integer(batch_size, "batch_size", low=1)
-    index = list(shard(len(dataset), ctx))
+    validate.integer(min_batch, "min_batch", low=1, high=batch_size)
+    everything = _batches(list(range(len(dataset))), batch_size, min_batch)
+    batches = [everything[b] for b in shard(len(everything), ctx)]
     rows: list[tuple[int, torch.Tensor, int]] = []
-    if index:
-        loader = DataLoader(Subset(dataset, index), batch_size=batch_size, num_workers=workers)
-        at = 0
-        for images, labels, masks in loader:
+    if batches:
+        loader = DataLoader(dataset, batch_sampler=batches, num_workers=workers)
+        for batch, (images, labels, masks) in zip(batches, loader, strict=True):
             out = fn(images.to(ctx.device), masks.to(ctx.device)).float().cpu()
-            rows += [(index[at + i], out[i], int(labels[i])) for i in range(len(out))]
-            at += len(out)
+            rows += [(batch[i], out[i], int(labels[i])) for i in range(len(out))]
     rows = sorted(gather_objects(rows, ctx), key=lambda r: r[0])
     if [r[0] for r in rows] != list(range(len(dataset))):
         raise RuntimeError("sharded evaluation lost or duplicated items")
