@@ -14,14 +14,13 @@ from pathlib import Path
 
 import torch
 
-from oaedu.contrastive import MoCo, SmallEncoder
+from oaedu.contrastive import MoCo, SmallEncoder, two_view_step
 from oaedu.data import MaskedImageDataset
 from oaedu.distributed import init, shutdown
 from oaedu.models import tiny_vit
 from oaedu.relevance.losses import robustvit_step
 from oaedu.scale.data import accuracy
 from oaedu.scale.engine import Options, Schedule, train_stage
-from oaedu.scale.recipes import moco_step
 from oaedu.slots import ObjectEncoder
 from oaedu.slots.train import ssl_views_step
 from oaedu.spatial_entropy import remove_last_skip, sar_step
@@ -69,7 +68,7 @@ def jobs():
         ("vit", vit, data(), cross_entropy_step(), None),
         ("sar", sar, data(), sar_step(0.1), None),
         ("robustvit", rel, data(), robustvit_step(), None),
-        ("moco", moco, data(True), moco_step(), lambda m: m.update_target()),
+        ("moco", moco, data(True), two_view_step(), lambda m: m.update_target()),
         ("ssl", ssl, data(True), ssl_views_step("ctrimg"), None),
     ]
 

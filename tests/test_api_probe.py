@@ -528,6 +528,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "contrastive.info_nce": lambda f: C(
             cl.info_nce, *_unit(4, 8), _unit(6, 8)[0], 0.2, aliases={"q": ("k",), "k": ("q",)}
         ),
+        "contrastive.two_view_step": lambda f: C(
+            lambda images: cl.two_view_step()(f.moco(), images, None, None).loss, torch.rand(4, 2, 3, 16, 16)
+        ),
         "contrastive.train_contrastive": lambda f: C(
             cl.train_contrastive,
             f.moco(),

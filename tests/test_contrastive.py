@@ -1,12 +1,22 @@
 """MoCo/BYOL learners, augmentation and the linear probe (oaedu.contrastive)."""
 
+import copy
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from oaedu.contrastive import BYOL, MoCo, SmallEncoder, augment, info_nce, probe_encoder, train_contrastive
+from oaedu.contrastive import (
+    BYOL,
+    MoCo,
+    SmallEncoder,
+    augment,
+    info_nce,
+    probe_encoder,
+    train_contrastive,
+    two_view_step,
+)
 from oaedu.data import background_challenge
 
 
@@ -69,6 +79,18 @@ def test_a_few_steps_train_and_move_the_weights(learner):
     assert len(losses) == 2 and all(math.isfinite(v) for v in losses)
     assert any(not torch.equal(b, p) for b, p in zip(before, learner.encoder.parameters(), strict=True))
     assert not learner.training
+
+
+@pytest.mark.parametrize("cls", [MoCo, BYOL])
+def test_the_two_view_step_is_the_learners_loss_on_the_pair(cls):
+    torch.manual_seed(0)
+    views = torch.rand(4, 2, 3, 16, 16)
+    learner = cls(SmallEncoder(widths=(8, 8, 8)), proj_dim=8)
+    twin = copy.deepcopy(learner)  # MoCo's loss enqueues its keys: compare two copies
+    out = two_view_step()(learner, views, None, None)
+    assert out.logits is None and torch.equal(out.loss, twin.loss(views[:, 0], views[:, 1]))
+    with pytest.raises(ValueError, match="two views"):
+        two_view_step()(learner, views[:, 0], None, None)
 
 
 def test_linear_probe_separates_classes_and_matches_its_formula():

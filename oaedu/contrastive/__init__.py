@@ -14,6 +14,7 @@ from .learners import (
     load_online,
     save_online,
     train_contrastive,
+    two_view_step,
 )
 from .probe import FrozenClassifier, extract_features, probe_background_challenge, probe_encoder
 
@@ -30,4 +31,5 @@ __all__ = [
     "probe_background_challenge",
     "probe_encoder",
     "train_contrastive",
+    "two_view_step",
 ]

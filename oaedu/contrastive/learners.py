@@ -21,6 +21,7 @@ from .. import validate
 from ..data.transforms import crop_boxes
 from ..distributed import all_gather_cat
 from ..models import mlp
+from ..train import StepFn, StepOutput
 
 
 class _Block(nn.Module):
@@ -243,6 +244,22 @@ def augment(
     return torch.where(g, gray, out)
 
 
+def two_view_step() -> StepFn:
+    """The training step of MoCo and BYOL as an :class:`oaedu.train.StepFn` on batches of two views
+    ``(B, 2, 3, H, W)``: the learner's loss on the pair (MoCo: the symmetrised InfoNCE of Eq. (1), its keys entering
+    the queue; BYOL: the normalised regression of each view's prediction onto the other's target). The momentum
+    update of the target is the loop's post-step hook, :meth:`update_target`."""
+
+    def step(model, images, labels, masks):
+        if not isinstance(images, torch.Tensor) or images.ndim != 5 or images.shape[1] != 2 or not len(images):
+            raise ValueError(f"images must be two views of a batch (B, 2, C, H, W), got {validate.describe(images)}")
+        validate.finite(images, "images")
+        loss = model.loss(images[:, 0], images[:, 1])
+        return StepOutput(loss, None, {"contrastive": loss.item()})
+
+    return step
+
+
 def train_contrastive(
     learner: _Learner,
     images: torch.Tensor,
@@ -255,7 +272,8 @@ def train_contrastive(
     progress: bool = True,
     desc: str = "contrastive",
 ) -> list[float]:
-    """Train ``learner`` (MoCo or BYOL) with SGD + cosine schedule; return the mean loss per epoch.
+    """Train ``learner`` (MoCo or BYOL) with SGD + cosine schedule, one :func:`two_view_step` per batch and the
+    target's momentum update after it; return the mean loss per epoch.
 
     ``prepare(batch, index, generator) -> (base1, base2)`` builds the two base images before augmentation:
     the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
@@ -275,6 +293,7 @@ def train_contrastive(
     n = len(images)
     steps = epochs * max(1, n // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    step = two_view_step()
     learner.train()
     losses: list[float] = []
     for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
@@ -284,8 +303,8 @@ def train_contrastive(
             idx = perm[s * batch_size : (s + 1) * batch_size]
             batch = images[idx]
             a, b = prepare(batch, idx, gen) if prepare is not None else (batch, batch)
-            v1, v2 = augment(a.to(device), gen), augment(b.to(device), gen)
-            loss = learner.loss(v1, v2)
+            views = torch.stack([augment(a.to(device), gen), augment(b.to(device), gen)], 1)  # (B, 2, C, H, W)
+            loss = step(learner, views, None, None).loss
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"contrastive loss became {loss.item()}; lower the learning rate")
             opt.zero_grad(set_to_none=True)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from ..contracam import contracam, dataset_contracam
 from ..contracam.augment import background_only
 from ..contracam.evaluate import localisation_scores
-from ..contrastive import FrozenClassifier, MoCo, SmallEncoder, augment
+from ..contrastive import FrozenClassifier, MoCo, SmallEncoder, augment, two_view_step
 from ..data import CLEVRWithMasks, MaskedImageDataset, background_challenge_data, data_root, multi_object_scenes, take
 from ..data.transforms import paired_hflip, paired_random_resized_crop
 from ..metrics import linear_probe
@@ -33,7 +33,7 @@ from ..slots.evaluate import fg_ari, otsu_masks, segmentation_iou
 from ..slots.train import encode, one_view, ssl_views_step
 from ..spatial_entropy import remove_last_skip, sar_step
 from ..spatial_entropy.experiment import attention_report, fragment_scenes
-from ..train import StepOutput, cross_entropy_step
+from ..train import cross_entropy_step
 from ..utils import seed_everything
 from .data import (
     Augmented,
@@ -387,17 +387,6 @@ SPATIAL_ENTROPY = Recipe(
 # 04 · ContraCAM (Mo et al. 2021)
 
 
-def moco_step() -> Callable:
-    """A :class:`~oaedu.train.StepFn` for :class:`~oaedu.contrastive.MoCo` on batches of two views
-    ``(B, 2, 3, H, W)``: the symmetrised InfoNCE of Eq. (1) (the keys enter the queue)."""
-
-    def step(model, images, labels, masks):
-        loss = model.loss(images[:, 0], images[:, 1])
-        return StepOutput(loss, None, {"info_nce": loss.item()})
-
-    return step
-
-
 def _moco(run: Run, name: str, views: torch.utils.data.Dataset) -> MoCo:
     """A MoCo-v2 (§3) built from the run's seed (every arm starts from the same weights) and trained on ``views``."""
     cfg = run.cfg
@@ -406,7 +395,9 @@ def _moco(run: Run, name: str, views: torch.utils.data.Dataset) -> MoCo:
     learner = MoCo(encoder, proj_dim=cfg.proj_dim, queue_size=cfg.queue, momentum=cfg.momentum, tau=0.2)
     schedule = run.schedule(cfg.epochs, cfg.global_batch, cfg.lr, weight_decay=cfg.weight_decay, optimizer="sgd",
                             warmup=0.0)  # fmt: skip
-    return run.stage(name, learner, views, moco_step(), schedule, after_step=lambda m: m.update_target()).model.eval()
+    return run.stage(
+        name, learner, views, two_view_step(), schedule, after_step=lambda m: m.update_target()
+    ).model.eval()
 
 
 def _training_cams(run: Run, learner: MoCo, dataset: torch.utils.data.Dataset) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,141 @@
+"""The README's claims table and notebook times, from measured runs only.
+
+``python -m oaedu reproduce NAME --profile cpu --seed-bases 0,100,200,300,400 --out runs/claims`` runs a notebook at
+five base seeds with every check recorded (``$OAEDU_CHECKS=record``). This script keeps what the README needs from
+those runs in ``docs/claims.json`` and writes the README from it:
+
+* ``collect RUNS``: merge the ``RUNS/<experiment>/pass_rates.json`` files into ``docs/claims.json`` (an experiment
+  run again replaces its old entry; the others stay);
+* ``readme [--check]``: write the claims table between the README's ``claims`` markers and the ``cpu`` time of every
+  notebook in its course table; ``--check`` only says whether the README is up to date (``tests/test_claims.py``).
+
+Usage: ``python scripts/claims.py collect runs/claims`` then ``python scripts/claims.py readme``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+from oaedu.reproduce import EXPERIMENTS, claims, format_pass_rates
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = ROOT / "docs" / "claims.json"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- claims: written by python scripts/claims.py readme -->", "<!-- /claims -->"
+KEEP = ("name", "kind", "margin", "passed", "difference", "se", "k")  # of each check in the ledger
+ROW = re.compile(r"^(\| \[(\d\d) · [^|]*\]\([^)]*\) \|.*\| )([^|]*)( \|)$")
+
+
+def collect(runs: Path, into: Path = CLAIMS) -> dict:
+    """Merge ``runs/<experiment>/pass_rates.json`` into ``into``; returns the merged document."""
+    found = sorted(p for p in runs.glob("*/pass_rates.json") if p.parent.name in EXPERIMENTS)
+    if not found:
+        raise FileNotFoundError(f"no <experiment>/pass_rates.json under {runs}: run reproduce --seed-bases first")
+    document = json.loads(into.read_text()) if into.is_file() else {}
+    for path in found:
+        saved = json.loads(path.read_text())
+        document[path.parent.name] = {
+            "profile": saved["profile"],
+            "threads": saved.get("threads"),
+            "runs": {
+                base: {
+                    "passed": run["passed"],
+                    "error": run["error"],
+                    "seconds": run.get("seconds"),
+                    "checks": [{k: c[k] for k in KEEP if k in c} for c in run["checks"]],
+                }
+                for base, run in saved["runs"].items()
+            },
+        }
+    document = {name: document[name] for name in EXPERIMENTS if name in document}
+    into.write_text(json.dumps(document, indent=1) + "\n")
+    return document
+
+
+def _room(row: dict) -> str:
+    if row["room"] == float("inf"):
+        return "never moved"
+    wanted = 3.6 if row["unit"] == "Δ/SE" else 1.65
+    flag = "" if row["room"] >= wanted else " (below)"
+    return f"{row['unit']} {row['room']:.1f}{flag}"
+
+
+def claims_block(document: dict) -> str:
+    """The README's claims section body: per notebook the bases and pass rate, then every claim's room."""
+    report = {name: entry["runs"] for name, entry in document.items()}
+    threads = sorted({str(entry["threads"]) for entry in document.values()})
+    lines = [
+        BEGIN,
+        f"Measured under `cpu` at {', '.join(threads)} thread(s) per notebook by `reproduce --seed-bases`; "
+        "the notebooks not listed have not been measured this way yet.",
+        "",
+        format_pass_rates(report),
+        "",
+        "| notebook | claim | passed | mean Δ or margin | room |",
+        "|---|---|---|---|---|",
+    ]
+    for row in claims(report):
+        lines.append(
+            f"| {EXPERIMENTS[row['experiment']][:2]} | {row['claim'].replace('|', '/')} | "
+            f"{row['passed']}/{row['bases']} | {row['mean']:+.3g} | {_room(row)} |"
+        )
+    return "\n".join([*lines, END])
+
+
+def cpu_minutes(document: dict) -> dict[str, str]:
+    """``{"01": "4.7 min", ...}``: the median wall time of a notebook's ``cpu`` runs."""
+    out = {}
+    for name, entry in document.items():
+        seconds = [run["seconds"] for run in entry["runs"].values() if run.get("seconds")]
+        if seconds:
+            out[EXPERIMENTS[name][:2]] = f"{statistics.median(seconds) / 60:.1f} min"
+    return out
+
+
+def readme(text: str, document: dict) -> str:
+    """``text`` (the README) with its claims block and its course table's ``cpu`` times written from ``document``."""
+    if text.count(BEGIN) != 1 or text.count(END) != 1:
+        raise ValueError(f"the README needs one {BEGIN!r} and one {END!r} line")
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    text = head + claims_block(document) + tail
+    minutes = cpu_minutes(document)
+    lines = []
+    for line in text.split("\n"):
+        m = ROW.match(line)
+        if m and m.group(2) in minutes:
+            line = f"{m.group(1)}{minutes[m.group(2)]}{m.group(4)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="merge RUNS/<experiment>/pass_rates.json into docs/claims.json")
+    c.add_argument("runs", type=Path)
+    r = sub.add_parser("readme", help="write the README's claims table and cpu times from docs/claims.json")
+    r.add_argument("--check", action="store_true", help="only say whether the README is up to date")
+    args = parser.parse_args(argv)
+    if args.command == "collect":
+        document = collect(args.runs)
+        print(f"{CLAIMS.relative_to(ROOT)}: {', '.join(document)}")
+        return 0
+    text = README.read_text()
+    new = readme(text, json.loads(CLAIMS.read_text()))
+    if args.check:
+        if new != text:
+            print("README.md is not what docs/claims.json says: run python scripts/claims.py readme")
+            return 1
+        return 0
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
