@@ -655,8 +655,9 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
             rv.relevance_map_reference, f.mvit, f.marker.images[:2], f.marker.labels[:2], valid={"target": {"list"}}
         ),
         "relevance.normalized_cut_mask": lambda f: C(
-            rv.normalized_cut_mask, torch.randn(2, 6, 4), tau=0.2, eps=1e-5, valid={"features": {"empty"}}
+            rv.normalized_cut_mask, torch.randn(2, 2, 3, 4), tau=0.2, eps=1e-5, valid={"features": {"empty"}}
         ),
+        "relevance.tokencut_masks": lambda f: C(rv.tokencut_masks, f.vit(), torch.rand(2, 3, 32, 32), size=(16, 16)),
         # slots
         "slots.SlotAttention": lambda f: C(
             lambda *a: sl.SlotAttention(*a)(torch.randn(2, 16, 8)),

@@ -10,6 +10,7 @@ from oaedu.relevance import (
     relevance_map,
     relevance_map_reference,
     robustvit_step,
+    tokencut_masks,
 )
 
 
@@ -215,14 +216,29 @@ def test_normalized_cut_separates_two_clusters():
     g = torch.Generator().manual_seed(0)
     fg = torch.tensor([1.0, 0.0, 0.0]) + 0.05 * torch.randn(5, 3, generator=g)
     bg = torch.tensor([0.0, 1.0, 0.0]) + 0.05 * torch.randn(11, 3, generator=g)
-    features = torch.cat([fg, bg])[None]
+    features = torch.cat([fg, bg]).view(1, 4, 4, 3)  # the first five patches in raster order are the object
     mask = normalized_cut_mask(features)
-    assert mask.shape == (1, 16) and mask.dtype == torch.bool
+    assert mask.shape == (1, 4, 4) and mask.dtype == torch.bool
     # The smaller cluster has the larger |eigenvector| entries (they scale with 1/volume), so it holds the seed
     # and becomes the foreground.
-    assert mask[0, :5].all() and not mask[0, 5:].any()
-    with pytest.raises(ValueError, match="features"):
-        normalized_cut_mask(torch.zeros(4, 3))
+    assert mask.flatten(1)[0, :5].all() and not mask.flatten(1)[0, 5:].any()
+    with pytest.raises(ValueError, match="patch grid"):
+        normalized_cut_mask(torch.zeros(1, 16, 3))  # flat (B, N, D) tokens are refused
+
+
+def test_tokencut_masks_cut_a_vits_own_patch_tokens():
+    from oaedu.models import patch_grid, tiny_vit
+
+    torch.manual_seed(0)
+    vit = tiny_vit(image_size=32, patch_size=8, embed_dim=32, depth=2, num_classes=4).eval()
+    images = torch.rand(3, 3, 32, 32)
+    masks = tokencut_masks(vit, images)
+    assert masks.shape == (3, *patch_grid(vit)) and masks.dtype == torch.bool
+    with torch.no_grad():
+        tokens = vit.forward_features(images)[:, vit.num_prefix_tokens :]
+    assert torch.equal(masks, normalized_cut_mask(tokens.reshape(3, 4, 4, -1)))
+    pixels = tokencut_masks(vit, images, size=(32, 32))
+    assert torch.equal(pixels, masks.repeat_interleave(8, 1).repeat_interleave(8, 2))
 
 
 def test_marker_dataset_splits():

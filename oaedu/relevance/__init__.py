@@ -3,7 +3,7 @@
 from .data import SPLITS, marker_dataset, marker_patches, marker_vit
 from .losses import RESOLUTIONS, relevance_at, relevance_losses, robustvit_step
 from .maps import relevance_map, relevance_map_reference
-from .ncut import normalized_cut_mask
+from .ncut import normalized_cut_mask, tokencut_masks
 
 __all__ = [
     "RESOLUTIONS",
@@ -17,4 +17,5 @@ __all__ = [
     "relevance_map",
     "relevance_map_reference",
     "robustvit_step",
+    "tokencut_masks",
 ]
