@@ -90,3 +90,14 @@ def test_batches_keep_at_least_two_images_for_contracams_negatives():
     assert labels.tolist() == list(range(9)) and min(sizes) >= 2
     with pytest.raises(ValueError, match="min_batch"):
         sharded_outputs(lambda x, m: x, data, Context(), batch_size=4, min_batch=5)
+
+
+def test_the_probe_takes_every_class_of_a_class_sorted_folder():
+    from oaedu.scale.recipes import _spread
+
+    labels = torch.arange(9).repeat_interleave(100)  # an image folder: 100 images of class 0, then of class 1, ...
+    data = TensorDataset(torch.zeros(900, 1), labels, torch.zeros(900))
+    subset = _spread(data, 90)
+    picked = torch.tensor([int(subset[i][1]) for i in range(len(subset))])
+    assert len(subset) == 90 and torch.equal(picked.bincount(), torch.full((9,), 10))
+    assert _spread(data, 5000) is data

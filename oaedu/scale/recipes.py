@@ -40,7 +40,6 @@ from .data import (
     BackgroundMixupViews,
     SceneItems,
     accuracy,
-    limited,
     resize_maps,
     sharded_outputs,
     suite_accuracy,
@@ -102,6 +101,14 @@ def _masked_subset(dataset: torch.utils.data.Dataset, indices) -> MaskedImageDat
     """Items of ``dataset`` in memory (for measurements that take a :class:`MaskedImageDataset`)."""
     images, labels, masks = take(dataset, list(indices))
     return MaskedImageDataset(images, labels, masks, num_classes=BC_CLASSES)
+
+
+def _spread(dataset: torch.utils.data.Dataset, n: int) -> torch.utils.data.Dataset:
+    """``n`` items evenly spaced over ``dataset`` (all of them if it has no more): every class of a folder sorted by
+    class is represented in proportion, as in a random subset, and the choice does not depend on a seed."""
+    if n >= len(dataset):
+        return dataset
+    return torch.utils.data.Subset(dataset, torch.linspace(0, len(dataset) - 1, n).round().long().tolist())
 
 
 def _schedule(run: Run, **over):
@@ -447,7 +454,7 @@ def contracam_run(run: Run) -> dict:
         run.opts.seed,
     )  # fmt: skip
     mixup = _moco(run, "moco_bg_mixup", mixed)
-    probe_set = run.evaluation_set(limited(train.dataset, cfg.probe_n))
+    probe_set = run.evaluation_set(_spread(train.dataset, cfg.probe_n))
     arms = {arm: _probe_suite(run, m, probe_set, suite) for arm, m in (("MoCo", learner), ("MoCo + BG-Mixup", mixup))}
     results["background_mixup"] = {
         **arms,
