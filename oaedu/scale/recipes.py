@@ -108,7 +108,14 @@ def _spread(dataset: torch.utils.data.Dataset, n: int) -> torch.utils.data.Datas
     class is represented in proportion, as in a random subset, and the choice does not depend on a seed."""
     if n >= len(dataset):
         return dataset
-    return torch.utils.data.Subset(dataset, torch.linspace(0, len(dataset) - 1, n).round().long().tolist())
+    return torch.utils.data.Subset(dataset, _spread_indices(len(dataset), n))
+
+
+def _spread_indices(total: int, n: int) -> list[int]:
+    """``min(n, total)`` indices evenly spaced over ``range(total)``."""
+    if n >= total:
+        return list(range(total))
+    return torch.linspace(0, total - 1, n).round().long().tolist()
 
 
 def _schedule(run: Run, **over):
@@ -323,7 +330,7 @@ def spatial_entropy_run(run: Run) -> dict:
     else:
         train, suite = _background_challenge(run)
         test = suite["original"]
-    masked = _masked_subset(test, range(min(len(test), cfg.n_attention)))
+    masked = _masked_subset(test, _spread_indices(len(test), cfg.n_attention))  # every class of a sorted folder
     results = {}
     for arm, entropy in (("A: skip kept", False), ("SAR", True)):
         seed_everything(run.opts.seed)
