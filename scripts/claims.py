@@ -6,8 +6,9 @@ those runs in ``docs/claims.json`` and writes the README from it:
 
 * ``collect RUNS``: merge the ``RUNS/<experiment>/pass_rates.json`` files into ``docs/claims.json`` (an experiment
   run again replaces its old entry; the others stay);
-* ``readme [--check]``: write the claims table between the README's ``claims`` markers and the ``cpu`` time of every
-  notebook in its course table; ``--check`` only says whether the README is up to date (``tests/test_claims.py``).
+* ``readme [--check]``: write the claims table between the README's ``claims`` markers, the ``cpu`` time of every
+  measured notebook in the README's course table and in the notebook's own ``**Time:**`` line; ``--check`` only
+  says whether they are up to date (``tests/test_claims.py``).
 
 Usage: ``python scripts/claims.py collect runs/claims`` then ``python scripts/claims.py readme``.
 """
@@ -28,6 +29,8 @@ CLAIMS = ROOT / "docs" / "claims.json"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- claims: written by python scripts/claims.py readme -->", "<!-- /claims -->"
 KEEP = ("name", "kind", "margin", "passed", "difference", "se", "k")  # of each check in the ledger
+NOTEBOOKS = ROOT / "notebooks"
+TIME = re.compile(r"^\*\*Time:\*\* .*$", re.MULTILINE)
 ROW = re.compile(r"^(\| \[(\d\d) · [^|]*\]\([^)]*\) \|.*\| )([^|]*)( \|)$")
 
 
@@ -114,6 +117,30 @@ def readme(text: str, document: dict) -> str:
     return "\n".join(lines)
 
 
+def time_line(minutes: str) -> str:
+    """A notebook's ``**Time:**`` line (the first line of its first cell that starts so)."""
+    return (
+        f"**Time:** `cpu` {minutes} (measured: the median of its runs at one thread, see the README's claims table); "
+        "`smoke` about a minute."
+    )
+
+
+def notebook_headers(document: dict, folder: Path = NOTEBOOKS) -> dict[Path, str]:
+    """``{notebook: its first cell's new source}`` for every measured notebook whose ``**Time:**`` line differs."""
+    import nbformat
+
+    out = {}
+    for number, minutes in cpu_minutes(document).items():
+        path = next(folder.glob(f"{number}_*.ipynb"))
+        source = nbformat.read(path, as_version=4).cells[0].source
+        if not TIME.search(source):
+            raise ValueError(f"{path.name}: its first cell has no '**Time:** ...' line to write the time into")
+        new = TIME.sub(time_line(minutes), source, count=1)
+        if new != source:
+            out[path] = new
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -126,14 +153,22 @@ def main(argv: list[str] | None = None) -> int:
         document = collect(args.runs)
         print(f"{CLAIMS.relative_to(ROOT)}: {', '.join(document)}")
         return 0
+    import nbformat
+
+    document = json.loads(CLAIMS.read_text())
     text = README.read_text()
-    new = readme(text, json.loads(CLAIMS.read_text()))
+    new, headers = readme(text, document), notebook_headers(document)
     if args.check:
-        if new != text:
-            print("README.md is not what docs/claims.json says: run python scripts/claims.py readme")
+        stale = ["README.md"] * (new != text) + [p.name for p in headers]
+        if stale:
+            print(f"{', '.join(stale)}: not what docs/claims.json says; run python scripts/claims.py readme")
             return 1
         return 0
     README.write_text(new)
+    for path, source in headers.items():
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[0].source = source
+        nbformat.write(nb, path)
     return 0
 
 

@@ -14,10 +14,11 @@ claims = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(claims)
 
 
-def test_the_readme_is_what_the_measured_runs_say():
+def test_the_readme_and_the_notebooks_times_are_what_the_measured_runs_say():
     document = json.loads(claims.CLAIMS.read_text())
     text = claims.README.read_text()
     assert claims.readme(text, document) == text, "run: python scripts/claims.py readme"
+    assert not claims.notebook_headers(document), "run: python scripts/claims.py readme"
 
 
 def test_every_measured_notebook_passed_at_every_base():
@@ -71,3 +72,17 @@ def test_collect_merges_runs_and_readme_writes_tables_and_times(tmp_path):
         claims.readme("no markers", document)
     with pytest.raises(FileNotFoundError, match="seed-bases"):
         claims.collect(tmp_path / "empty", into)
+
+
+def test_a_notebooks_time_line_is_written_from_its_runs(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 02 · OAMixer\n\n**Time:** a guess\nmore")])
+    nbformat.write(nb, tmp_path / "02_oamixer.ipynb")
+    document = {"oamixer": {"runs": {"0": {"seconds": 600.0}, "100": {"seconds": 660.0}}}}
+    ((path, source),) = claims.notebook_headers(document, tmp_path).items()
+    assert path.name == "02_oamixer.ipynb" and source.endswith(claims.time_line("10.5 min") + "\nmore")
+    nb.cells[0].source = "# 02 · OAMixer, no time line"
+    nbformat.write(nb, tmp_path / "02_oamixer.ipynb")
+    with pytest.raises(ValueError, match="Time"):
+        claims.notebook_headers(document, tmp_path)
