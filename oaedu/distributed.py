@@ -169,13 +169,16 @@ class GlobalBatchNorm(torch.nn.modules.batchnorm._BatchNorm):
             sums = all_reduce(torch.cat([x.sum(dims), count]))
             n = sums[-1]
             mean = sums[:c] / n
+            # mean (C,) -> (1, C, 1, ...), broadcast over x (N, C, ...)
             var = all_reduce(((x - mean.view(shape)) ** 2).sum(dims)) / n  # two passes, as BatchNorm computes it
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
             m = self.momentum
             self.running_mean.mul_(1 - m).add_(m * mean.detach())
             self.running_var.mul_(1 - m).add_(m * var.detach() * n / (n - 1).clamp_min(1))
+        # mean, var (C,) -> (1, C, 1, ...), broadcast over x (N, C, ...)
         y = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        # weight, bias (C,) -> (1, C, 1, ...)
         return y * self.weight.view(shape) + self.bias.view(shape) if self.affine else y
 
 

@@ -53,7 +53,7 @@ def boxes_from_cam(
     for lab in labels:
         regions = (lab == k for k in range(1, int(lab.max()) + 1))
         boxes = [grown_box(on, margin) for on in regions if on.sum().item() >= min_area * h * w]
-        out.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
+        out.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))  # (n_i, 4), also (0, 4) when no box is kept
     return out
 
 
@@ -191,7 +191,7 @@ def background_only(
     fg = (maps >= threshold).cpu()
     rects = largest_empty_rectangle(fg)
     _, _, h, w = images.shape
-    found = fg.flatten(1).any(1)
+    found = fg.flatten(1).any(1)  # (B, H, W) -> (B, H·W) -> (B,)
     out = images.clone()
     valid = torch.zeros(images.shape[0], dtype=torch.bool)
     for i, (y0, x0, y1, x1) in enumerate(rects.tolist()):

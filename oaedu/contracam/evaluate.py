@@ -28,7 +28,7 @@ def localisation_scores(cams: torch.Tensor, instance_masks: torch.Tensor, thresh
     k = int(ids.max()) + 1
     onehot = torch.nn.functional.one_hot(ids, k).flatten(1, 2)[..., 1:].float()  # (B, HW, K-1)
     size = onehot.sum(1)
-    covered = (onehot * pred.flatten(1)[..., None].float()).sum(1)
+    covered = (onehot * pred.flatten(1)[..., None].float()).sum(1)  # pred (B, H, W) -> (B, HW, 1); covered (B, K-1)
     present = size > 0
     recall = ((covered >= 0.5 * size) & present).sum() / present.sum().clamp_min(1)
     precision = (pred & fg).sum() / pred.sum().clamp_min(1)
@@ -47,6 +47,7 @@ def instance_boxes(instance_masks: torch.Tensor, margin: float = 0.2) -> list[to
     out = []
     for m in instance_masks:
         boxes = [grown_box(m == k, margin) for k in m.unique().tolist() if k != 0]
+        # (n_i, 4), also (0, 4) for an image with no object
         out.append(torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4))
     return out
 

@@ -134,6 +134,7 @@ class _Objects:
         """The objects of every scene taken in ``order`` ``(n, K)``."""
 
         def take(t: torch.Tensor) -> torch.Tensor:
+            # order (n, K) -> (n, K, 1, ...), broadcast over t (n, K, ...)
             return t.gather(1, order.view(*order.shape, *([1] * (t.ndim - 2))).expand_as(t))
 
         return _Objects(*(take(getattr(self, f.name)) for f in fields(self)))
@@ -217,8 +218,9 @@ def _drop_hidden(objects: _Objects, layers: torch.Tensor, min_visible: float) ->
     active, k_max = objects.active, layers.shape[1]
     for _ in range(k_max):
         top = _topmost(layers)
+        # (n, s, s) -> (n, s²) -> (n,), stacked: (n, K)
         visible = torch.stack([(top == k + 1).flatten(1).sum(1) for k in range(k_max)], 1).float()
-        area = layers.flatten(2).sum(2).float()
+        area = layers.flatten(2).sum(2).float()  # (n, K, s, s) -> (n, K, s²) -> (n, K)
         drop = active & (visible < min_visible * area.clamp_min(1))
         if not drop.any():
             break
@@ -229,6 +231,7 @@ def _drop_hidden(objects: _Objects, layers: torch.Tensor, min_visible: float) ->
 def _visible_first(objects: _Objects, layers: torch.Tensor) -> tuple[_Objects, torch.Tensor]:
     """Move each scene's present objects to the front (stable), so object ``k`` has id ``k + 1`` in the mask."""
     order = torch.argsort((~objects.active).int(), dim=1, stable=True)
+    # order (n, K) -> (n, K, 1, 1), broadcast over (n, K, s, s)
     layers = layers.gather(1, order.view(*order.shape, 1, 1).expand_as(layers))
     return objects.reorder(order), layers
 

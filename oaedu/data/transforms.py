@@ -52,8 +52,10 @@ def _nearest(masks: torch.Tensor, pick) -> torch.Tensor:
     b, h, w = masks.shape
     if h * w >= 2**24:
         raise ValueError(f"masks of {h}×{w} pixels are too large to resample (at most 2**24 pixels)")
+    # (h·w,) -> (1, 1, h, w): pixel numbers 1 … h·w
     number = torch.arange(1, h * w + 1, dtype=torch.float32, device=masks.device).view(1, 1, h, w)
     picked = pick(number.expand(b, 1, h, w))[:, 0].round().long()  # (B, h', w'), 0 outside
+    # masks (B, h, w) -> (B, h·w), picked (B, h', w') -> (B, h'·w') -> (B, h', w')
     values = masks.flatten(1).gather(1, (picked - 1).clamp_min(0).flatten(1)).view_as(picked)
     return torch.where(picked > 0, values, torch.zeros((), dtype=masks.dtype, device=masks.device))
 

@@ -35,7 +35,7 @@ def connected_components_reference(mask: torch.Tensor) -> torch.Tensor:
     ``B > 0`` in SAR Eq. (6), each the set of on-pixels joined to its first pixel by 8-neighbour steps."""
     _check(mask)
     h, w = mask.shape[-2:]  # H × W grid of every map
-    maps = mask.reshape(-1, h, w).tolist()  # one B > 0 per map, as nested lists
+    maps = mask.reshape(-1, h, w).tolist()  # (..., H, W) -> (M, H, W): one B > 0 per map, as nested lists
     out = torch.zeros(len(maps), h, w, dtype=torch.int64)  # 0 = off the mask (no component)
     for b, grid in enumerate(maps):  # each map is labelled on its own
         labels = [[0] * w for _ in range(h)]  # L(p) = 0: p not yet in any C_j
@@ -172,4 +172,4 @@ def num_components(labels: torch.Tensor) -> torch.Tensor:
     validate.tensor(labels, "labels", dtype="integer", min_ndim=2)
     if labels.shape[-1] == 0 or labels.shape[-2] == 0 or (labels.numel() and int(labels.min()) < 0):
         raise ValueError(f"labels must be a non-empty labelling (..., H, W) with ids >= 0, got {tuple(labels.shape)}")
-    return labels.flatten(-2).amax(-1)
+    return labels.flatten(-2).amax(-1)  # (..., H, W) -> (..., H·W) -> (...)

@@ -27,12 +27,12 @@ def minmax(maps: torch.Tensor, dims: int | None = None, eps: float = CONSTANT_SP
     validate.non_negative(eps, "eps")
     if not maps.shape[maps.ndim - dims :].numel():
         raise ValueError(f"maps must hold non-empty maps over their last {dims} dims, got {tuple(maps.shape)}")
-    flat = maps.flatten(maps.ndim - dims)
+    flat = maps.flatten(maps.ndim - dims)  # (..., <map dims>) -> (..., P): each map's P values on one row
     out = _normalise(flat, eps)
     if not torch.isfinite(out).all():  # finite values whose span overflows the dtype (±3e38 float32, ±6e4 float16)
         # in float64, halved: (x/2 − min/2) / (span/2) is the same ratio, and a span of ±1e308 values fits too
         out = _normalise(flat.double() * 0.5, eps * 0.5).to(flat.dtype)
-    return out.view_as(maps)
+    return out.view_as(maps)  # (..., P) -> (..., <map dims>)
 
 
 def _normalise(flat: torch.Tensor, eps: float) -> torch.Tensor:

@@ -47,8 +47,8 @@ def iou(pred: torch.Tensor, target: torch.Tensor, empty: float = 1.0) -> torch.T
         raise ValueError(f"iou expects bool masks, got {pred.dtype} and {target.dtype}")
     if pred.ndim < 2:
         raise ValueError(f"iou expects masks of shape (..., H, W), got {tuple(pred.shape)}")
-    inter = (pred & target).flatten(-2).sum(-1).double()
-    union = (pred | target).flatten(-2).sum(-1).double()
+    inter = (pred & target).flatten(-2).sum(-1).double()  # (..., H, W) -> (..., H·W) -> (...)
+    union = (pred | target).flatten(-2).sum(-1).double()  # (..., H, W) -> (..., H·W) -> (...)
     return torch.where(union > 0, inter / union.clamp_min(1), torch.full_like(union, empty))
 
 
@@ -75,6 +75,7 @@ def mass_on_object(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"masks' (H, W) must be a multiple of the maps' grid, got {tuple(masks.shape)} and {(h, w)}")
     fg = patch_fractions(masks, (h, w)).double()
     m = maps.detach().double()
-    total = m.flatten(1).sum(1)
-    uniform = fg.flatten(1).mean(1)
+    total = m.flatten(1).sum(1)  # (B, h, w) -> (B, N) -> (B,)
+    uniform = fg.flatten(1).mean(1)  # (B, h, w) -> (B, N) -> (B,)
+    # (B, h, w) -> (B, N) -> (B,)
     return torch.where(total > 0, (m * fg).flatten(1).sum(1) / total.clamp_min(1e-300), uniform)

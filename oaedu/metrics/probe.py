@@ -49,7 +49,7 @@ def _check_targets(targets: torch.Tensor, n: int, multilabel: bool, num_classes:
 
 def _standardiser(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and std of every feature over all items (and slots); the std floored at 1e-6."""
-    flat = features.reshape(-1, features.shape[-1])
+    flat = features.reshape(-1, features.shape[-1])  # (N, D) or (N, K, D) -> (M, D): every item (and slot)
     mean, std = flat.mean(0), flat.std(0).clamp_min(1e-6)
     validate.overflow(torch.cat([mean, std]), "features", "their mean or std")
     return mean, std

@@ -59,7 +59,7 @@ class AttentionRecord:
         q, k = self.q[block].float(), self.k[block].float()
         p = self.num_prefix_tokens
         scores = (q[:, :, :1] @ k[:, :, p:].transpose(-2, -1)).squeeze(2) * self.scales[block]
-        return scores.reshape(*scores.shape[:2], *self.grid)
+        return scores.reshape(*scores.shape[:2], *self.grid)  # (B, H, N) -> (B, H, h, w)
 
     def cls_attention(self, block: int = -1) -> torch.Tensor:
         """Attention probabilities of the CLS query over the patches, ``(B, H, h, w)`` (prefix columns dropped)."""
@@ -67,7 +67,7 @@ class AttentionRecord:
         if self.num_prefix_tokens < 1:
             raise ValueError("the model has no CLS token, so there is no CLS attention")
         row = self.probs[block][:, :, 0, self.num_prefix_tokens :]
-        return row.reshape(*row.shape[:2], *self.grid)
+        return row.reshape(*row.shape[:2], *self.grid)  # (B, H, N) -> (B, H, h, w)
 
 
 def attention_modules(model: torch.nn.Module) -> list[Attention]:

@@ -33,7 +33,7 @@ def _pool_to_grid(maps: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
             mode="bilinear",
             align_corners=False,
         )
-    return F.adaptive_avg_pool2d(maps, (h, w)).flatten(2).transpose(1, 2)
+    return F.adaptive_avg_pool2d(maps, (h, w)).flatten(2).transpose(1, 2)  # (B, K, h, w) -> (B, K, N) -> (B, N, K)
 
 
 class GTLabeller:
@@ -49,6 +49,7 @@ class GTLabeller:
             raise ValueError(f"masks must be (B, H, W), got {tuple(masks.shape)}")
         if masks.shape[0] != images.shape[0]:
             raise ValueError(f"{masks.shape[0]} masks for {images.shape[0]} images")
+        # (B, h, w) -> (B, N) -> (B, N, 1)
         return patch_fractions(masks, self.grid).flatten(1)[..., None].to(images.dtype)
 
 
@@ -81,6 +82,7 @@ class RotatedLabeller:
         b, n, k = labels.shape
         if n != self.grid[0] * self.grid[1]:
             raise ValueError(f"the labeller returned {n} patches, expected {self.grid[0]}×{self.grid[1]}")
+        # (B, N, K) -> (B, h, w, K), rotated -> (B, N, K)
         return labels.view(b, *self.grid, k).flip(1, 2).reshape(b, n, k)
 
 
@@ -167,7 +169,7 @@ def label_separation(labels: torch.Tensor, masks: torch.Tensor, grid: tuple[int,
             f"got {tuple(labels.shape)}"
         )
     dist = validate.overflow(pairwise_distance(labels, distance), "labels", "the distance between labels")
-    obj = patch_fractions(masks, grid).flatten(1).to(dist.device) >= 0.5
+    obj = patch_fractions(masks, grid).flatten(1).to(dist.device) >= 0.5  # (B, h, w) -> (B, N)
     cross = obj[:, :, None] ^ obj[:, None, :]
     both = cross.any(2).any(1)
     if not both.any():

@@ -65,8 +65,9 @@ def check_kappa(kappa) -> torch.Tensor:
     if kappa.numel() != 1:
         raise ValueError(f"kappa must be a scalar, got shape {tuple(kappa.shape)}")
     if not torch.isfinite(kappa).all() or (kappa.detach() < 0).any():
+        # κ (...) -> (1,): its one value, as a list
         raise ValueError(f"kappa must be finite and >= 0, got {kappa.detach().flatten().tolist()}")
-    return kappa.reshape(())
+    return kappa.reshape(())  # (...) -> (): a 0-d scalar
 
 
 def reweight_mask(labels: torch.Tensor, kappa, distance: str = "l1") -> torch.Tensor:

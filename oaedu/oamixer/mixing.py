@@ -123,7 +123,7 @@ def conv_toeplitz(weight: torch.Tensor, h: int, w: int) -> torch.Tensor:
     s = _check_kernel(weight)
     idx, valid = toeplitz_index(h, w, s)
     idx, valid = idx.to(weight.device), valid.to(weight.device)
-    return weight.flatten()[idx] * valid.to(weight.dtype)
+    return weight.flatten()[idx] * valid.to(weight.dtype)  # (S, S) -> (S²,), gathered at idx (N, N) -> (N, N)
 
 
 def _check_conv(x: torch.Tensor, bias: torch.Tensor | float) -> None:

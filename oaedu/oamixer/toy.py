@@ -55,7 +55,7 @@ def _object_masks(
     count = torch.randint(object_patches[0], object_patches[1] + 1, (n,), generator=g)
     if layout == "scatter":
         rank = torch.rand(n, grid * grid, generator=g).argsort(1).argsort(1)
-        cells = (rank < count[:, None]).view(n, grid, grid)
+        cells = (rank < count[:, None]).view(n, grid, grid)  # (n, grid²) -> (n, grid, grid)
         return cells.repeat_interleave(patch_size, 1).repeat_interleave(patch_size, 2)
     area = count.float() * patch_size**2  # the same object area as the scattered layout
     aspect = 0.75 + 0.5 * torch.rand(n, generator=g)

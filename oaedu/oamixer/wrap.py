@@ -121,7 +121,7 @@ class SharedKernelConv(torch.nn.Module):
         if bias is None:
             bias = torch.empty(1).uniform_(-1 / kernel_size, 1 / kernel_size)
         self.weight = torch.nn.Parameter(weight.detach().clone())
-        self.bias = torch.nn.Parameter(bias.detach().reshape(1).clone())
+        self.bias = torch.nn.Parameter(bias.detach().reshape(1).clone())  # (...) -> (1,): the one shared bias
         self.kernel_size = kernel_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -235,6 +235,7 @@ class OAMixerModel(torch.nn.Module):
             )
         labels = patch_labels.to(images.dtype)
         if self.kind == "convmixer":
+            # (B, N, K) -> (B, K, N) -> (B, K, h, w)
             label_map = labels.transpose(1, 2).reshape(labels.shape[0], labels.shape[2], h, w)
             return local_distance(label_map, self.kernel_size, self.distance)
         return pairwise_distance(labels, self.distance)

@@ -47,7 +47,7 @@ def marker_dataset(split: str, n: int, seed: int = 0, p: float = 0.95) -> Masked
     cols = (cell[None] >= corner[:, 1:]) & (cell[None] <= corner[:, 1:] + 1)
     masks = rows[:, :, None] & cols[:, None, :]
     # The marker takes one of the 12 patches outside the object.
-    free = ~masks[:, ::patch, ::patch].reshape(n, 16)
+    free = ~masks[:, ::patch, ::patch].reshape(n, 16)  # (n, 4, 4) -> (n, 16): one flag per patch
     choice = torch.multinomial(free.float(), 1, generator=g)[:, 0]
     mrow, mcol = choice // 4, choice % 4
     marker_mask = ((cell[None] == mrow[:, None])[:, :, None]) & ((cell[None] == mcol[:, None])[:, None, :])
@@ -70,7 +70,7 @@ def marker_patches(data: MaskedImageDataset) -> torch.Tensor:
         raise ValueError("data must be a dataset made by marker_dataset (32×32 images, marker classes in bg_labels)")
     colour = MARKER_COLOURS[data.bg_labels][:, :, None, None]
     hit = (data.images == colour).all(1) & ~data.masks
-    return hit.view(-1, GRID, PATCH_SIZE, GRID, PATCH_SIZE).all(4).all(2)
+    return hit.view(-1, GRID, PATCH_SIZE, GRID, PATCH_SIZE).all(4).all(2)  # (n, 32, 32) -> (n, 4, 8, 4, 8) -> (n, 4, 4)
 
 
 class _Centre(torch.nn.Module):

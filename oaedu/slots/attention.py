@@ -96,6 +96,7 @@ class SlotAttention(SlotQueries):
             attn = logits.softmax(dim=1)  # α_in = exp φ_in / Σ_i' exp φ_i'n: softmax over the SLOTS (competition)
             w = (attn + self.eps) / (attn + self.eps).sum(dim=-1, keepdim=True)  # (α_in + ε) / Σ_n' (α_in' + ε)
             u = w @ v  # u_i = Σ_n w_in v_n, the weighted mean of the values (B, K, D)
+            # u, s (B, K, D) -> (B·K, D), one GRU step per slot -> (B, K, D)
             s = self.gru(u.reshape(-1, self.dim), s.reshape(-1, self.dim)).reshape(b, -1, self.dim)  # GRU(u_i, s_i)
             s = s + self.mlp(self.norm_m(s))  # s_i ← s_i + MLP(LN(s_i))
             first = attn if first is None else first  # the first iteration's α is the one evaluated (App. A.5)

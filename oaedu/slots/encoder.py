@@ -97,4 +97,5 @@ class ObjectEncoder(nn.Module):
     def forward(self, images: torch.Tensor) -> ObjectOutput:
         slots, attn = self.object_fn(self.patch_tokens(images))
         r = self.global_fn(slots.mean(1))
+        # attn (B, K, N) -> (B, K, h, w)
         return ObjectOutput(slots, attn.unflatten(2, self.grid), self.obj_proj(slots), r, self.global_proj(r))

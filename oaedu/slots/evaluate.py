@@ -49,7 +49,7 @@ def otsu_threshold_reference(maps: torch.Tensor, bins: int | None = OTSU_BINS) -
     empty (never NaN). Returns float64 ``(...)``."""
     _check_maps(maps)
     _check_bins(bins)
-    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])  # one map x (P values) per row
+    flat = maps.detach().cpu().reshape(-1, maps.shape[-1])  # (..., P) -> (M, P): one map's P values per row
     flat = flat.float() if flat.dtype == torch.bfloat16 else flat  # (NumPy has no bfloat16)
     out = []  # t per map
     for row in flat.numpy():
@@ -132,6 +132,7 @@ def otsu_masks(attn: torch.Tensor, size: tuple[int, int], bins: int | None = OTS
     _check_attn(attn)
     size = validate.size2(size, "size")
     attn = attn if attn.dtype in (torch.float32, torch.float64) else attn.float()  # thresholds in ≥ float32
+    # (B, K, h, w) -> (B, K, P); thresholds (B, K, 1, 1)
     masks = attn.double() > otsu_threshold(attn.flatten(2), bins)[..., None, None]
     return F.interpolate(masks.float(), size=size, mode="nearest") > 0.5
 
@@ -234,10 +235,10 @@ def fg_ari(attn: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
     validate.tensor(instance, "instance", ndim=3, dtype="integer")
     _check_attn(attn)
     validate.same_batch(attn=attn, instance=instance)
-    if (instance.flatten(1) <= 0).all(1).any():
+    if (instance.flatten(1) <= 0).all(1).any():  # (B, H, W) -> (B, P) -> (B,)
         raise ValueError("instance: every image needs a foreground pixel (id > 0) for the foreground ARI")
     part = slot_partition(attn, tuple(instance.shape[-2:]))
-    return adjusted_rand_index(instance.flatten(1), part.flatten(1), foreground_only=True)
+    return adjusted_rand_index(instance.flatten(1), part.flatten(1), foreground_only=True)  # (B, H, W) -> (B, P), both
 
 
 # ----------------------------------------------------------------------------------------- probes
@@ -307,6 +308,7 @@ def slot_probe_scores(
         raise ValueError(f"y_train: multilabel targets must be bool (N, Q), got {validate.describe(y_train)}")
     if not multilabel and (y_train.dtype != torch.int64 or y_train.ndim != 1):
         raise ValueError(f"y_train: class targets must be int64 (N,), got {validate.describe(y_train)}")
+    # (N, D) or (N, K, D) -> (M, D); std (D,)
     validate.overflow(train.double().flatten(0, -2).std(0), "train", "its std")
     probe = linear_probe(train.double(), y_train, multilabel=multilabel, steps=steps, weight_decay=weight_decay)
     with torch.no_grad():

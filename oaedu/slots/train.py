@@ -55,6 +55,7 @@ def shuffle_slots(out: ObjectOutput, generator: torch.Generator | None = None) -
     order = torch.rand(b, k, generator=generator).argsort(1).to(out.slots.device)
 
     def take(t: torch.Tensor) -> torch.Tensor:
+        # order (B, K) -> (B, K, 1, ...), broadcast over t (B, K, ...)
         return t.gather(1, order.view(b, k, *[1] * (t.ndim - 2)).expand_as(t))
 
     return out._replace(slots=take(out.slots), proj=take(out.proj), attn=take(out.attn))

@@ -49,6 +49,7 @@ def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
     if not scores.numel():  # no map at all
         return scores.new_zeros(scores.shape[:-2])  # an empty result of the batch shape
     h, w = scores.shape[-2:]  # the k×k patch grid
+    # (..., h, w) -> (M, N) -> (M, h, w)
     maps = _unit_scale(scores.reshape(-1, h * w)).view(-1, h, w)  # S / max|S|: H(c·S) = H(S), module docstring
     out = []  # H(S) of each map
     for s in maps:  # one map S at a time
@@ -62,6 +63,7 @@ def spatial_entropy_reference(scores: torch.Tensor) -> torch.Tensor:
                 if p.item() > 0:  # 0 · log 0 = 0
                     value = value - p * torch.log(p)  # Eq. (7): H = −Σ_j P(C_j) log P(C_j)
         out.append(value)  # H(S)
+    # (M,) -> (...)
     return torch.stack(out).reshape(scores.shape[:-2]).to(scores.dtype)  # back to the batch shape and dtype
 
 

@@ -112,13 +112,13 @@ def top_mass_masks(attention: torch.Tensor, mass: float = 0.6) -> torch.Tensor:
         raise ValueError(f"mass must be in (0, 1], got {mass}")
     if attention.ndim < 2 or (attention < 0).any():
         raise ValueError(f"attention must be a non-negative (..., h, w) map, got {tuple(attention.shape)}")
-    flat = attention.detach().flatten(-2).double()
+    flat = attention.detach().flatten(-2).double()  # (..., h, w) -> (..., N)
     total = flat.sum(-1, keepdim=True)
     share = flat / torch.where(total > 0, total, torch.ones_like(total))
     ordered, order = share.sort(-1, descending=True)
     before = ordered.cumsum(-1) - ordered  # mass of the larger entries
     keep = torch.zeros_like(flat, dtype=torch.bool).scatter(-1, order, before < mass)
-    return keep.view(attention.shape)
+    return keep.view(attention.shape)  # (..., N) -> (..., h, w)
 
 
 def attention_jaccard(attention: torch.Tensor, masks: torch.Tensor, mass: float = 0.6) -> torch.Tensor:
