@@ -5,6 +5,8 @@ per arm, seed and metric as a tidy :class:`pandas.DataFrame` (columns ``arm``, `
 which Jupyter renders as a table and which is what a researcher reaches for next. From it come the table of every
 run, the mean ± SE of every arm (``SE = std / √n``), the paired effect of an arm over its control seed by seed
 (:func:`oaedu.stats.effect`), and :meth:`Runs.record`, which writes all of it into a notebook's ``RESULTS``.
+:meth:`Runs.means` gives the means (and spreads) as plain ``{arm: {metric: number}}`` dicts for ``RESULTS`` and
+checks, and :meth:`Runs.per_seed` / :meth:`Runs.from_per_seed` convert to and from ``{arm: [values of each seed]}``.
 
 Statistics are computed with :mod:`oaedu.stats` on the values in seed order, so they are the same floats as
 ``stats.mean_std`` and ``stats.effect`` give on the same lists.
@@ -41,6 +43,27 @@ class Runs:
     def __init__(self) -> None:
         self._rows: list[tuple[str, int, str, float]] = []
         self._keys: set[tuple[str, int, str]] = set()
+
+    @classmethod
+    def from_per_seed(cls, per_seed: Mapping[str, Sequence[Mapping[str, float]]], seeds: Sequence[int]) -> Runs:
+        """The runs of ``{arm: [values of each seed]}``, one ``{metric: number}`` dict per seed in the order of
+        ``seeds`` (the layout of :func:`oaedu.plotting.plot_sweep`); the inverse of :meth:`per_seed`.
+
+        Example: ``Runs.from_per_seed({"λ = 0.1": [{"accuracy": 70.0}, {"accuracy": 72.0}]}, seeds=[0, 1])``.
+        """
+        if not isinstance(per_seed, Mapping) or not per_seed:
+            raise TypeError(f"per_seed must be a non-empty dict {{arm: [values of each seed]}}, got {per_seed!r}")
+        if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+            raise TypeError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
+        runs = cls()
+        for arm, results in per_seed.items():
+            if isinstance(results, (str, bytes, Mapping)) or not isinstance(results, Sequence):
+                raise TypeError(f"per_seed[{arm!r}] must be a list of {{metric: number}} dicts, got {results!r}")
+            if len(results) != len(seeds):
+                raise ValueError(f"per_seed[{arm!r}] has {len(results)} results for {len(seeds)} seeds {list(seeds)}")
+            for seed, values in zip(seeds, results, strict=True):
+                runs.add(arm, seed, values)
+        return runs
 
     def add(self, arm: str, seed: int, values: Mapping[str, float]) -> Runs:
         """Record the ``values`` (``{metric: number}``, finite) of ``arm`` trained with ``seed``; returns ``self``."""
@@ -89,6 +112,25 @@ class Runs:
             )
         return [value for _, value in got]
 
+    def per_seed(self) -> dict[str, list[dict[str, float]]]:
+        """``{arm: [values of each seed]}``: one ``{metric: value}`` dict per seed of each arm, in ascending seed order
+        and with the metrics in the order they were added (the layout of a notebook's per-seed lists and of
+        :func:`oaedu.plotting.plot_sweep`); the inverse of :meth:`from_per_seed`."""
+        out: dict[str, dict[int, dict[str, float]]] = {arm: {} for arm in self.arms}
+        for arm, seed, metric, value in self._rows:
+            out[arm].setdefault(seed, {})[metric] = value
+        return {arm: [by_seed[seed] for seed in sorted(by_seed)] for arm, by_seed in out.items()}
+
+    def scaled(self, factor: float) -> Runs:
+        """A copy with every value multiplied by ``factor`` (100 shows fractions in %). The values are scaled before
+        any statistic, so the means and spreads are those of the scaled numbers, as a notebook that multiplies each
+        run by 100 computes them."""
+        factor = validate.number(factor, "factor")
+        out = Runs()
+        for arm, seed, metric, value in self._rows:
+            out.add(arm, seed, {metric: factor * value})
+        return out
+
     def table(self) -> pd.DataFrame:
         """Every run: one row per arm and seed, one column per metric (empty where a run lacks the metric)."""
         frame = self.frame
@@ -119,6 +161,42 @@ class Runs:
             rows[arm] = row
         return pd.DataFrame.from_dict(rows, orient="index")
 
+    def means(
+        self,
+        spread: str | None = None,
+        metrics: Sequence[str] | None = None,
+        spread_keys: Mapping[str, str] | None = None,
+    ) -> dict[str, dict[str, float]]:
+        """The mean of every metric per arm as plain floats, ``{arm: {metric: mean}}``: the numbers to store in
+        ``RESULTS`` or to compare in a check. ``metrics`` picks and orders the metrics (an arm without one leaves it
+        out). With ``spread`` (``"se"`` or ``"std"``, as in :meth:`mean_spread`) each metric is followed by its spread
+        under the key ``"<metric> ±"``; ``spread_keys`` (``{metric: key}``) gives the spread only of the metrics it
+        names, under its keys.
+
+        Example: ``runs.means("std")`` is ``{"OAMixer": {"accuracy": 71.7, "accuracy ±": 2.1}, ...}``.
+        """
+        if spread is not None:
+            validate.choice(spread, "spread", SPREADS)
+        metrics = self._known(self.metrics if metrics is None else metrics, "metrics")
+        if spread_keys is not None:
+            if spread is None:
+                raise ValueError(f"spread_keys {dict(spread_keys)!r} needs a spread ('se' or 'std'), got None")
+            if not isinstance(spread_keys, Mapping) or not all(isinstance(k, str) for k in spread_keys.values()):
+                raise TypeError(f"spread_keys must be a dict {{metric: key (str)}}, got {spread_keys!r}")
+            self._known(list(spread_keys), "spread_keys")
+        keys = {m: f"{m} ±" for m in metrics} if spread_keys is None else dict(spread_keys)
+        out: dict[str, dict[str, float]] = {}
+        for arm in self.arms:
+            row = out[arm] = {}
+            for metric in metrics:
+                if not self.seeds(arm, metric):
+                    continue
+                mean, s = self.mean_spread(arm, metric, spread or "std")
+                row[metric] = mean
+                if spread is not None and metric in keys:
+                    row[keys[metric]] = s
+        return out
+
     def effect(self, arm: str, control: str, metric: str) -> Effect:
         """The paired effect of ``arm`` over ``control`` on ``metric`` (:func:`oaedu.stats.effect`), seed by seed.
 
@@ -144,10 +222,7 @@ class Runs:
         ``results[arm]["vs " + control][metric]`` is the paired effect's :meth:`~oaedu.stats.Effect.record`."""
         if not isinstance(results, dict):
             raise TypeError(f"results must be a dict (a notebook's RESULTS), got {type(results).__name__}")
-        metrics = list(self.metrics if metrics is None else metrics)
-        unknown = [m for m in metrics if m not in self.metrics]
-        if unknown:
-            raise ValueError(f"metrics {unknown} were never added; known: {self.metrics}")
+        metrics = self._known(self.metrics if metrics is None else metrics, "metrics")
         if control is not None and control not in self.arms:
             raise ValueError(f"control {control!r} is not an arm; arms: {self.arms}")
         for arm in self.arms:
@@ -161,6 +236,16 @@ class Runs:
                 if control is not None and arm != control and self.seeds(control, metric):
                     entry.setdefault(f"vs {control}", {})[metric] = self.effect(arm, control, metric).record()
         return results
+
+    def _known(self, metrics: Sequence[str], name: str) -> list[str]:
+        """``metrics`` as a list, each of them added to these runs."""
+        if isinstance(metrics, str) or not isinstance(metrics, Sequence):
+            raise TypeError(f"{name} must be a sequence of metric names, got {metrics!r}")
+        metrics = list(metrics)
+        unknown = [m for m in metrics if m not in self.metrics]
+        if unknown:
+            raise ValueError(f"{name}: {unknown} were never added; known metrics: {self.metrics}")
+        return metrics
 
     def __len__(self) -> int:
         return len(self._rows)

@@ -71,6 +71,76 @@ def test_record_fills_results_with_finite_leaves():
     assert single == {"a": {"x": {"mean": 1.0, "se": None, "n": 1}}}
 
 
+def test_means_are_plain_floats_in_the_layout_of_results():
+    from oaedu.stats import mean_std
+
+    runs = _runs()
+    means = runs.means()
+    assert means == {
+        "OAMixer": {"accuracy": mean_std(TREATED)[0], "bg_gap": 11.0},
+        "uniform": {"accuracy": mean_std(CONTROL)[0], "bg_gap": 12.0},
+    }
+    assert all(type(v) is float for row in means.values() for v in row.values())
+    std = runs.means("std", metrics=["accuracy"])
+    assert list(std["OAMixer"]) == ["accuracy", "accuracy ±"] and std["OAMixer"]["accuracy ±"] == mean_std(TREATED)[1]
+    se = runs.means("se", spread_keys={"bg_gap": "± gap"})
+    assert list(se["uniform"]) == ["accuracy", "bg_gap", "± gap"] and se["uniform"]["± gap"] == 0.0
+    assert se["OAMixer"]["± gap"] == runs.mean_spread("OAMixer", "bg_gap")[1]
+    partial = Runs().add("a", 0, {"x": 1.0, "y": 2.0}).add("b", 0, {"x": 3.0})
+    assert partial.means() == {"a": {"x": 1.0, "y": 2.0}, "b": {"x": 3.0}}  # an arm without a metric leaves it out
+
+
+def test_per_seed_and_from_per_seed_are_inverse_and_keep_every_float():
+    rng = np.random.default_rng(1)
+    per_seed = {arm: [{"a": float(rng.normal()), "b": float(rng.normal())} for _ in range(3)] for arm in ("x", "y")}
+    runs = Runs.from_per_seed(per_seed, seeds=range(5, 8))
+    assert runs.seeds("y", "b") == [5, 6, 7] and runs.per_seed() == per_seed
+    assert [list(r) for r in runs.per_seed()["x"]] == [["a", "b"]] * 3  # metrics in the order they were added
+    shuffled = Runs()
+    for seed in (2, 0, 1):
+        shuffled.add("arm", seed, {"v": float(seed)})
+    assert shuffled.per_seed() == {"arm": [{"v": 0.0}, {"v": 1.0}, {"v": 2.0}]}  # ascending seeds
+
+
+def test_scaled_runs_give_the_statistics_of_the_scaled_numbers_bit_for_bit():
+    from oaedu.stats import mean_std
+
+    rng = np.random.default_rng(2)
+    values = [float(v) for v in rng.uniform(0, 1, 7)]
+    runs = Runs()
+    for seed, v in enumerate(values):
+        runs.add("arm", seed, {"miou": v})
+    pct = runs.scaled(100.0)
+    assert pct.means("std")["arm"] == dict(zip(["miou", "miou ±"], mean_std([100.0 * v for v in values]), strict=True))
+    assert runs.values("arm", "miou") == values  # the original is unchanged
+
+
+def test_new_methods_name_bad_input():
+    runs = _runs()
+    with pytest.raises(ValueError, match="never added"):
+        runs.means(metrics=["loss"])
+    with pytest.raises(TypeError, match="metrics"):
+        runs.means(metrics="accuracy")
+    with pytest.raises(ValueError, match="spread"):
+        runs.means("var")
+    with pytest.raises(ValueError, match="needs a spread"):
+        runs.means(spread_keys={"accuracy": "±"})
+    with pytest.raises(ValueError, match="spread_keys"):
+        runs.means("se", spread_keys={"loss": "±"})
+    with pytest.raises(TypeError, match="spread_keys"):
+        runs.means("se", spread_keys={"accuracy": 1})
+    with pytest.raises(ValueError, match="2 results for 3 seeds"):
+        Runs.from_per_seed({"a": [{"x": 1.0}, {"x": 2.0}]}, seeds=[0, 1, 2])
+    with pytest.raises(TypeError, match="per_seed"):
+        Runs.from_per_seed({}, seeds=[0])
+    with pytest.raises(TypeError, match="list of"):
+        Runs.from_per_seed({"a": {"x": 1.0}}, seeds=[0])
+    with pytest.raises(TypeError, match="seeds"):
+        Runs.from_per_seed({"a": [{"x": 1.0}]}, seeds=0)
+    with pytest.raises(ValueError, match="factor"):
+        runs.scaled(float("inf"))
+
+
 def test_summarise_of_the_leaderboard_is_unchanged_by_runs():
     from oaedu.leaderboard import METRICS, Entry, summarise
     from oaedu.stats import mean_std
