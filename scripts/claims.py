@@ -120,8 +120,7 @@ def readme(text: str, document: dict) -> str:
 def time_line(minutes: str) -> str:
     """A notebook's ``**Time:**`` line (the first line of its first cell that starts so)."""
     return (
-        f"**Time:** `cpu` {minutes} (measured: the median of its runs at one thread, see the README's claims table); "
-        "`smoke` about a minute."
+        f"**Time:** `cpu` {minutes} (measured at one thread; see the README's claims table) · `smoke` about a minute."
     )
 
 
