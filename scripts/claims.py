@@ -4,8 +4,9 @@
 five base seeds with every check recorded (``$OAEDU_CHECKS=record``). This script keeps what the README needs from
 those runs in ``docs/claims.json`` and writes the README from it:
 
-* ``collect RUNS``: merge the ``RUNS/<experiment>/pass_rates.json`` files into ``docs/claims.json`` (an experiment
-  run again replaces its old entry; the others stay);
+* ``collect RUNS``: merge the ``RUNS/<experiment>/pass_rates.json`` files into ``docs/claims.json`` (a base run
+  again replaces its old run, other bases of the same profile and thread count stay, so a batch can be split over
+  several folders; a run at another profile or thread count replaces the experiment's entry);
 * ``readme [--check]``: write the claims table between the README's ``claims`` markers, the ``cpu`` time of every
   measured notebook in the README's course table and in the notebook's own ``**Time:**`` line; ``--check`` only
   says whether they are up to date (``tests/test_claims.py``).
@@ -42,19 +43,21 @@ def collect(runs: Path, into: Path = CLAIMS) -> dict:
     document = json.loads(into.read_text()) if into.is_file() else {}
     for path in found:
         saved = json.loads(path.read_text())
-        document[path.parent.name] = {
-            "profile": saved["profile"],
-            "threads": saved.get("threads"),
-            "runs": {
-                base: {
-                    "passed": run["passed"],
-                    "error": run["error"],
-                    "seconds": run.get("seconds"),
-                    "checks": [{k: c[k] for k in KEEP if k in c} for c in run["checks"]],
-                }
-                for base, run in saved["runs"].items()
-            },
+        runs = {
+            base: {
+                "passed": run["passed"],
+                "error": run["error"],
+                "seconds": run.get("seconds"),
+                "checks": [{k: c[k] for k in KEEP if k in c} for c in run["checks"]],
+            }
+            for base, run in saved["runs"].items()
         }
+        old = document.get(path.parent.name, {})
+        same = (old.get("profile"), old.get("threads")) == (saved["profile"], saved.get("threads"))
+        if same:  # more bases of the same setting (a batch split over several folders): keep the others
+            runs = {**old["runs"], **runs}
+        runs = dict(sorted(runs.items(), key=lambda item: int(item[0])))
+        document[path.parent.name] = {"profile": saved["profile"], "threads": saved.get("threads"), "runs": runs}
     document = {name: document[name] for name in EXPERIMENTS if name in document}
     into.write_text(json.dumps(document, indent=1) + "\n")
     return document

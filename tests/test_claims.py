@@ -30,9 +30,9 @@ def test_every_measured_notebook_passed_at_every_base():
         assert not failed, f"{name}: {failed}"
 
 
-def _pass_rates(folder: Path, name: str, margins: list[float], seconds: float) -> None:
+def _pass_rates(folder: Path, name: str, margins: list[float], seconds: float, first: int = 0) -> None:
     runs = {
-        str(100 * i): {
+        str(100 * (first + i)): {
             "passed": m > 0,
             "error": "" if m > 0 else "CheckFailed: acc",
             "seconds": seconds,
@@ -56,6 +56,10 @@ def test_collect_merges_runs_and_readme_writes_tables_and_times(tmp_path):
     _pass_rates(tmp_path / "b", "background_bias", [1.0, -1.0], 300.0)
     document = claims.collect(tmp_path / "b", into)
     assert list(document) == ["background_bias", "oamixer"]  # merged, in course order
+    split = tmp_path / "split.json"  # a batch split over two folders: bases 0–200, then 300–400
+    claims.collect(tmp_path / "a", split)
+    _pass_rates(tmp_path / "c", "oamixer", [5.0, 6.0], 120.0, first=3)
+    assert list(claims.collect(tmp_path / "c", split)["oamixer"]["runs"]) == ["0", "100", "200", "300", "400"]
     text = "\n".join([
         "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 9 min |",
         "| [03 · SAR](notebooks/03.ipynb) | paper | story | 2 min |",
