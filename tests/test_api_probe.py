@@ -723,7 +723,13 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         ),
         **{
             f"slots.{n}": functools.partial(_ctr_example, getattr(sl, n), view_names)
-            for n in ("ctr_all_loss", "ctr_img_loss", "ctr_all_loss_reference", "ctr_img_loss_reference")
+            for n in (
+                "ctr_all_loss",
+                "ctr_img_loss",
+                "ctr_all_loss_reference",
+                "ctr_img_loss_reference",
+                "object_contrastive_loss_reference",
+            )
         },
         **{
             f"slots.{n}": functools.partial(_cossim_example, getattr(sl, n), view_names)

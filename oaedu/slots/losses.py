@@ -136,9 +136,12 @@ def _anchor_target(a: int, b: int, i: int, perm: torch.Tensor) -> int:
 
 
 # ----------------------------------------------------------------------------------------- CTR losses
-def _ctr_reference(
-    p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float, same_image: bool
+def object_contrastive_loss_reference(
+    p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1, same_image: bool = True
 ) -> torch.Tensor:
+    """Eq. (2): the contrastive object loss, one anchor ``(a, b, i)`` at a time, with the matched slot
+    ``(ā, b, σ(i))`` as its positive and the negatives of ``𝒩^IMG`` (``same_image``: CTRIMG) or ``𝒩^ALL`` (CTRALL);
+    the mean over the ``2BK`` anchors."""
     # the inputs: two views' object projections (B, K, D), the matching σ, τ > 0
     _check_tau(tau)
     b, k, _ = _check_objects(p0, p1, perm)
@@ -165,13 +168,13 @@ def _ctr_reference(
 def ctr_all_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     """CTRALL, Eq. (2) with ``𝒩^ALL``: the negatives of anchor ``(a, b, i)`` are all other tokens of all images
     and views except the positive ``(ā, b, σ(i))`` ⇒ a ``(2BK − 1)``-way classification. Loop over anchors."""
-    return _ctr_reference(p0, p1, perm, tau, same_image=False)  # Eq. (2), negatives 𝒩^ALL
+    return object_contrastive_loss_reference(p0, p1, perm, tau, same_image=False)  # Eq. (2), negatives 𝒩^ALL
 
 
 def ctr_img_loss_reference(p0: torch.Tensor, p1: torch.Tensor, perm: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
     """CTRIMG, Eq. (2) with ``𝒩^IMG``: negatives are the other tokens of the *same image*, both views
     (``K − 1`` + ``K − 1``) ⇒ a ``(2K − 1)``-way classification. Loop over anchors."""
-    return _ctr_reference(p0, p1, perm, tau, same_image=True)  # Eq. (2), negatives 𝒩^IMG
+    return object_contrastive_loss_reference(p0, p1, perm, tau, same_image=True)  # Eq. (2), negatives 𝒩^IMG
 
 
 def _ctr_targets(perm: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
