@@ -41,6 +41,23 @@ class StepOutput:
     terms: Mapping[str, float] = field(default_factory=dict)
 
 
+class TrainingData(Protocol):
+    """What :func:`fit` trains on: a :class:`~oaedu.data.MaskedImageDataset`, or anything with its ``batches``
+    (``(images, labels, masks)`` per batch, shuffled by ``generator``) and ``num_batches`` (batches per epoch), such
+    as :class:`oaedu.contrastive.TwoViewData`."""
+
+    def __len__(self) -> int: ...
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]: ...
+
+    def num_batches(self, batch_size: int) -> int: ...
+
+
+OPTIMIZERS = ("adamw", "sgd")
+
+
 class StepFn(Protocol):
     """``step(model, images, labels, masks) -> StepOutput``: one batch's loss (see :func:`cross_entropy_step`)."""
 
@@ -103,7 +120,7 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def fit(
     model: torch.nn.Module,
-    data: MaskedImageDataset,
+    data: TrainingData,
     epochs: int,
     batch_size: int = 128,
     lr: float = 1e-3,
@@ -114,31 +131,40 @@ def fit(
     device: torch.device | str | None = None,
     progress: bool = True,
     desc: str = "train",
+    optimizer: str = "adamw",
+    after_step: Callable[[torch.nn.Module], None] | None = None,
 ) -> History:
-    """Train ``model`` on ``data`` with AdamW and a one-cycle schedule; return the :class:`History`.
+    """Train ``model`` on ``data`` and return the :class:`History`: ``optimizer="adamw"``, AdamW with a one-cycle
+    schedule (the ViTs'), or ``"sgd"``, SGD with momentum 0.9 and a cosine schedule (MoCo-v2's, ContraCAM App. B).
 
     Each batch is ``(images, labels, masks)``; with ``flip`` the image and its mask are flipped
-    together. ``step`` returns a :class:`StepOutput` (default: :func:`cross_entropy_step`).
+    together. ``step`` returns a :class:`StepOutput` (default: :func:`cross_entropy_step`); ``after_step(model)``
+    runs after every optimiser step (the momentum update of MoCo's and BYOL's target network).
     """
     validate.steps(epochs, "epochs")
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")
     validate.seed(seed)
+    validate.choice(optimizer, "optimizer", OPTIMIZERS)
     if not len(data):
         raise ValueError("data is empty: there is nothing to train on")
     if step is not None:
         validate.is_callable(step, "step")
+    if after_step is not None:
+        validate.is_callable(after_step, "after_step")
     device = parse_device(device) if device is not None else get_device()
     step = step or cross_entropy_step()
     model.to(device).train()
-    opt, sched = _one_cycle_adamw(model, lr, weight_decay, total_steps=epochs * -(-len(data) // batch_size))
+    total_steps = epochs * data.num_batches(batch_size)
+    make = _one_cycle_adamw if optimizer == "adamw" else _cosine_sgd
+    opt, sched = make(model, lr, weight_decay, total_steps=total_steps)
     gen = torch.Generator().manual_seed(seed)
     history = History()
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
     for _ in bar:
         start = time.perf_counter()
         batches = _training_batches(data, batch_size, flip, gen, device)
-        loss, accuracy = _train_epoch(model, batches, step, opt, sched, history.terms)
+        loss, accuracy = _train_epoch(model, batches, step, opt, sched, history.terms, after_step)
         history.loss.append(loss)
         if accuracy is not None:
             history.accuracy.append(accuracy)
@@ -156,8 +182,18 @@ def _one_cycle_adamw(
     return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total_steps, pct_start=0.15)
 
 
+def _cosine_sgd(
+    model: torch.nn.Module, lr: float, weight_decay: float, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD with momentum 0.9 and weight decay on every trainable parameter, and a cosine schedule to 0."""
+    validate.non_negative(weight_decay, "weight_decay")
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, total_steps)
+
+
 def _training_batches(
-    data: MaskedImageDataset, batch_size: int, flip: bool, generator: torch.Generator, device: torch.device
+    data: TrainingData, batch_size: int, flip: bool, generator: torch.Generator, device: torch.device
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """One epoch of shuffled ``(images, labels, masks)`` batches on ``device``, each image flipped with its mask."""
     for images, labels, masks in data.batches(batch_size, shuffle=True, generator=generator):
@@ -173,9 +209,10 @@ def _train_epoch(
     opt: torch.optim.Optimizer,
     sched: torch.optim.lr_scheduler.LRScheduler,
     terms: list[dict[str, float]],
+    after_step: Callable[[torch.nn.Module], None] | None = None,
 ) -> tuple[float, float | None]:
     """One pass over ``batches``: the mean loss and the training accuracy (%, ``None`` without logits). Each step's
-    terms are appended to ``terms``."""
+    terms are appended to ``terms``; ``after_step(model)`` follows every optimiser step."""
     total_loss, correct, seen, classified = 0.0, 0, 0, True
     for images, labels, masks in batches:
         out = step(model, images, labels, masks)
@@ -189,6 +226,8 @@ def _train_epoch(
         out.loss.backward()
         opt.step()
         sched.step()
+        if after_step is not None:
+            after_step(model)
         terms.append(dict(out.terms))
         total_loss += out.loss.item() * len(labels)
         seen += len(labels)

@@ -528,6 +528,10 @@ def _examples(tmp: Path) -> dict[str, Callable[[SimpleNamespace], Call]]:
         "contrastive.info_nce": lambda f: C(
             cl.info_nce, *_unit(4, 8), _unit(6, 8)[0], 0.2, aliases={"q": ("k",), "k": ("q",)}
         ),
+        "contrastive.TwoViewData": lambda f: C(
+            lambda images: next(cl.TwoViewData(images).batches(2, generator=torch.Generator().manual_seed(0)))[0],
+            torch.rand(4, 3, 16, 16),
+        ),
         "contrastive.two_view_step": lambda f: C(
             lambda images: cl.two_view_step()(f.moco(), images, None, None).loss, torch.rand(4, 2, 3, 16, 16)
         ),
@@ -977,6 +981,7 @@ EXEMPT = {
     "train.History": "a record of losses; fit fills it",
     "train.StepOutput": "a record; every step returns it and fit checks it (test_models_train.py)",
     "train.StepFn": "a typing Protocol, not called",
+    "train.TrainingData": "a typing Protocol, not called",
     "leaderboard.Entry": "a record; summarise checks entries",
     "leaderboard.run": "trains six methods; its argument checks: test_leaderboard_run_rejects_bad_requests",
     "reproduce.reproduce": "executes notebooks; its argument checks are tested in test_reproduce.py",

@@ -11,6 +11,7 @@ from oaedu.contrastive import (
     BYOL,
     MoCo,
     SmallEncoder,
+    TwoViewData,
     augment,
     info_nce,
     probe_encoder,
@@ -105,3 +106,52 @@ def test_linear_probe_separates_classes_and_matches_its_formula():
     torch.testing.assert_close(logits, manual)
     # colour classes are linearly separable even in random conv features
     assert (logits.argmax(1) == data.labels).float().mean() > 0.9
+
+
+def _contrastive_loop(learner, images, epochs, batch_size, lr, weight_decay, seed, prepare=None):
+    """MoCo-v2's training written out by hand (SGD, cosine, momentum update after each step): the oracle for
+    train_contrastive, which runs the same through oaedu.train.fit."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.SGD([p for p in learner.parameters() if p.requires_grad], lr=lr, momentum=0.9,
+                          weight_decay=weight_decay)  # fmt: skip
+    per_epoch = max(1, len(images) // batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * per_epoch)
+    learner.train()
+    losses = []
+    for _ in range(epochs):
+        perm, total = torch.randperm(len(images), generator=gen), 0.0
+        for s in range(per_epoch):
+            idx = perm[s * batch_size : (s + 1) * batch_size]
+            a, b = prepare(images[idx], idx, gen) if prepare else (images[idx], images[idx])
+            loss = learner.loss(augment(a, gen), augment(b, gen))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            learner.update_target()
+            total += loss.item() * len(idx)
+        losses.append(total / (per_epoch * batch_size))
+    return losses
+
+
+@pytest.mark.parametrize("cls", [MoCo, BYOL])
+def test_train_contrastive_is_fit_with_sgd_and_the_momentum_update(cls):
+    x = torch.rand(40, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    learners = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        learners.append(cls(SmallEncoder(widths=(8, 8, 8)), proj_dim=8))
+    flip = lambda batch, idx, gen: (batch, batch.flip(-1))  # noqa: E731 (a prepare hook)
+    got = train_contrastive(learners[0], x, 2, batch_size=16, seed=3, prepare=flip, progress=False)
+    want = _contrastive_loop(learners[1], x, 2, 16, 0.06, 5e-4, 3, prepare=flip)
+    assert got == pytest.approx(want, rel=1e-6)
+    for a, b in zip(learners[0].state_dict().values(), learners[1].state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_two_view_data_drops_the_last_partial_batch():
+    data = TwoViewData(torch.rand(10, 3, 16, 16))
+    batches = list(data.batches(4, generator=torch.Generator().manual_seed(0)))
+    assert data.num_batches(4) == len(batches) == 2 and batches[0][0].shape == (4, 2, 3, 16, 16)
+    assert len(set(torch.cat([b[1] for b in batches]).tolist())) == 8  # eight different images
+    assert TwoViewData(torch.rand(3, 3, 16, 16)).num_batches(8) == 1  # fewer images than a batch: one batch

@@ -9,19 +9,18 @@ from __future__ import annotations
 import copy
 import math
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import validate
 from ..data.transforms import crop_boxes
 from ..distributed import all_gather_cat
 from ..models import mlp
-from ..train import StepFn, StepOutput
+from ..train import StepFn, StepOutput, fit
 
 
 class _Block(nn.Module):
@@ -260,6 +259,47 @@ def two_view_step() -> StepFn:
     return step
 
 
+class TwoViewData:
+    """Images as :func:`oaedu.train.fit`'s training data for MoCo and BYOL (a :class:`~oaedu.train.TrainingData`).
+
+    Each epoch draws one order of the images and drops the last partial batch; each batch's two base images come
+    from ``prepare(batch, index, generator) -> (base1, base2)`` (the identity by default; the object-aware crop or
+    the background mixup of ContraCAM §2.3 plug in here), and each base is augmented (:func:`augment`) on ``device``.
+    A batch is ``(views (B, 2, C, H, W), index (B,), masks (B, 0))``: the images' indices stand in the labels' place
+    (a self-supervised step reads neither)."""
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        prepare: Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+        | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        validate.images(images, min_batch=2)
+        if prepare is not None:
+            validate.is_callable(prepare, "prepare")
+        self.images, self.prepare, self.device = images, prepare, device
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def num_batches(self, batch_size: int) -> int:
+        """Full batches per epoch (at least one: with fewer images than ``batch_size``, one batch of all of them)."""
+        return max(1, len(self) // validate.integer(batch_size, "batch_size", low=1))
+
+    def batches(
+        self, batch_size: int, shuffle: bool = True, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """One epoch of two-view batches, in a random order (contrastive training always shuffles)."""
+        perm = torch.randperm(len(self), generator=generator)
+        for s in range(self.num_batches(batch_size)):
+            idx = perm[s * batch_size : (s + 1) * batch_size]
+            batch = self.images[idx]
+            a, b = self.prepare(batch, idx, generator) if self.prepare is not None else (batch, batch)
+            views = torch.stack([augment(a.to(self.device), generator), augment(b.to(self.device), generator)], 1)
+            yield views, idx, torch.zeros(len(idx), 0)  # (B, 2, C, H, W) views
+
+
 def train_contrastive(
     learner: _Learner,
     images: torch.Tensor,
@@ -272,51 +312,32 @@ def train_contrastive(
     progress: bool = True,
     desc: str = "contrastive",
 ) -> list[float]:
-    """Train ``learner`` (MoCo or BYOL) with SGD + cosine schedule, one :func:`two_view_step` per batch and the
-    target's momentum update after it; return the mean loss per epoch.
-
-    ``prepare(batch, index, generator) -> (base1, base2)`` builds the two base images before augmentation:
-    the identity by default; object-aware crop or background mixup plug in here (ContraCAM §2.3).
-    """
+    """Train ``learner`` (MoCo or BYOL) with :func:`oaedu.train.fit`: SGD and a cosine schedule, one
+    :func:`two_view_step` per batch of :class:`TwoViewData` and the target's momentum update after it; return the
+    mean loss per epoch. ``prepare``: see :class:`TwoViewData`."""
     validate.steps(epochs, "epochs")
     validate.seed(seed)
-    validate.images(images, min_batch=2)
     batch_size = validate.integer(batch_size, "batch_size", low=1)
     validate.positive(lr, "lr")
     validate.non_negative(weight_decay, "weight_decay")
-    if prepare is not None:
-        validate.is_callable(prepare, "prepare")
-    gen = torch.Generator().manual_seed(seed)
     device = next(learner.parameters()).device
-    params = [p for p in learner.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    n = len(images)
-    steps = epochs * max(1, n // batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    step = two_view_step()
-    learner.train()
-    losses: list[float] = []
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
-        perm = torch.randperm(n, generator=gen)
-        total, count = 0.0, 0
-        for s in range(max(1, n // batch_size)):
-            idx = perm[s * batch_size : (s + 1) * batch_size]
-            batch = images[idx]
-            a, b = prepare(batch, idx, gen) if prepare is not None else (batch, batch)
-            views = torch.stack([augment(a.to(device), gen), augment(b.to(device), gen)], 1)  # (B, 2, C, H, W)
-            loss = step(learner, views, None, None).loss
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"contrastive loss became {loss.item()}; lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            learner.update_target()
-            total += loss.item() * len(idx)
-            count += len(idx)
-        losses.append(total / count)
-    learner.eval()
-    return losses
+    history = fit(
+        learner,
+        TwoViewData(images, prepare, device),
+        epochs,
+        batch_size,
+        lr,
+        weight_decay,
+        step=two_view_step(),
+        flip=False,
+        seed=seed,
+        device=device,
+        progress=progress,
+        desc=desc,
+        optimizer="sgd",
+        after_step=lambda model: model.update_target(),
+    )
+    return history.loss
 
 
 def save_online(learner: _Learner, path) -> None:

@@ -63,6 +63,10 @@ class MaskedImageDataset(torch.utils.data.Dataset):
         """Yield ``(images, labels, masks)`` batches by slicing the tensors (much faster than a DataLoader)."""
         yield from iterate_batches((self.images, self.labels, self.masks), batch_size, shuffle, generator)
 
+    def num_batches(self, batch_size: int) -> int:
+        """How many batches :meth:`batches` yields: the last one may be smaller."""
+        return -(-len(self) // validate.integer(batch_size, "batch_size", low=1))
+
 
 @dataclass
 class SceneDataset(torch.utils.data.Dataset):
