@@ -252,7 +252,7 @@ def two_view_step() -> StepFn:
     def step(model, images, labels, masks):
         if not isinstance(images, torch.Tensor) or images.ndim != 5 or images.shape[1] != 2 or not len(images):
             raise ValueError(f"images must be two views of a batch (B, 2, C, H, W), got {validate.describe(images)}")
-        validate.finite(images, "images")
+        validate.images(images.flatten(0, 1), "images", model=model)  # (B, 2, C, H, W) -> (2B, C, H, W)
         loss = model.loss(images[:, 0], images[:, 1])
         return StepOutput(loss, None, {"contrastive": loss.item()})
 

@@ -48,6 +48,7 @@ def tokencut_masks(model: torch.nn.Module, images: torch.Tensor, size: tuple[int
     validate.images(images, model=validate.module(model))
     device = next(model.parameters()).device
     tokens = model.forward_features(images.to(device))[:, model.num_prefix_tokens :]  # (B, N, D), no CLS
+    validate.overflow(tokens, "images", "the ViT's patch tokens")
     masks = normalized_cut_mask(tokens.unflatten(1, patch_grid(model)).cpu())  # (B, N, D) -> (B, h, w, D)
     if size is None:
         return masks
