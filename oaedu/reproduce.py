@@ -252,9 +252,10 @@ def pass_rates(
     there) and record whether every assertion held: ``{experiment: {base: {"passed", "error", "seconds",
     "checks", "results"}}}``. The notebooks run under ``$OAEDU_CHECKS=record``, so a failed check does not stop
     them: ``checks`` holds every check of the run with its margin (:data:`oaedu.check.LEDGER`), and ``passed``
-    is true when all of them held. Any other error is a result here too. ``out/<experiment>/pass_rates.json`` is
+    is true when all of them held. Any other error is a result here too; a kernel that dies or stops answering
+    (past ``timeout`` seconds in one cell) is given a second run. ``out/<experiment>/pass_rates.json`` is
     rewritten after every run, so a long batch can be read while it runs."""
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     if isinstance(bases, str | bytes) or not isinstance(bases, Sequence) or not bases:
         raise ValueError(f"bases must be a non-empty list of seeds, got {validate.describe(bases)}")
@@ -268,13 +269,18 @@ def pass_rates(
     report: dict = {exp: {} for exp in experiments}
     for exp, base in tqdm([(e, b) for e in experiments for b in bases], desc=f"pass rates ({profile})"):
         folder = out / exp / f"base{base}"
-        start = time.perf_counter()
-        try:
-            results = _execute(experiments[exp], profile, base, folder, timeout, threads, record=True)
-            error = ""
-        except CellExecutionError as err:
-            lines = [_ANSI.sub("", line) for line in str(err).splitlines() if "Error" in line]
-            results, error = {}, lines[-1] if lines else str(err)[-200:]
+        for attempt in (1, 2):  # a kernel that died or stopped answering is run once more: it says nothing of a claim
+            start = time.perf_counter()
+            try:
+                results = _execute(experiments[exp], profile, base, folder, timeout, threads, record=True)
+                error = ""
+            except CellExecutionError as err:
+                lines = [_ANSI.sub("", line) for line in str(err).splitlines() if "Error" in line]
+                results, error = {}, lines[-1] if lines else str(err)[-200:]
+            except (CellTimeoutError, DeadKernelError) as err:
+                results, error = {}, f"{type(err).__name__}: the kernel stopped (attempt {attempt} of 2)"
+                continue
+            break
         seconds = round(time.perf_counter() - start, 1)
         checks = json.loads((folder / "checks.json").read_text()) if not error else []
         failed = [c["name"] for c in checks if not c["passed"]]

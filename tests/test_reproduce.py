@@ -190,3 +190,14 @@ def test_pass_rates_count_the_bases_whose_assertions_hold(fake_experiments, tmp_
     for bad in ([], [1, 1], "0,1", [-1]):
         with pytest.raises((ValueError, TypeError)):
             rp.pass_rates("toy", "smoke", bad, out=tmp_path / "o")
+
+
+def test_pass_rates_run_a_kernel_that_died_once_more(fake_experiments, tmp_path):
+    body = "import os, pathlib\nflag = pathlib.Path(os.environ['OAEDU_RESULTS_PATH']).parent / 'died'\n"
+    body += "if not flag.exists():\n    flag.write_text('once')\n    os._exit(1)\nRESULTS = {'ok': 1}"
+    _notebook(fake_experiments / "99_toy.ipynb", body)
+    run = rp.pass_rates("toy", "smoke", [0], out=tmp_path / "o")["toy"][0]
+    assert run["passed"] and run["results"] == {"ok": 1}
+    _notebook(fake_experiments / "99_toy.ipynb", "import os\nos._exit(1)")
+    run = rp.pass_rates("toy", "smoke", [1], out=tmp_path / "o")["toy"][1]
+    assert not run["passed"] and run["error"] == "DeadKernelError: the kernel stopped (attempt 2 of 2)"
