@@ -32,16 +32,12 @@ def item_generator(seed: int, epoch: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(key)
 
 
-class Augmented(Dataset):
-    """``dataset`` with ``augment(image[None], mask[None], generator)`` applied per item (a batch of one, so the
-    course's batched transforms serve here too). ``views=2`` returns two views stacked, ``(2, 3, H, W)``, and the
-    first view's mask; call :meth:`set_epoch` every epoch (the training loop does)."""
+class _Keyed(Dataset):
+    """The items of ``dataset``, each with the generator of :func:`item_generator` for this epoch; call
+    :meth:`set_epoch` every epoch (the training loop does)."""
 
-    def __init__(self, dataset: Dataset, augment: Augment, seed: int = 0, views: int = 1) -> None:
-        validate.is_callable(augment, "augment")
-        validate.integer(seed, "seed", low=0)
-        validate.integer(views, "views", low=1, high=2)
-        self.dataset, self.augment, self.seed, self.views, self.epoch = dataset, augment, seed, views, 0
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, validate.integer(seed, "seed", low=0), 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = validate.integer(epoch, "epoch", low=0)
@@ -49,9 +45,24 @@ class Augmented(Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int):
+    def _keyed(self, index: int) -> tuple[torch.Tensor, int, torch.Tensor, torch.Generator]:
         image, label, mask = self.dataset[index]
-        gen = item_generator(self.seed, self.epoch, index)
+        return image, label, mask, item_generator(self.seed, self.epoch, index)
+
+
+class Augmented(_Keyed):
+    """``dataset`` with ``augment(image[None], mask[None], generator)`` applied per item (a batch of one, so the
+    course's batched transforms serve here too). ``views=2`` returns two views stacked, ``(2, 3, H, W)``, and the
+    first view's mask."""
+
+    def __init__(self, dataset: Dataset, augment: Augment, seed: int = 0, views: int = 1) -> None:
+        validate.is_callable(augment, "augment")
+        validate.integer(views, "views", low=1, high=2)
+        super().__init__(dataset, seed)
+        self.augment, self.views = augment, views
+
+    def __getitem__(self, index: int):
+        image, label, mask, gen = self._keyed(index)
         out = [self.augment(image[None], torch.as_tensor(mask)[None], gen) for _ in range(self.views)]
         if self.views == 1:
             return out[0][0][0], label, out[0][1][0]
@@ -63,7 +74,7 @@ def resize_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(maps[:, None].float(), size=size, mode="bilinear", align_corners=False)[:, 0].clamp(0, 1)
 
 
-class BackgroundMixupViews(Dataset):
+class BackgroundMixupViews(_Keyed):
     """Two views of each training image for MoCo with BG-Mixup (ContraCAM Eq. 4, §2.3), one image at a time: with
     probability ``p`` the first view's base image is ``CAM(x)⊙x + (1 − CAM(x))⊙x^bg``, where ``x^bg`` is the
     tiled background (:func:`~oaedu.contracam.augment.background_only`) of a random training image whose CAM has
@@ -84,23 +95,16 @@ class BackgroundMixupViews(Dataset):
         validate.is_callable(augment, "augment")
         validate.probability(p, "p")
         validate.fraction(threshold, "threshold")
-        validate.integer(seed, "seed", low=0)
+        super().__init__(dataset, seed)
         if not isinstance(cams, torch.Tensor) or cams.ndim != 3 or len(cams) != len(dataset):
             raise ValueError(f"cams must be (N, s, s) with N = {len(dataset)} images, got {validate.describe(cams)}")
         if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool or valid.shape != (len(dataset),):
             raise ValueError(f"valid must be a bool tensor of shape ({len(dataset)},), got {validate.describe(valid)}")
-        self.dataset, self.cams, self.donors, self.augment = dataset, cams, valid.nonzero()[:, 0], augment
-        self.p, self.threshold, self.seed, self.epoch = p, threshold, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = validate.integer(epoch, "epoch", low=0)
-
-    def __len__(self) -> int:
-        return len(self.dataset)
+        self.cams, self.donors, self.augment = cams, valid.nonzero()[:, 0], augment
+        self.p, self.threshold = p, threshold
 
     def __getitem__(self, index: int):
-        image, label, mask = self.dataset[index]
-        gen = item_generator(self.seed, self.epoch, index)
+        image, label, mask, gen = self._keyed(index)
         base = image[None]
         if len(self.donors) and torch.rand((), generator=gen) < self.p:
             donor = int(self.donors[torch.randint(len(self.donors), (), generator=gen)])
