@@ -92,6 +92,11 @@ def test_background_challenge_data_reads_training_and_test_archives(tmp_path, mo
     images, labels, masks = next(train.batches(4, num_workers=0))
     assert images.shape == (4, 3, 16, 16) and labels.tolist() == [0, 0, 1, 1] and masks.dtype == torch.bool
     assert not torch.equal(train[0][0], suite["original"][0][0])  # training images are not the test images
+    from oaedu.models import tiny_vit
+    from oaedu.train import fit
+
+    history = fit(tiny_vit(image_size=16, patch_size=4, embed_dim=16, depth=1), train, 1, 2, progress=False)
+    assert train.num_batches(3) == 2 and len(history.terms) == train.num_batches(2) == 2  # fit reads it from disk
     monkeypatch.setenv("OAEDU_REAL_DATA", "maybe")
     with pytest.raises(ValueError, match="auto, off or require"):
         background_challenge_data(8, 8)

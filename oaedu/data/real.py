@@ -144,6 +144,10 @@ class ImageNet9(torch.utils.data.Dataset):
         for images, labels, masks in loader:
             yield images, labels.long(), masks
 
+    def num_batches(self, batch_size: int) -> int:
+        """How many batches :meth:`batches` yields: the last one may be smaller."""
+        return -(-len(self) // validate.integer(batch_size, "batch_size", low=1))
+
     def _mask_path(self, index: int) -> Path:
         path, label = self.samples[index]
         return self.mask_dir / self.classes[label] / (path.stem + ".npy")
