@@ -12,13 +12,16 @@ bug, not a win); pass ``allow_nonfinite=True`` where an infinity is the expected
 
 Every comparison is also written to :data:`LEDGER` with its *margin*, how far it held (or failed) in the units of
 the quantity, and for an effect its mean difference in standard errors. ``python -m oaedu reproduce NAME
---seed-bases ...`` collects the ledger of each run to show how much room every claim has at seeds nobody chose.
+--seed-bases ...`` collects the ledger of each run (through the file ``$OAEDU_LEDGER``, written as the checks are
+made, so a run that stops early keeps its earlier checks) to show how much room every claim has at seeds nobody
+chose.
 With ``$OAEDU_CHECKS=record`` a failed comparison is written to the ledger and printed with ``✗`` instead of
 raised, so that one run measures every claim of a notebook (what that command does).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Sequence
@@ -69,6 +72,7 @@ def _tensor(name: str, value, what: str) -> torch.Tensor:
 
 LEDGER: list[dict] = []  # one entry per comparison made in this process: name, kind, margin, passed, ...
 RECORD_ENV_VAR = "OAEDU_CHECKS"
+LEDGER_ENV_VAR = "OAEDU_LEDGER"  # a file that receives each entry as a JSON line the moment it is made
 
 
 def _ok(message: str, quiet: bool) -> None:
@@ -80,7 +84,12 @@ def _judge(name: str, kind: str, margin: float, message: str, failure: str, quie
     """Write the comparison to :data:`LEDGER`; print ``✓`` when ``margin > 0`` (``>= 0`` for ``between`` and
     ``ratio_at_least``, whose bounds are inclusive), else raise (or, under ``$OAEDU_CHECKS=record``, print ``✗``)."""
     passed = margin >= 0 if kind in ("between", "ratio_at_least") else margin > 0
-    LEDGER.append({"name": name, "kind": kind, "margin": margin, "passed": passed, **extra})
+    entry = {"name": name, "kind": kind, "margin": margin, "passed": passed, **extra}
+    LEDGER.append(entry)
+    path = os.environ.get(LEDGER_ENV_VAR, "").strip()
+    if path:  # kept even if the run stops later (a kernel that dies, an error in another cell)
+        with open(path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
     if passed:
         _ok(message, quiet)
     elif os.environ.get(RECORD_ENV_VAR, "").strip() == "record":
@@ -235,5 +244,6 @@ def effect(
         raise CheckFailed(failure)  # too few seeds is a wrong call, not a measurement
     d = direction * e.difference
     z = d / e.se if e.se > 0 else (math.inf if d > 0 else -math.inf if d < 0 else 0.0)  # Δ in SE, claimed way
-    _judge(name, "effect", z - k, f"{name}: {e}", failure, quiet, difference=e.difference, se=e.se, n=e.n, k=k)
+    extra = {"difference": e.difference, "se": e.se, "n": e.n, "k": k, "direction": direction}
+    _judge(name, "effect", z - k, f"{name}: {e}", failure, quiet, **extra)
     return e

@@ -49,9 +49,6 @@ except NameError:
     raise RuntimeError("this notebook defines no RESULTS dict, so there is nothing to reproduce") from None
 with open(_os.environ["OAEDU_RESULTS_PATH"], "w") as _f:
     _json.dump(_results, _f, default=float)
-from oaedu.check import LEDGER as _ledger
-with open(_os.path.join(_os.path.dirname(_os.environ["OAEDU_RESULTS_PATH"]), "checks.json"), "w") as _f:
-    _json.dump(_ledger, _f)
 """
 
 
@@ -131,8 +128,9 @@ def _execute(
     notebook: Path, profile: str, seed: int, out: Path, timeout: int, threads: int, record: bool = False
 ) -> dict:
     """Run one notebook; the kernel's own stdout/stderr (warnings at start-up, ...) go to ``out/kernel.log``,
-    not into the progress bar. Every check it made is left in ``out/checks.json``; with ``record`` a failed
-    check is written there instead of stopping the notebook (``$OAEDU_CHECKS=record``)."""
+    not into the progress bar. Every comparison it made is left in ``out/ledger.jsonl`` as it is made
+    (``$OAEDU_LEDGER``); with ``record`` a failed one is written there instead of stopping the notebook
+    (``$OAEDU_CHECKS=record``)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -148,7 +146,9 @@ def _execute(
         "OAEDU_THREADS": str(threads),
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "OAEDU_CHECKS": "record" if record else "",
+        "OAEDU_LEDGER": str(out / "ledger.jsonl"),
     }
+    (out / "ledger.jsonl").unlink(missing_ok=True)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -282,7 +282,8 @@ def pass_rates(
                 continue
             break
         seconds = round(time.perf_counter() - start, 1)
-        checks = json.loads((folder / "checks.json").read_text()) if not error else []
+        ledger = folder / "ledger.jsonl"
+        checks = [json.loads(line) for line in ledger.read_text().splitlines()] if ledger.is_file() else []
         failed = [c["name"] for c in checks if not c["passed"]]
         if failed and not error:
             error = f"CheckFailed: {failed[0]}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
@@ -304,16 +305,40 @@ def format_pass_rates(report: Mapping) -> str:
     return "\n".join(lines)
 
 
+def _pass_chance(checks: list[dict], bases: int) -> dict[str, float]:
+    """The mean effect or margin of one claim over ``bases`` runs and its estimated chance of passing at a fresh
+    base (a run that lacks the claim counts as failed: it stopped before it)."""
+    from scipy import stats as st
+
+    if checks[0]["kind"] == "effect":
+        # Δ/SE over n seeds is a noncentral t with n − 1 degrees of freedom: estimate the effect δ and the
+        # per-seed spread σ from every base's seeds, then ask how often t(n − 1, δ√n/σ) exceeds k.
+        n, k = checks[0]["n"], checks[0]["k"]
+        sign = [c.get("direction") or (1 if (c["margin"] + c["k"]) * c["difference"] >= 0 else -1) for c in checks]
+        delta = statistics.fmean(s * c["difference"] for s, c in zip(sign, checks, strict=True))
+        sigma = math.sqrt(statistics.fmean(c["se"] ** 2 * c["n"] for c in checks))
+        room = delta * math.sqrt(n) / sigma if sigma > 0 else math.copysign(math.inf, delta) if delta else 0.0
+        chance = float(st.nct.sf(k, n - 1, room)) if math.isfinite(room) else float(room > 0)
+        return {"mean": delta, "room": room, "unit": f"δ√n/σ (n = {n})", "chance": chance * len(checks) / bases}
+    mean, std = mean_std([c["margin"] for c in checks])
+    z = mean / std if std > 0 else math.copysign(math.inf, mean) if mean else 0.0
+    chance = float(st.norm.cdf(z)) if math.isfinite(z) else float(z > 0)
+    return {"mean": mean, "room": z, "unit": "z", "chance": chance * len(checks) / bases}
+
+
 def claims(report: Mapping) -> list[dict]:
     """One row per claim (a comparison check, by name and order within its notebook) of :func:`pass_rates`'s
-    report: how many bases it passed at, and its room. For an effect (:func:`oaedu.check.effect`, asserted at
-    ``Δ > k·SE``) the room is ``Δ/SE`` averaged over the bases: the expected margin in standard errors, which must
-    be ≥ 3.6 for a 2-SE claim to pass at a fresh base with probability ≥ 95 %. For a threshold (``greater``,
-    ``less``, ``between``, ``ratio_at_least``) it is ``z = mean(margin) / std(margin)`` over the bases, with
-    ``Φ(z)`` the chance of passing at a fresh base (≥ 1.65 for 95 %); ``inf`` when the margin never moved."""
+    report: how many bases it passed at, its mean, and its estimated chance of passing at a fresh base.
+
+    For an effect (:func:`oaedu.check.effect`, asserted at ``Δ > k·SE`` over ``n`` seeds), ``room`` is the
+    expected Δ/SE with the spread known, ``δ√n/σ`` (δ the mean paired difference, σ the per-seed spread pooled over
+    the bases: 3.6 under the normal approximation); ``Δ/SE`` itself follows a noncentral t with ``n − 1`` degrees of
+    freedom, and ``chance`` is its probability of exceeding ``k``. For a threshold (``greater``, ``less``,
+    ``between``, ``ratio_at_least``), ``room`` is ``z = mean margin / std margin`` over the bases and ``chance`` is
+    ``Φ(z)``. A base whose run stopped before the claim counts against its chance."""
     rows = []
     for exp, runs in report.items():
-        table: dict[tuple[str, int], dict] = {}
+        table: dict[tuple[str, int], list[dict]] = {}
         for run in runs.values():
             seen: dict[str, int] = {}
             for c in run.get("checks", []):
@@ -321,32 +346,22 @@ def claims(report: Mapping) -> list[dict]:
                     continue
                 key = (c["name"], seen.get(c["name"], 0))
                 seen[c["name"]] = key[1] + 1
-                row = table.setdefault(key, {"experiment": exp, "claim": c["name"], "kind": c["kind"], "runs": []})
-                row["runs"].append(c)
-        for row in table.values():
-            checks = row.pop("runs")
-            row["passed"], row["bases"] = sum(c["passed"] for c in checks), len(checks)
-            if row["kind"] == "effect":
-                z = [c["margin"] + c["k"] for c in checks]
-                row["room"], row["unit"] = statistics.fmean(z), "Δ/SE"
-                row["mean"] = statistics.fmean(c["difference"] for c in checks)
-            else:
-                margins = [c["margin"] for c in checks]
-                mean, std = mean_std(margins)
-                row["mean"] = mean
-                row["room"] = mean / std if std > 0 else math.copysign(math.inf, mean) if mean else 0.0
-                row["unit"] = "z"
-            rows.append(row)
+                table.setdefault(key, []).append(c)
+        for (name, _), checks in table.items():
+            row = {"experiment": exp, "claim": name, "kind": checks[0]["kind"], "bases": len(runs)}
+            row["passed"] = sum(c["passed"] for c in checks)
+            rows.append(row | _pass_chance(checks, len(runs)))
     return rows
 
 
 def format_claims(report: Mapping) -> str:
-    """A markdown table of :func:`claims`: each claim, its pass rate, its mean effect or margin, its room."""
-    lines = ["| experiment | claim | passed | mean Δ or margin | room |", "|---|---|---|---|---|"]
+    """A markdown table of :func:`claims`: each claim, its pass rate, its mean effect or margin, its room and its
+    chance of passing at a fresh base."""
+    lines = ["| experiment | claim | passed | mean Δ or margin | room | chance |", "|---|---|---|---|---|---|"]
     for r in claims(report):
         room = "∞" if math.isinf(r["room"]) else f"{r['room']:.1f}"
         lines.append(
             f"| {r['experiment']} | {r['claim'].replace('|', '/')} | {r['passed']}/{r['bases']} | "
-            f"{r['mean']:+.3g} | {r['unit']} {room} |"
+            f"{r['mean']:+.3g} | {r['unit']}: {room} | {r['chance']:.2f} |"
         )
     return "\n".join(lines)

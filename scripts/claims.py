@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -63,41 +64,36 @@ def collect(runs: Path, into: Path = CLAIMS) -> dict:
     return document
 
 
-def _room(row: dict) -> str:
-    if row["room"] == float("inf"):
-        return "never moved"
-    wanted = 3.6 if row["unit"] == "Δ/SE" else 1.65
-    flag = "" if row["room"] >= wanted else " (below)"
-    return f"{row['unit']} {row['room']:.1f}{flag}"
-
-
 def claims_block(document: dict) -> str:
-    """The README's claims section body: per notebook the bases and pass rate, then every claim's room."""
+    """The README's claims section body: per notebook the bases and pass rate, then every claim's chance."""
     report = {name: entry["runs"] for name, entry in document.items()}
     threads = sorted({str(entry["threads"]) for entry in document.values()})
     lines = [
         BEGIN,
         f"Measured under `cpu` at {', '.join(threads)} thread(s) per notebook by `reproduce --seed-bases`; "
-        "the notebooks not listed have not been measured this way yet.",
+        "the notebooks not listed have not been measured this way yet. *chance*: the estimated probability that the "
+        "claim passes at a fresh base seed (below 0.95 is marked).",
         "",
         format_pass_rates(report),
         "",
-        "| notebook | claim | passed | mean Δ or margin | room |",
-        "|---|---|---|---|---|",
+        "| notebook | claim | passed | mean Δ or margin | room | chance |",
+        "|---|---|---|---|---|---|",
     ]
     for row in claims(report):
+        room = "∞" if math.isinf(row["room"]) else f"{row['room']:.1f}"
+        flag = "" if row["chance"] >= 0.95 else " (below)"
         lines.append(
             f"| {EXPERIMENTS[row['experiment']][:2]} | {row['claim'].replace('|', '/')} | "
-            f"{row['passed']}/{row['bases']} | {row['mean']:+.3g} | {_room(row)} |"
+            f"{row['passed']}/{row['bases']} | {row['mean']:+.3g} | {row['unit']}: {room} | {row['chance']:.2f}{flag} |"
         )
     return "\n".join([*lines, END])
 
 
 def cpu_minutes(document: dict) -> dict[str, str]:
-    """``{"01": "4.7 min", ...}``: the median wall time of a notebook's ``cpu`` runs."""
+    """``{"01": "4.7 min", ...}``: the median wall time of a notebook's ``cpu`` runs that passed."""
     out = {}
     for name, entry in document.items():
-        seconds = [run["seconds"] for run in entry["runs"].values() if run.get("seconds")]
+        seconds = [run["seconds"] for run in entry["runs"].values() if run.get("seconds") and run["passed"]]
         if seconds:
             out[EXPERIMENTS[name][:2]] = f"{statistics.median(seconds) / 60:.1f} min"
     return out
@@ -120,11 +116,12 @@ def readme(text: str, document: dict) -> str:
     return "\n".join(lines)
 
 
-def time_line(minutes: str) -> str:
-    """A notebook's ``**Time:**`` line (the first line of its first cell that starts so)."""
-    return (
-        f"**Time:** `cpu` {minutes} (measured at one thread; see the README's claims table) · `smoke` about a minute."
-    )
+UNMEASURED = "**Time:** `cpu` not yet measured at five base seeds (see the README's claims table)."
+
+
+def time_line(minutes: str, threads: int) -> str:
+    """A notebook's ``**Time:**`` line (the line of its first cell that starts so)."""
+    return f"**Time:** `cpu` {minutes} at {threads} thread(s), the median of its runs in the README's claims table."
 
 
 def notebook_headers(document: dict, folder: Path = NOTEBOOKS) -> dict[Path, str]:
@@ -132,12 +129,13 @@ def notebook_headers(document: dict, folder: Path = NOTEBOOKS) -> dict[Path, str
     import nbformat
 
     out = {}
+    threads = {EXPERIMENTS[name][:2]: entry["threads"] for name, entry in document.items()}
     for number, minutes in cpu_minutes(document).items():
         path = next(folder.glob(f"{number}_*.ipynb"))
         source = nbformat.read(path, as_version=4).cells[0].source
         if not TIME.search(source):
             raise ValueError(f"{path.name}: its first cell has no '**Time:** ...' line to write the time into")
-        new = TIME.sub(time_line(minutes), source, count=1)
+        new = TIME.sub(time_line(minutes, threads[number]), source, count=1)
         if new != source:
             out[path] = new
     return out
@@ -171,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
         nb = nbformat.read(path, as_version=4)
         nb.cells[0].source = source
         nbformat.write(nb, path)
+    if headers:  # the student copies follow their notebooks (never over a copy a person edited)
+        from oaedu.student import build
+
+        for problem in build(NOTEBOOKS, ROOT / "student"):
+            print(problem)
     return 0
 
 

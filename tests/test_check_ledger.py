@@ -1,8 +1,10 @@
 """The checks' ledger: every comparison's margin, and the record mode that measures without stopping."""
 
+import json
 import math
 
 import pytest
+from scipy import stats
 
 from oaedu import check, reproduce
 
@@ -56,21 +58,46 @@ def test_an_effect_without_spread_has_an_infinite_or_zero_room(ledger):
 
 
 def test_claims_summarise_each_check_over_bases():
-    def run(margin, z):
+    def run(margin, difference, se=1.0, n=4):
+        z = difference / se
         return {
             "passed": margin > 0 and z > 2,
             "checks": [
                 {"name": "acc", "kind": "greater", "margin": margin, "passed": margin > 0},
                 {"name": "acc", "kind": "greater", "margin": 10.0, "passed": True},  # same name, second check
-                {"name": "gain", "kind": "effect", "margin": z - 2, "passed": z > 2, "difference": z, "k": 2.0},
+                {"name": "gain", "kind": "effect", "margin": z - 2, "passed": z > 2, "difference": difference,
+                 "se": se, "n": n, "k": 2.0, "direction": 1},
                 {"name": "ok", "kind": "true", "margin": 1.0, "passed": True},
             ],
-        }
+        }  # fmt: skip
 
     rows = reproduce.claims({"toy": {0: run(1.0, 5.0), 100: run(3.0, 3.0), 200: run(-1.0, 1.0)}})
     assert [(r["claim"], r["passed"], r["bases"]) for r in rows] == [("acc", 2, 3), ("acc", 3, 3), ("gain", 2, 3)]
     assert rows[0]["mean"] == pytest.approx(1.0) and rows[0]["room"] == pytest.approx(1.0 / 2.0)  # mean / std
-    assert rows[1]["room"] == math.inf  # a margin that never moved
-    assert rows[2]["room"] == pytest.approx(3.0) and rows[2]["unit"] == "Δ/SE"
+    assert rows[0]["chance"] == pytest.approx(stats.norm.cdf(0.5))
+    assert rows[1]["room"] == math.inf and rows[1]["chance"] == 1.0  # a margin that never moved
+    # the effect: δ = 3 (mean over bases), σ = SE·√n = 2 per seed, so δ√n/σ = 3 and Δ/SE ~ t(3 df, noncentrality 3)
+    assert rows[2]["mean"] == pytest.approx(3.0) and rows[2]["room"] == pytest.approx(3.0)
+    assert rows[2]["chance"] == pytest.approx(stats.nct.sf(2.0, 3, 3.0))
     table = reproduce.format_claims({"toy": {0: run(1.0, 5.0)}})
-    assert "| toy | gain | 1/1 | +5 | Δ/SE 5.0 |" in table
+    assert "| toy | gain | 1/1 | +5 | δ√n/σ (n = 4): 5.0 |" in table
+
+
+def test_a_base_that_stopped_before_a_claim_counts_against_it():
+    passed = {"checks": [{"name": "acc", "kind": "greater", "margin": 1.0, "passed": True}]}
+    stopped = {"checks": []}
+    rows = reproduce.claims(
+        {"toy": {0: passed, 100: {"checks": [{**passed["checks"][0], "margin": 3.0}]}, 200: stopped}}
+    )
+    assert rows[0]["passed"] == 2 and rows[0]["bases"] == 3
+    assert rows[0]["chance"] == pytest.approx(stats.norm.cdf(2.0 / math.sqrt(2.0)) * 2 / 3)
+
+
+def test_the_ledger_file_keeps_each_check_as_it_is_made(ledger, monkeypatch, tmp_path):
+    path = tmp_path / "ledger.jsonl"
+    monkeypatch.setenv(check.LEDGER_ENV_VAR, str(path))
+    check.greater("first", 2.0, 1.0, quiet=True)
+    with pytest.raises(check.CheckFailed):
+        check.less("second", 2.0, 1.0, quiet=True)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(e["name"], e["passed"]) for e in lines] == [("first", True), ("second", False)]

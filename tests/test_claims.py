@@ -69,7 +69,7 @@ def test_collect_merges_runs_and_readme_writes_tables_and_times(tmp_path):
     assert "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 2.0 min |" in new
     assert "| 3 min |" not in new and "| 2 min |" in new  # 03 was not measured: left alone
     assert "old table" not in new and new.endswith(claims.END + "\nafter")
-    assert "| 02 | acc | 3/3 | +3 | z 3.0 |" in new and "| 01 | acc | 1/2 | +0 | z 0.0 (below) |" in new
+    assert "| 02 | acc | 3/3 | +3 | z: 3.0 | 1.00 |" in new and "| 01 | acc | 1/2 | +0 | z: 0.0 | 0.50 (below) |" in new
     assert "| background_bias | 0, 100 | 1/2 | base 100: CheckFailed: acc |" in new
     assert claims.readme(new, document) == new
     with pytest.raises(ValueError, match="needs one"):
@@ -83,9 +83,10 @@ def test_a_notebooks_time_line_is_written_from_its_runs(tmp_path):
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 02 · OAMixer\n\n**Time:** a guess\nmore")])
     nbformat.write(nb, tmp_path / "02_oamixer.ipynb")
-    document = {"oamixer": {"runs": {"0": {"seconds": 600.0}, "100": {"seconds": 660.0}}}}
+    runs = {"0": {"seconds": 600.0, "passed": True}, "100": {"seconds": 660.0, "passed": True}}
+    document = {"oamixer": {"threads": 1, "runs": runs | {"200": {"seconds": 9.0, "passed": False}}}}
     ((path, source),) = claims.notebook_headers(document, tmp_path).items()
-    assert path.name == "02_oamixer.ipynb" and source.endswith(claims.time_line("10.5 min") + "\nmore")
+    assert path.name == "02_oamixer.ipynb" and source.endswith(claims.time_line("10.5 min", 1) + "\nmore")
     nb.cells[0].source = "# 02 · OAMixer, no time line"
     nbformat.write(nb, tmp_path / "02_oamixer.ipynb")
     with pytest.raises(ValueError, match="Time"):

@@ -180,13 +180,13 @@ def test_pass_rates_count_the_bases_whose_assertions_hold(fake_experiments, tmp_
     assert report["toy"][3]["error"] == "CheckFailed: even seed"
     assert report["toy"][3]["results"] == {"s": 3}  # a failed check is recorded; the notebook ran on
     assert report["toy"][3]["checks"][0]["margin"] == -0.5
-    assert report["toy"][10]["error"] == "AssertionError: ten"  # any other error stops the notebook
-    assert report["toy"][10]["checks"] == []
+    assert report["toy"][10]["error"] == "AssertionError: ten"  # any other error stops the notebook,
+    assert report["toy"][10]["checks"][0]["passed"]  # and the checks made before it are kept
     saved = json.loads((tmp_path / "o" / "toy" / "pass_rates.json").read_text())
     assert list(saved["runs"]) == ["0", "3", "10"] and saved["runs"]["0"]["seconds"] > 0
     table = rp.format_pass_rates(report)
     assert "| toy | 0, 3, 10 | 1/3 | base 3:" in table
-    assert "| toy | even seed | 1/2 | +0 | z 0.0 |" in rp.format_claims(report)
+    assert "| toy | even seed | 2/3 | +0.167 | z: 0.3 | 0.61 |" in rp.format_claims(report)
     for bad in ([], [1, 1], "0,1", [-1]):
         with pytest.raises((ValueError, TypeError)):
             rp.pass_rates("toy", "smoke", bad, out=tmp_path / "o")

@@ -40,6 +40,7 @@ from .data import (
     BackgroundMixupViews,
     SceneItems,
     accuracy,
+    limited,
     resize_maps,
     sharded_outputs,
     suite_accuracy,
@@ -436,7 +437,7 @@ def _probe_suite(run: Run, learner: MoCo, train: torch.utils.data.Dataset, suite
     probed encoder's accuracy on every variant and its BG-Gap, as notebook 04 scores its MoCo arms."""
     encoder, batch = learner.encoder, run.cfg.eval_batch
     feats, labels = sharded_outputs(lambda x, m: encoder(x).mean((2, 3)), train, run.ctx, batch_size=batch)
-    probe = linear_probe(feats, labels, num_classes=BC_CLASSES).to(run.ctx.device)
+    probe = linear_probe(feats, labels, num_classes=BC_CLASSES, steps=100).to(run.ctx.device)  # probe_encoder's
     return suite_accuracy(_plain(FrozenClassifier(encoder, probe).eval()), suite, run.ctx, batch_size=batch)
 
 
@@ -455,9 +456,10 @@ def contracam_run(run: Run) -> dict:
     results = {"localisation": localisation_scores(cams, masked.masks.long())}
     if not cfg.bg_mixup:
         return results
-    train_cams, valid = _training_cams(run, learner, train.dataset)
+    images = limited(train.dataset, run.size(len(train.dataset)))  # a dry run maps a few images, not all of IN-9
+    train_cams, valid = _training_cams(run, learner, images)
     mixed = BackgroundMixupViews(
-        train.dataset, train_cams, valid, lambda x, g: augment(x, g, scale=crop), cfg.mixup_p, cfg.mixup_threshold,
+        images, train_cams, valid, lambda x, g: augment(x, g, scale=crop), cfg.mixup_p, cfg.mixup_threshold,
         run.opts.seed,
     )  # fmt: skip
     mixup = _moco(run, "moco_bg_mixup", mixed)
@@ -518,7 +520,7 @@ CONTRACAM = Recipe(
             "probe_n": 1024,
         },
         # MoCo-v2 with the paper's ResNet-18 at 224 px on ImageNet-9 (§3, App. B: SGD, lr 0.03, crops of 8–100 %
-        # of the image, 64 negatives per ContraCAM), 20 of its 800 epochs
+        # of the image, ContraCAM in batches of 64), 20 of its 800 epochs
         "gpu": {
             **_IN9,
             "encoder": "resnet18",
