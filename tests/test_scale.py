@@ -273,7 +273,7 @@ def test_notebook_cell_shows_the_plan_and_runs_nothing_off_gpu(capsys):
 
     assert at_paper_scale("contracam", "cpu") is None
     text = capsys.readouterr().out
-    assert "resnet18" in text and "resnet50" in text and "--profile paper" in text
+    assert "resnet18" in text and "800" in text and "--profile paper" in text  # the gpu row and the paper's epochs
     assert RECIPES["contracam"].matches["gpu"] in text
     with pytest.raises(ValueError, match="unknown experiment"):
         at_paper_scale("nope", "cpu")

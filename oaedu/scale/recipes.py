@@ -116,7 +116,7 @@ def _spread_indices(total: int, n: int) -> list[int]:
     """``min(n, total)`` indices evenly spaced over ``range(total)``."""
     if n >= total:
         return list(range(total))
-    return torch.linspace(0, total - 1, n).round().long().tolist()
+    return torch.linspace(0, total - 1, n, device="cpu").round().long().tolist()
 
 
 def _schedule(run: Run, **over):
