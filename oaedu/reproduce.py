@@ -18,7 +18,7 @@ import os
 import re
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -354,14 +354,20 @@ def claims(report: Mapping) -> list[dict]:
     return rows
 
 
-def format_claims(report: Mapping) -> str:
+def format_claims(
+    report: Mapping, label: Callable[[str], str] | None = None, column: str = "experiment", mark_below: float = 0.0
+) -> str:
     """A markdown table of :func:`claims`: each claim, its pass rate, its mean effect or margin, its room and its
-    chance of passing at a fresh base."""
-    lines = ["| experiment | claim | passed | mean Δ or margin | room | chance |", "|---|---|---|---|---|---|"]
+    chance of passing at a fresh base. ``label(experiment)`` fills the first column (named ``column``); a chance
+    below ``mark_below`` is marked ``(below)``."""
+    mark_below = validate.probability(mark_below, "mark_below")
+    label = label or str
+    lines = [f"| {column} | claim | passed | mean Δ or margin | room | chance |", "|---|---|---|---|---|---|"]
     for r in claims(report):
         room = "∞" if math.isinf(r["room"]) else f"{r['room']:.1f}"
+        flag = " (below)" if r["chance"] < mark_below else ""
         lines.append(
-            f"| {r['experiment']} | {r['claim'].replace('|', '/')} | {r['passed']}/{r['bases']} | "
-            f"{r['mean']:+.3g} | {r['unit']}: {room} | {r['chance']:.2f} |"
+            f"| {label(r['experiment'])} | {r['claim'].replace('|', '/')} | {r['passed']}/{r['bases']} | "
+            f"{r['mean']:+.3g} | {r['unit']}: {room} | {r['chance']:.2f}{flag} |"
         )
     return "\n".join(lines)

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import statistics
 import sys
 from pathlib import Path
 
-from oaedu.reproduce import EXPERIMENTS, claims, format_pass_rates
+from oaedu.reproduce import EXPERIMENTS, format_claims, format_pass_rates
 
 ROOT = Path(__file__).resolve().parents[1]
 CLAIMS = ROOT / "docs" / "claims.json"
@@ -76,16 +75,8 @@ def claims_block(document: dict) -> str:
         "",
         format_pass_rates(report),
         "",
-        "| notebook | claim | passed | mean Δ or margin | room | chance |",
-        "|---|---|---|---|---|---|",
+        format_claims(report, lambda name: EXPERIMENTS[name][:2], "notebook", mark_below=0.95),
     ]
-    for row in claims(report):
-        room = "∞" if math.isinf(row["room"]) else f"{row['room']:.1f}"
-        flag = "" if row["chance"] >= 0.95 else " (below)"
-        lines.append(
-            f"| {EXPERIMENTS[row['experiment']][:2]} | {row['claim'].replace('|', '/')} | "
-            f"{row['passed']}/{row['bases']} | {row['mean']:+.3g} | {row['unit']}: {room} | {row['chance']:.2f}{flag} |"
-        )
     return "\n".join([*lines, END])
 
 
