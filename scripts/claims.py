@@ -4,9 +4,11 @@
 five base seeds with every check recorded (``$OAEDU_CHECKS=record``). This script keeps what the README needs from
 those runs in ``docs/claims.json`` and writes the README from it:
 
-* ``collect RUNS``: merge the ``RUNS/<experiment>/pass_rates.json`` files into ``docs/claims.json`` (a base run
-  again replaces its old run, other bases of the same profile and thread count stay, so a batch can be split over
-  several folders; a run at another profile or thread count replaces the experiment's entry);
+* ``collect RUNS [--alone] [--replace]``: merge the ``RUNS/<experiment>/pass_rates.json`` files into
+  ``docs/claims.json``. A base run again replaces its old run; other bases of the same profile stay, so a batch can
+  be split over several folders and thread counts (each run keeps its own). ``--alone`` marks the runs as timed
+  alone (a fresh clone, nothing else running): only such runs give a notebook's time. ``--replace`` drops the
+  experiment's earlier runs first (after the notebook changed); a run at another profile always replaces them;
 * ``readme [--check]``: write the claims table between the README's ``claims`` markers, the ``cpu`` time of every
   measured notebook in the README's course table and in the notebook's own ``**Time:**`` line; ``--check`` only
   says whether they are up to date (``tests/test_claims.py``).
@@ -35,8 +37,11 @@ TIME = re.compile(r"^\*\*Time:\*\* .*$", re.MULTILINE)
 ROW = re.compile(r"^(\| \[(\d\d) · [^|]*\]\([^)]*\) \|.*\| )([^|]*)( \|)$")
 
 
-def collect(runs: Path, into: Path = CLAIMS) -> dict:
-    """Merge ``runs/<experiment>/pass_rates.json`` into ``into``; returns the merged document."""
+def collect(runs: Path, into: Path = CLAIMS, *, alone: bool = False, replace: bool = False) -> dict:
+    """Merge ``runs/<experiment>/pass_rates.json`` into ``into``; returns the merged document.
+
+    ``alone``: these runs were timed alone (their seconds are the notebook's time). ``replace``: forget the
+    experiment's earlier runs (its notebook changed since)."""
     found = sorted(p for p in runs.glob("*/pass_rates.json") if p.parent.name in EXPERIMENTS)
     if not found:
         raise FileNotFoundError(f"no <experiment>/pass_rates.json under {runs}: run reproduce --seed-bases first")
@@ -48,46 +53,66 @@ def collect(runs: Path, into: Path = CLAIMS) -> dict:
                 "passed": run["passed"],
                 "error": run["error"],
                 "seconds": run.get("seconds"),
+                "threads": saved.get("threads"),
+                "alone": alone,
                 "checks": [{k: c[k] for k in KEEP if k in c} for c in run["checks"]],
             }
             for base, run in saved["runs"].items()
         }
         old = document.get(path.parent.name, {})
-        same = (old.get("profile"), old.get("threads")) == (saved["profile"], saved.get("threads"))
-        if same:  # more bases of the same setting (a batch split over several folders): keep the others
+        if old.get("profile") == saved["profile"] and not replace:  # more bases of the same profile: keep the others
             runs = {**old["runs"], **runs}
         runs = dict(sorted(runs.items(), key=lambda item: int(item[0])))
-        document[path.parent.name] = {"profile": saved["profile"], "threads": saved.get("threads"), "runs": runs}
+        document[path.parent.name] = {"profile": saved["profile"], "runs": runs}
     document = {name: document[name] for name in EXPERIMENTS if name in document}
     into.write_text(json.dumps(document, indent=1) + "\n")
     return document
 
 
 def claims_block(document: dict) -> str:
-    """The README's claims section body: per notebook the bases and pass rate, then every claim's chance."""
+    """The README's claims section body: per notebook the bases, pass rate and time, then every claim's chance."""
     report = {name: entry["runs"] for name, entry in document.items()}
-    threads = sorted({str(entry["threads"]) for entry in document.values()})
     lines = [
         BEGIN,
-        f"Measured under `cpu` at {', '.join(threads)} thread(s) per notebook by `reproduce --seed-bases`; "
-        "the notebooks not listed have not been measured this way yet. *chance*: the estimated probability that the "
-        "claim passes at a fresh base seed (below 0.95 is marked).",
+        "Measured under `cpu` by `reproduce --seed-bases`; the notebooks not listed have not been measured this way "
+        "yet. *time*: the median wall time of the runs timed alone (a fresh clone, nothing else running, the "
+        "machine's default thread count); a notebook not yet timed alone shows its batch runs' median (one thread, "
+        "two notebooks side by side), marked *batch*. *chance*: the estimated probability that the claim passes at a "
+        "fresh base seed (below 0.95 is marked).",
         "",
         format_pass_rates(report),
+        "",
+        "| experiment | base seeds: threads | time |",
+        "|---|---|---|",
+        *(f"| {name} | {_threads(runs)} | {cpu_time(document[name]) or '—'} |" for name, runs in report.items()),
         "",
         format_claims(report, lambda name: EXPERIMENTS[name][:2], "notebook", mark_below=0.95),
     ]
     return "\n".join([*lines, END])
 
 
+def _threads(runs: dict) -> str:
+    """``"0: 2 alone, 100: 1"``: each base's thread count, and which runs were timed alone."""
+    return ", ".join(f"{base}: {run.get('threads')}" + " alone" * bool(run.get("alone")) for base, run in runs.items())
+
+
+def cpu_time(entry: dict) -> str | None:
+    """``"4.7 min, 2 threads"``: the median wall time of an experiment's passed runs timed alone, else of its
+    passed batch runs (``"…, batch"``); ``None`` without any."""
+    passed = [run for run in entry["runs"].values() if run.get("seconds") and run["passed"]]
+    alone = [run for run in passed if run.get("alone")]
+    chosen = alone or passed
+    if not chosen:
+        return None
+    threads = "/".join(sorted({str(run.get("threads")) for run in chosen}))
+    minutes = statistics.median(run["seconds"] for run in chosen) / 60
+    return f"{minutes:.1f} min, {threads} thread(s)" + ("" if alone else ", batch")
+
+
 def cpu_minutes(document: dict) -> dict[str, str]:
-    """``{"01": "4.7 min", ...}``: the median wall time of a notebook's ``cpu`` runs that passed."""
-    out = {}
-    for name, entry in document.items():
-        seconds = [run["seconds"] for run in entry["runs"].values() if run.get("seconds") and run["passed"]]
-        if seconds:
-            out[EXPERIMENTS[name][:2]] = f"{statistics.median(seconds) / 60:.1f} min"
-    return out
+    """``{"01": "4.7 min, 2 thread(s)", ...}``: :func:`cpu_time` of every measured notebook."""
+    times = {EXPERIMENTS[name][:2]: cpu_time(entry) for name, entry in document.items()}
+    return {number: time for number, time in times.items() if time}
 
 
 def readme(text: str, document: dict) -> str:
@@ -107,12 +132,9 @@ def readme(text: str, document: dict) -> str:
     return "\n".join(lines)
 
 
-UNMEASURED = "**Time:** `cpu` not yet measured at five base seeds (see the README's claims table)."
-
-
-def time_line(minutes: str, threads: int) -> str:
-    """A notebook's ``**Time:**`` line (the line of its first cell that starts so)."""
-    return f"**Time:** `cpu` {minutes} at {threads} thread(s), the median of its runs in the README's claims table."
+def time_line(time: str) -> str:
+    """A notebook's ``**Time:**`` line (the line of its first cell that starts so), from :func:`cpu_time`."""
+    return f"**Time:** `cpu` {time} (measured, see the README's claims table)."
 
 
 def notebook_headers(document: dict, folder: Path = NOTEBOOKS) -> dict[Path, str]:
@@ -120,13 +142,12 @@ def notebook_headers(document: dict, folder: Path = NOTEBOOKS) -> dict[Path, str
     import nbformat
 
     out = {}
-    threads = {EXPERIMENTS[name][:2]: entry["threads"] for name, entry in document.items()}
-    for number, minutes in cpu_minutes(document).items():
+    for number, time in cpu_minutes(document).items():
         path = next(folder.glob(f"{number}_*.ipynb"))
         source = nbformat.read(path, as_version=4).cells[0].source
         if not TIME.search(source):
             raise ValueError(f"{path.name}: its first cell has no '**Time:** ...' line to write the time into")
-        new = TIME.sub(time_line(minutes, threads[number]), source, count=1)
+        new = TIME.sub(time_line(time), source, count=1)
         if new != source:
             out[path] = new
     return out
@@ -137,11 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="merge RUNS/<experiment>/pass_rates.json into docs/claims.json")
     c.add_argument("runs", type=Path)
+    c.add_argument("--alone", action="store_true", help="these runs were timed alone: their seconds are the time")
+    c.add_argument("--replace", action="store_true", help="drop the experiments' earlier runs (the notebook changed)")
     r = sub.add_parser("readme", help="write the README's claims table and cpu times from docs/claims.json")
     r.add_argument("--check", action="store_true", help="only say whether the README is up to date")
     args = parser.parse_args(argv)
     if args.command == "collect":
-        document = collect(args.runs)
+        document = collect(args.runs, alone=args.alone, replace=args.replace)
         print(f"{CLAIMS.relative_to(ROOT)}: {', '.join(document)}")
         return 0
     import nbformat

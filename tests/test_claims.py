@@ -26,6 +26,7 @@ def test_every_measured_notebook_passed_at_every_base():
     assert document, "docs/claims.json holds no runs"
     for name, entry in document.items():
         assert entry["profile"] == "cpu" and len(entry["runs"]) >= 3, name  # a spread over bases; five is the aim
+        assert all(run["threads"] and isinstance(run["alone"], bool) for run in entry["runs"].values()), name
         failed = {base: run["error"] for base, run in entry["runs"].items() if not run["passed"]}
         assert not failed, f"{name}: {failed}"
 
@@ -60,13 +61,19 @@ def test_collect_merges_runs_and_readme_writes_tables_and_times(tmp_path):
     claims.collect(tmp_path / "a", split)
     _pass_rates(tmp_path / "c", "oamixer", [5.0, 6.0], 120.0, first=3)
     assert list(claims.collect(tmp_path / "c", split)["oamixer"]["runs"]) == ["0", "100", "200", "300", "400"]
+    alone = claims.collect(tmp_path / "c", split, alone=True)["oamixer"]["runs"]  # 300, 400 timed alone
+    assert [run["alone"] for run in alone.values()] == [False, False, False, True, True]
+    assert claims.cpu_time({"runs": alone}) == "2.0 min, 1 thread(s)"  # the alone runs' median, not the batch's
+    assert claims.cpu_time(document["oamixer"]) == "2.0 min, 1 thread(s), batch"
+    assert list(claims.collect(tmp_path / "c", split, replace=True)["oamixer"]["runs"]) == ["300", "400"]
     text = "\n".join([
         "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 9 min |",
         "| [03 · SAR](notebooks/03.ipynb) | paper | story | 2 min |",
         claims.BEGIN, "old table", claims.END, "after",
     ])  # fmt: skip
     new = claims.readme(text, document)
-    assert "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 2.0 min |" in new
+    assert "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 2.0 min, 1 thread(s), batch |" in new
+    assert "| oamixer | 0: 1, 100: 1, 200: 1 | 2.0 min, 1 thread(s), batch |" in new
     assert "| 3 min |" not in new and "| 2 min |" in new  # 03 was not measured: left alone
     assert "old table" not in new and new.endswith(claims.END + "\nafter")
     assert "| 02 | acc | 3/3 | +3 | z: 3.0 | 1.00 |" in new and "| 01 | acc | 1/2 | +0 | z: 0.0 | 0.50 (below) |" in new
@@ -83,10 +90,12 @@ def test_a_notebooks_time_line_is_written_from_its_runs(tmp_path):
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 02 · OAMixer\n\n**Time:** a guess\nmore")])
     nbformat.write(nb, tmp_path / "02_oamixer.ipynb")
-    runs = {"0": {"seconds": 600.0, "passed": True}, "100": {"seconds": 660.0, "passed": True}}
-    document = {"oamixer": {"threads": 1, "runs": runs | {"200": {"seconds": 9.0, "passed": False}}}}
+    runs = {"0": {"seconds": 600.0, "passed": True, "threads": 2, "alone": True},
+            "100": {"seconds": 660.0, "passed": True, "threads": 2, "alone": True},
+            "300": {"seconds": 900.0, "passed": True, "threads": 1, "alone": False}}  # fmt: skip
+    document = {"oamixer": {"runs": runs | {"200": {"seconds": 9.0, "passed": False, "threads": 2, "alone": True}}}}
     ((path, source),) = claims.notebook_headers(document, tmp_path).items()
-    assert path.name == "02_oamixer.ipynb" and source.endswith(claims.time_line("10.5 min", 1) + "\nmore")
+    assert path.name == "02_oamixer.ipynb" and source.endswith(claims.time_line("10.5 min, 2 thread(s)") + "\nmore")
     nb.cells[0].source = "# 02 · OAMixer, no time line"
     nbformat.write(nb, tmp_path / "02_oamixer.ipynb")
     with pytest.raises(ValueError, match="Time"):
