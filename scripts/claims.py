@@ -8,7 +8,10 @@ those runs in ``docs/claims.json`` and writes the README from it:
   ``docs/claims.json``. A base run again replaces its old run; other bases of the same profile stay, so a batch can
   be split over several folders and thread counts (each run keeps its own). ``--alone`` marks the runs as timed
   alone (a fresh clone, nothing else running): only such runs give a notebook's time. ``--replace`` drops the
-  experiment's earlier runs first (after the notebook changed); a run at another profile always replaces them;
+  experiment's earlier runs first (after the notebook changed); a run at another profile always replaces them.
+  ``--retire NAME`` (repeatable): a claim the notebook now prints instead of asserting, after these runs measured
+  it; the runs keep it under ``retired`` (the README lists it with its chance) and no longer fail on it. Only a
+  change from asserting to printing may be collected so: it leaves every computed number as it was;
 * ``readme [--check]``: write the claims table between the README's ``claims`` markers, the ``cpu`` time of every
   measured notebook in the README's course table and in the notebook's own ``**Time:**`` line; ``--check`` only
   says whether they are up to date (``tests/test_claims.py``).
@@ -23,6 +26,7 @@ import json
 import re
 import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from oaedu.reproduce import EXPERIMENTS, format_claims, format_pass_rates
@@ -37,36 +41,46 @@ TIME = re.compile(r"^\*\*Time:\*\* .*$", re.MULTILINE)
 ROW = re.compile(r"^(\| \[(\d\d) · [^|]*\]\([^)]*\) \|.*\| )([^|]*)( \|)$")
 
 
-def collect(runs: Path, into: Path = CLAIMS, *, alone: bool = False, replace: bool = False) -> dict:
+def collect(
+    runs: Path, into: Path = CLAIMS, *, alone: bool = False, replace: bool = False, retire: Sequence[str] = ()
+) -> dict:
     """Merge ``runs/<experiment>/pass_rates.json`` into ``into``; returns the merged document.
 
     ``alone``: these runs were timed alone (their seconds are the notebook's time). ``replace``: forget the
-    experiment's earlier runs (its notebook changed since)."""
+    experiment's earlier runs (its notebook changed since). ``retire``: names of claims the notebook now prints
+    instead of asserting; they move to the run's ``retired`` list, and a run that failed only on them passes."""
     found = sorted(p for p in runs.glob("*/pass_rates.json") if p.parent.name in EXPERIMENTS)
     if not found:
         raise FileNotFoundError(f"no <experiment>/pass_rates.json under {runs}: run reproduce --seed-bases first")
     document = json.loads(into.read_text()) if into.is_file() else {}
     for path in found:
         saved = json.loads(path.read_text())
-        runs = {
-            base: {
-                "passed": run["passed"],
-                "error": run["error"],
-                "seconds": run.get("seconds"),
-                "threads": saved.get("threads"),
-                "alone": alone,
-                "checks": [{k: c[k] for k in KEEP if k in c} for c in run["checks"]],
-            }
-            for base, run in saved["runs"].items()
-        }
+        runs = {base: _kept(run, saved.get("threads"), alone, set(retire)) for base, run in saved["runs"].items()}
         old = document.get(path.parent.name, {})
         if old.get("profile") == saved["profile"] and not replace:  # more bases of the same profile: keep the others
             runs = {**old["runs"], **runs}
         runs = dict(sorted(runs.items(), key=lambda item: int(item[0])))
         document[path.parent.name] = {"profile": saved["profile"], "runs": runs}
+    unknown = set(retire) - {
+        c["name"] for p in found for r in json.loads(p.read_text())["runs"].values() for c in r["checks"]
+    }
+    if unknown:
+        raise ValueError(f"--retire {sorted(unknown)}: no run under {runs} checked a claim of that name")
     document = {name: document[name] for name in EXPERIMENTS if name in document}
     into.write_text(json.dumps(document, indent=1) + "\n")
     return document
+
+
+def _kept(run: dict, threads: int | None, alone: bool, retire: set[str]) -> dict:
+    """What ``docs/claims.json`` keeps of one run; the checks named in ``retire`` go to ``retired``."""
+    checks = [{k: c[k] for k in KEEP if k in c} for c in run["checks"]]
+    kept = [c for c in checks if c["name"] not in retire]
+    retired = [c for c in checks if c["name"] in retire]
+    passed, error = run["passed"], run["error"]
+    if retired and not passed and error.startswith("CheckFailed") and all(c["passed"] for c in kept):
+        passed, error = True, ""  # it failed only on claims that are printed now
+    out = {"passed": passed, "error": error, "seconds": run.get("seconds"), "threads": threads, "alone": alone}
+    return out | {"checks": kept} | ({"retired": retired} if retired else {})
 
 
 def claims_block(document: dict) -> str:
@@ -88,6 +102,19 @@ def claims_block(document: dict) -> str:
         "",
         format_claims(report, lambda name: EXPERIMENTS[name][:2], "notebook", mark_below=0.95),
     ]
+    retired = {
+        name: {base: {"checks": run["retired"]} for base, run in runs.items() if run.get("retired")}
+        for name, runs in report.items()
+    }
+    retired = {name: runs for name, runs in retired.items() if runs}
+    if retired:
+        lines += [
+            "",
+            "Claims measured while asserted, and printed since (their chance was below 0.95, or the budget could not "
+            "buy it):",
+            "",
+            format_claims(retired, lambda name: EXPERIMENTS[name][:2], "notebook", mark_below=0.95),
+        ]
     return "\n".join([*lines, END])
 
 
@@ -160,11 +187,18 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("runs", type=Path)
     c.add_argument("--alone", action="store_true", help="these runs were timed alone: their seconds are the time")
     c.add_argument("--replace", action="store_true", help="drop the experiments' earlier runs (the notebook changed)")
+    c.add_argument(
+        "--retire",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a claim the notebook prints now instead of asserting (repeatable)",
+    )
     r = sub.add_parser("readme", help="write the README's claims table and cpu times from docs/claims.json")
     r.add_argument("--check", action="store_true", help="only say whether the README is up to date")
     args = parser.parse_args(argv)
     if args.command == "collect":
-        document = collect(args.runs, alone=args.alone, replace=args.replace)
+        document = collect(args.runs, alone=args.alone, replace=args.replace, retire=args.retire)
         print(f"{CLAIMS.relative_to(ROOT)}: {', '.join(document)}")
         return 0
     import nbformat

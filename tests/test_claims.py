@@ -66,6 +66,14 @@ def test_collect_merges_runs_and_readme_writes_tables_and_times(tmp_path):
     assert claims.cpu_time({"runs": alone}) == "2.0 min, 1 thread(s)"  # the alone runs' median, not the batch's
     assert claims.cpu_time(document["oamixer"]) == "2.0 min, 1 thread(s), batch"
     assert list(claims.collect(tmp_path / "c", split, replace=True)["oamixer"]["runs"]) == ["300", "400"]
+    retired = claims.collect(tmp_path / "b", split, retire=["acc"])["background_bias"]["runs"]  # printed since
+    assert all(run["passed"] and not run["checks"] for run in retired.values())  # base 100 failed only on it
+    assert [c["margin"] for run in retired.values() for c in run["retired"]] == [1.0, -1.0]
+    assert "Claims measured while asserted, and printed since" in claims.claims_block(
+        {"background_bias": {"runs": retired}}
+    )
+    with pytest.raises(ValueError, match="no run under"):
+        claims.collect(tmp_path / "b", split, retire=["acc", "a typo"])
     text = "\n".join([
         "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 9 min |",
         "| [03 · SAR](notebooks/03.ipynb) | paper | story | 2 min |",
