@@ -53,17 +53,17 @@ def collect(
     if not found:
         raise FileNotFoundError(f"no <experiment>/pass_rates.json under {runs}: run reproduce --seed-bases first")
     document = json.loads(into.read_text()) if into.is_file() else {}
+    checked = set()  # every claim name these runs checked, to catch a --retire name that none did
     for path in found:
         saved = json.loads(path.read_text())
-        runs = {base: _kept(run, saved.get("threads"), alone, set(retire)) for base, run in saved["runs"].items()}
+        checked |= {c["name"] for run in saved["runs"].values() for c in run["checks"]}
+        merged = {base: _kept(run, saved.get("threads"), alone, set(retire)) for base, run in saved["runs"].items()}
         old = document.get(path.parent.name, {})
         if old.get("profile") == saved["profile"] and not replace:  # more bases of the same profile: keep the others
-            runs = {**old["runs"], **runs}
-        runs = dict(sorted(runs.items(), key=lambda item: int(item[0])))
-        document[path.parent.name] = {"profile": saved["profile"], "runs": runs}
-    unknown = set(retire) - {
-        c["name"] for p in found for r in json.loads(p.read_text())["runs"].values() for c in r["checks"]
-    }
+            merged = {**old["runs"], **merged}
+        merged = dict(sorted(merged.items(), key=lambda item: int(item[0])))
+        document[path.parent.name] = {"profile": saved["profile"], "runs": merged}
+    unknown = set(retire) - checked
     if unknown:
         raise ValueError(f"--retire {sorted(unknown)}: no run under {runs} checked a claim of that name")
     document = {name: document[name] for name in EXPERIMENTS if name in document}
@@ -124,7 +124,7 @@ def _threads(runs: dict) -> str:
 
 
 def cpu_time(entry: dict) -> str | None:
-    """``"4.7 min, 2 threads"``: the median wall time of an experiment's passed runs timed alone, else of its
+    """``"4.7 min, 2 thread(s)"``: the median wall time of an experiment's passed runs timed alone, else of its
     passed batch runs (``"…, batch"``); ``None`` without any."""
     passed = [run for run in entry["runs"].values() if run.get("seconds") and run["passed"]]
     alone = [run for run in passed if run.get("alone")]

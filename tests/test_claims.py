@@ -72,7 +72,7 @@ def test_collect_merges_runs_and_readme_writes_tables_and_times(tmp_path):
     assert "Claims measured while asserted, and printed since" in claims.claims_block(
         {"background_bias": {"runs": retired}}
     )
-    with pytest.raises(ValueError, match="no run under"):
+    with pytest.raises(ValueError, match=f"no run under {tmp_path / 'b'} checked"):
         claims.collect(tmp_path / "b", split, retire=["acc", "a typo"])
     text = "\n".join([
         "| [02 · OAMixer](notebooks/02_oamixer.ipynb) | paper | story | 9 min |",
