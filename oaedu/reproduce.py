@@ -17,9 +17,11 @@ import numbers
 import os
 import re
 import statistics
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 import torch
@@ -31,6 +33,9 @@ from .notebook import find_notebooks
 from .stats import mean_std
 from .tables import text_table
 from .utils import default_threads
+
+if TYPE_CHECKING:
+    import psutil
 
 EXPERIMENTS: dict[str, str] = {
     "background_bias": "01_background_bias.ipynb",
@@ -50,6 +55,67 @@ except NameError:
 with open(_os.environ["OAEDU_RESULTS_PATH"], "w") as _f:
     _json.dump(_results, _f, default=float)
 """
+# A kernel whose CPU time (with its children's) grows by less than STALL_CPU seconds over STALL_SECONDS has stopped
+# answering (a lost message leaves kernel and client both waiting); no course notebook waits that long idle.
+STALL_SECONDS = 300.0
+STALL_CPU = 0.5
+
+
+class _StallWatch:
+    """Kill the notebook's kernel (every process below this one) once it has stopped working: its CPU time has
+    grown by less than :data:`STALL_CPU` seconds for :data:`STALL_SECONDS`. nbclient then sees a dead kernel, which
+    :func:`pass_rates` runs once more, instead of waiting for the cell timeout. The kill is written to ``log``."""
+
+    def __init__(self, seconds: float, cpu: float, log: TextIO) -> None:
+        self.seconds, self.cpu, self.log = seconds, cpu, log
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="oaedu-stall-watch")
+
+    def __enter__(self) -> _StallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        mark_cpu, mark_time = _cpu_below(me), time.monotonic()
+        while not self._stop.wait(min(5.0, self.seconds / 4)):
+            cpu, now = _cpu_below(me), time.monotonic()
+            mark_cpu = min(mark_cpu, cpu)  # a process that ended takes its seconds along: count from what remains
+            if cpu - mark_cpu >= self.cpu:
+                mark_cpu, mark_time = cpu, now
+            elif now - mark_time >= self.seconds:
+                print(
+                    f"oaedu: the kernel's CPU time grew by {cpu - mark_cpu:.2f} s in {now - mark_time:.0f} s: "
+                    "it stopped working, so it is killed",
+                    file=self.log,
+                    flush=True,
+                )
+                for child in me.children(recursive=True):
+                    try:
+                        child.kill()
+                    except psutil.Error:
+                        pass  # it ended on its own meanwhile
+                return
+
+
+def _cpu_below(process: psutil.Process) -> float:
+    """User + system CPU seconds of every process below ``process``."""
+    import psutil
+
+    total = 0.0
+    for child in process.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue  # it ended between the listing and the reading
+        total += times.user + times.system
+    return total
 
 
 def available(notebooks: str | Path | None = None) -> dict[str, Path]:
@@ -130,7 +196,7 @@ def _execute(
     """Run one notebook; the kernel's own stdout/stderr (warnings at start-up, ...) go to ``out/kernel.log``,
     not into the progress bar. Every comparison it made is left in ``out/ledger.jsonl`` as it is made
     (``$OAEDU_LEDGER``); with ``record`` a failed one is written there instead of stopping the notebook
-    (``$OAEDU_CHECKS=record``)."""
+    (``$OAEDU_CHECKS=record``). A kernel that stops working is killed (:class:`_StallWatch`)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -152,7 +218,7 @@ def _execute(
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        with open(out / "kernel.log", "w") as log:
+        with open(out / "kernel.log", "w") as log, _StallWatch(STALL_SECONDS, STALL_CPU, log):
             NotebookClient(
                 nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
             ).execute(stdout=log, stderr=log)
@@ -252,9 +318,9 @@ def pass_rates(
     there) and record whether every assertion held: ``{experiment: {base: {"passed", "error", "seconds",
     "checks", "results"}}}``. The notebooks run under ``$OAEDU_CHECKS=record``, so a failed check does not stop
     them: ``checks`` holds every check of the run with its margin (:data:`oaedu.check.LEDGER`), and ``passed``
-    is true when all of them held. Any other error is a result here too; a kernel that dies or stops answering
-    (past ``timeout`` seconds in one cell) is given a second run. ``out/<experiment>/pass_rates.json`` is
-    rewritten after every run, so a long batch can be read while it runs."""
+    is true when all of them held. Any other error is a result here too; a kernel that dies, stops working
+    (:class:`_StallWatch`) or stops answering (past ``timeout`` seconds in one cell) is given a second run.
+    ``out/<experiment>/pass_rates.json`` is rewritten after every run, so a long batch can be read while it runs."""
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     if isinstance(bases, str | bytes) or not isinstance(bases, Sequence) or not bases:

@@ -201,3 +201,24 @@ def test_pass_rates_run_a_kernel_that_died_once_more(fake_experiments, tmp_path)
     _notebook(fake_experiments / "99_toy.ipynb", "import os\nos._exit(1)")
     run = rp.pass_rates("toy", "smoke", [1], out=tmp_path / "o")["toy"][1]
     assert not run["passed"] and run["error"] == "DeadKernelError: the kernel stopped (attempt 2 of 2)"
+
+
+def test_pass_rates_kill_a_kernel_that_stopped_working(fake_experiments, tmp_path, monkeypatch):
+    monkeypatch.setattr(rp, "STALL_SECONDS", 1.5)
+    body = "import os, pathlib, time\nflag = pathlib.Path(os.environ['OAEDU_RESULTS_PATH']).parent / 'slept'\n"
+    body += "if not flag.exists():\n    flag.write_text('once')\n    time.sleep(600)\nRESULTS = {'ok': 1}"
+    _notebook(fake_experiments / "99_toy.ipynb", body)
+    run = rp.pass_rates("toy", "smoke", [0], out=tmp_path / "o")["toy"][0]
+    assert run["passed"] and run["results"] == {"ok": 1} and run["seconds"] < 120  # not the 600 s it slept
+    _notebook(fake_experiments / "99_toy.ipynb", "import time\ntime.sleep(600)")
+    run = rp.pass_rates("toy", "smoke", [1], out=tmp_path / "o")["toy"][1]
+    assert not run["passed"] and run["error"] == "DeadKernelError: the kernel stopped (attempt 2 of 2)"
+    assert "stopped working, so it is killed" in (tmp_path / "o" / "toy" / "base1" / "kernel.log").read_text()
+
+
+def test_a_kernel_at_work_is_not_killed(fake_experiments, tmp_path, monkeypatch):
+    monkeypatch.setattr(rp, "STALL_SECONDS", 1.0)
+    body = "import time\nstart = time.perf_counter()\nwhile time.perf_counter() - start < 4:\n    pass\n"
+    _notebook(fake_experiments / "99_toy.ipynb", body + "RESULTS = {'ok': 1}")
+    run = rp.pass_rates("toy", "smoke", [0], out=tmp_path / "o")["toy"][0]
+    assert run["passed"] and run["results"] == {"ok": 1}
