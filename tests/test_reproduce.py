@@ -144,14 +144,6 @@ def test_seed_override_reaches_config(monkeypatch):
         config.select(table, profile="smoke")
 
 
-@pytest.mark.slow
-def test_reproduce_background_bias_under_smoke(tmp_path):
-    report = rp.reproduce("background_bias", profile="smoke", seeds=1, out=tmp_path)
-    summary = report["background_bias"]["summary"]
-    assert summary["accuracy/vit/bg_gap"]["mean"] > 20
-    assert len(list((tmp_path / "background_bias" / "seed0").glob("figure_*.png"))) >= 3
-
-
 def test_reproduce_records_the_thread_count(fake_experiments, tmp_path, monkeypatch):
     """Results are bit-identical for a fixed seed *and* thread count: every kernel gets the same count, recorded."""
     body = "import os\nRESULTS = {'threads': int(os.environ['OAEDU_THREADS'])}"
