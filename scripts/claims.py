@@ -110,8 +110,8 @@ def claims_block(document: dict) -> str:
     if retired:
         lines += [
             "",
-            "Claims measured while asserted, and printed since (their chance was below 0.95, or the budget could not "
-            "buy it):",
+            "Claims measured while asserted, and printed since (a base seed failed, their chance was below 0.95, or "
+            "the budget could not buy it):",
             "",
             format_claims(retired, lambda name: EXPERIMENTS[name][:2], "notebook", mark_below=0.95),
         ]
