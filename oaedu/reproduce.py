@@ -36,6 +36,7 @@ from .utils import default_threads
 
 if TYPE_CHECKING:
     import psutil
+    from nbclient import NotebookClient
 
 EXPERIMENTS: dict[str, str] = {
     "background_bias": "01_background_bias.ipynb",
@@ -55,19 +56,19 @@ except NameError:
 with open(_os.environ["OAEDU_RESULTS_PATH"], "w") as _f:
     _json.dump(_results, _f, default=float)
 """
-# A kernel whose CPU time (with its children's) grows by less than STALL_CPU seconds over STALL_SECONDS has stopped
+# A kernel whose CPU time (with its own processes') grows by less than STALL_CPU seconds over STALL_SECONDS has stopped
 # answering (a lost message leaves kernel and client both waiting); no course notebook waits that long idle.
 STALL_SECONDS = 300.0
 STALL_CPU = 0.5
 
 
 class _StallWatch:
-    """Kill the notebook's kernel (every process below this one) once it has stopped working: its CPU time has
-    grown by less than :data:`STALL_CPU` seconds for :data:`STALL_SECONDS`. nbclient then sees a dead kernel, which
+    """Kill ``client``'s kernel (and the processes it started) once it has stopped working: its CPU time has grown
+    by less than :data:`STALL_CPU` seconds for :data:`STALL_SECONDS`. nbclient then sees a dead kernel, which
     :func:`pass_rates` runs once more, instead of waiting for the cell timeout. The kill is written to ``log``."""
 
-    def __init__(self, seconds: float, cpu: float, log: TextIO) -> None:
-        self.seconds, self.cpu, self.log = seconds, cpu, log
+    def __init__(self, client: NotebookClient, seconds: float, cpu: float, log: TextIO) -> None:
+        self.client, self.seconds, self.cpu, self.log = client, seconds, cpu, log
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True, name="oaedu-stall-watch")
 
@@ -79,13 +80,27 @@ class _StallWatch:
         self._stop.set()
         self._thread.join()
 
+    def _kernel_tree(self) -> list[psutil.Process]:
+        """The kernel's process and its descendants; empty before it started (or where its provisioner has no pid)."""
+        import psutil
+
+        pid = getattr(getattr(self.client.km, "provisioner", None), "pid", None)
+        try:
+            kernel = psutil.Process(pid) if pid is not None else None
+            return [kernel, *kernel.children(recursive=True)] if kernel is not None else []
+        except psutil.Error:
+            return []  # it ended
+
     def _watch(self) -> None:
         import psutil
 
-        me = psutil.Process()
-        mark_cpu, mark_time = _cpu_below(me), time.monotonic()
+        mark_cpu, mark_time = 0.0, time.monotonic()
         while not self._stop.wait(min(5.0, self.seconds / 4)):
-            cpu, now = _cpu_below(me), time.monotonic()
+            tree, now = self._kernel_tree(), time.monotonic()
+            if not tree:
+                mark_cpu, mark_time = 0.0, now
+                continue
+            cpu = _cpu_seconds(tree)
             mark_cpu = min(mark_cpu, cpu)  # a process that ended takes its seconds along: count from what remains
             if cpu - mark_cpu >= self.cpu:
                 mark_cpu, mark_time = cpu, now
@@ -96,24 +111,24 @@ class _StallWatch:
                     file=self.log,
                     flush=True,
                 )
-                for child in me.children(recursive=True):
+                for process in tree:
                     try:
-                        child.kill()
+                        process.kill()
                     except psutil.Error:
                         pass  # it ended on its own meanwhile
                 return
 
 
-def _cpu_below(process: psutil.Process) -> float:
-    """User + system CPU seconds of every process below ``process``."""
+def _cpu_seconds(processes: Sequence[psutil.Process]) -> float:
+    """User + system CPU seconds of ``processes`` (one that ended meanwhile counts 0)."""
     import psutil
 
     total = 0.0
-    for child in process.children(recursive=True):
+    for process in processes:
         try:
-            times = child.cpu_times()
+            times = process.cpu_times()
         except psutil.Error:
-            continue  # it ended between the listing and the reading
+            continue
         total += times.user + times.system
     return total
 
@@ -218,10 +233,12 @@ def _execute(
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        with open(out / "kernel.log", "w") as log, _StallWatch(STALL_SECONDS, STALL_CPU, log):
-            NotebookClient(
+        with open(out / "kernel.log", "w") as log:
+            client = NotebookClient(
                 nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
-            ).execute(stdout=log, stderr=log)
+            )
+            with _StallWatch(client, STALL_SECONDS, STALL_CPU, log):
+                client.execute(stdout=log, stderr=log)
     finally:
         for k, v in saved.items():
             if v is None:
