@@ -288,6 +288,12 @@ def plot_background_challenge(results: Mapping[str, Mapping[str, float]], title:
     return fig
 
 
+def _bar_ticks(ax, where: Sequence[float], names: Sequence[str]) -> None:
+    """Bar names under the bars, tilted when one is long enough to run into its neighbour."""
+    long = max(len(line) for n in names for line in n.splitlines() or [""]) > 10
+    ax.set_xticks(where, names, rotation=20 if long else 0, ha="right" if long else "center")
+
+
 def plot_changes(
     changes: Mapping[str, Mapping[str, Sequence[float]]],
     title: str | None = None,
@@ -313,7 +319,7 @@ def plot_changes(
             offsets = [(j - (len(vals) - 1) / 2) * 0.08 for j in range(len(vals))]
             ax.plot([i + o for o in offsets], vals, "o", color=colour, markersize=4)
         ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(groups)), list(groups))
+        _bar_ticks(ax, range(len(groups)), list(groups))
         ax.set_title(metric)
         ax.set_ylabel(ylabel)
         ax.margins(y=0.15)
@@ -458,8 +464,7 @@ def plot_bars(
             ax.axvline(reference, color="black", linewidth=0.8, linestyle="--")
     else:
         ax.bar(where, heights, yerr=err, capsize=3, color=color)
-        long = max(len(line) for n in names for line in n.splitlines() or [""]) > 10  # tilt long names
-        ax.set_xticks(where, names, rotation=20 if long else 0, ha="right" if long else "center")
+        _bar_ticks(ax, where, names)
         ax.set_ylabel(label)
         if reference is not None:
             ax.axhline(reference, color="black", linewidth=0.8, linestyle="--")
